@@ -1,0 +1,3 @@
+from mjpod.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""The timed loops. Each returns (work units done, seconds) and nothing else."""
+
+from __future__ import annotations
+
+import time
+
+import mujoco
+
+from mjpod.engines import Engine
+from mjpod.render.gl import GLRenderer
+
+
+def seed_loop(mjm: mujoco.MjModel, renderer: GLRenderer, seconds: float) -> tuple[int, float]:
+    """The seed tutorial's loop: mj_step, update_scene, render, one frame per physics step."""
+    mjd = mujoco.MjData(mjm)
+    renderer.render(mjd)  # first frame builds GL resources; not timed
+    frames, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or frames < 3:
+        mujoco.mj_step(mjm, mjd)
+        renderer.render(mjd)
+        frames += 1
+    return frames, elapsed
+
+
+def render_only(mjd: mujoco.MjData, renderer: GLRenderer, seconds: float) -> tuple[int, float]:
+    """update_scene + render of a fixed state: the GL cost alone."""
+    renderer.render(mjd)
+    frames, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or frames < 3:
+        renderer.render(mjd)
+        frames += 1
+    return frames, elapsed
+
+
+def physics(engine: Engine, nstep: int, seconds: float) -> tuple[int, float]:
+    """World-steps (nworld x steps) and the seconds they took, counted as mjwarp-testspeed counts them.
+
+    With a CUDA graph each step is one timed launch + synchronize, exactly testspeed's loop, so the two
+    figures compare. Elsewhere steps run in chunks and the loop stops early after `seconds`.
+    """
+    engine.step(1)  # compile / load kernels, capture the graph
+    engine.sync()
+    graph = getattr(engine, "uses_cuda_graph", False)
+    chunk = 1 if graph else max(1, min(nstep // 10, 50))
+    done, busy = 0, 0.0
+    while done < nstep and (graph or busy < seconds or done == 0):
+        n = min(chunk, nstep - done)
+        start = time.perf_counter()
+        engine.step(n)
+        engine.sync()
+        busy += time.perf_counter() - start
+        done += n
+    return done * engine.nworld, busy

@@ -1,0 +1,137 @@
+"""The `mjpod` command: a thin layer over the library."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default: this is a server appliance
+
+app = typer.Typer(
+    help="mjpod: MuJoCo GPU rendering and simulation appliance.", no_args_is_help=True, add_completion=False
+)
+console = Console()
+err_console = Console(stderr=True)
+
+STATUS_STYLE = {"ok": "green", "info": "cyan", "warn": "yellow", "fail": "bold red"}
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def models() -> None:
+    """List what a model spec can name: bundled scenes and Menagerie robots (with offline availability)."""
+    from mjpod import models as m
+
+    rows = m.listing()
+    t = Table(title="loadable models (a path to any .xml/.mjb works too)")
+    for col in ("name", "source", "entry points", "here"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.name, r.source, ", ".join(r.entries), "yes" if r.available else "download")
+    console.print(t)
+    root = os.environ.get("MENAGERIE_ROOT")
+    console.print(
+        f"Menagerie: MENAGERIE_ROOT={root}"
+        if root
+        else "Menagerie robots download on first use; set MENAGERIE_ROOT to load them offline."
+    )
+    console.print("Spec forms: bin | franka_emika_panda | franka_emika_panda/mjx_scene | path/to/model.xml")
+
+
+@app.command()
+def bench(
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="model spec; repeat for several")
+    ] = None,
+    engine: Annotated[list[str] | None, typer.Option(help="engine(s): mjc, mjwarp")] = None,
+    nworld: Annotated[
+        list[int] | None, typer.Option(help="worlds per physics run; repeat for a sweep")
+    ] = None,
+    nstep: Annotated[int | None, typer.Option(help="steps per physics measurement")] = None,
+    seconds: Annotated[float | None, typer.Option(help="time budget per measurement on CPU")] = None,
+    skip: Annotated[list[str] | None, typer.Option(help="skip a section: seed, render, physics")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="a CI-sized run")] = False,
+    device: Annotated[
+        str | None, typer.Option(help="Warp device: cuda:0, cpu (default: WARP_DEVICE or best)")
+    ] = None,
+    nconmax: Annotated[int | None, typer.Option(help="contacts per world (Warp engines)")] = None,
+    njmax: Annotated[int | None, typer.Option(help="constraint rows per world (Warp engines)")] = None,
+    testspeed: Annotated[
+        bool | None,
+        typer.Option("--testspeed/--no-testspeed", help="compare with mjwarp-testspeed (default: on CUDA)"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="folder for the JSON, plot and transcript")] = Path(
+        "bench/results"
+    ),
+) -> None:
+    """Benchmark this box: the seed loop, GL rendering, and physics steps/s for every engine across nworld."""
+    from mjpod.bench import BenchConfig, report, runner
+
+    given = {
+        k: v
+        for k, v in {
+            "models": tuple(model) if model else None,
+            "engines": tuple(engine) if engine else None,
+            "nworld": tuple(nworld) if nworld else None,
+            "nstep": nstep,
+            "seconds": seconds,
+            "skip": tuple(skip) if skip else None,
+            "device": device,
+            "nconmax": nconmax,
+            "njmax": njmax,
+            "testspeed": testspeed,
+            "out": out,
+        }.items()
+        if v is not None
+    }
+    try:
+        config = BenchConfig.quick_run(**given) if quick else BenchConfig(**given)
+    except ValueError as err:
+        raise _fail(str(err)) from None
+    recorder = Console(record=True, width=max(console.width, 120))
+    result = runner.run(config, recorder)
+    recorder.print(report.table(result))
+    for w in result.warnings:
+        recorder.print(f"[yellow]warning:[/] {w}")
+    paths = report.write(result, recorder, config.out)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+    if not result.rows:
+        raise _fail("no figures were measured; see the warnings above", code=1)
+
+
+@app.command()
+def doctor(
+    workspace: Annotated[Path, typer.Option(help="where videos and results go")] = Path(
+        os.environ.get("MJPOD_WORKSPACE", ".")
+    ),
+    model: Annotated[str | None, typer.Option(help="also check a frame size against this model")] = None,
+    width: Annotated[int, typer.Option(help="frame width to check")] = 640,
+    height: Annotated[int, typer.Option(help="frame height to check")] = 480,
+) -> None:
+    """Check GPU driver, EGL, GL renderer, Warp, ffmpeg and disk; print each problem with its fix."""
+    from mjpod import doctor as d
+
+    findings = d.run_checks(workspace, (model, width, height) if model else None)
+    t = Table(title="mjpod doctor")
+    for col in ("check", "status", "detail / fix"):
+        t.add_column(col, overflow="fold")
+    for f in findings:
+        text = f.detail + (f"\n[bold]fix:[/] {f.fix}" if f.fix and f.status != "ok" else "")
+        t.add_row(f.check, f"[{STATUS_STYLE[f.status]}]{f.status}[/]", text)
+    console.print(t)
+    failed = [f for f in findings if f.status == "fail"]
+    if failed:
+        raise _fail(f"{len(failed)} problem(s): {', '.join(f.check for f in failed)}", code=1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,26 @@
+"""The simulation engines behind one interface: `make(name, model, config)`."""
+
+from __future__ import annotations
+
+import mujoco
+
+from mjpod.engines.base import Engine, EngineConfig
+
+ENGINES = ("mjc", "mjwarp")
+
+
+def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> Engine:
+    """Build engine `name` on `mjm`. Imports lazily so `mjc` never loads Warp."""
+    config = config or EngineConfig()
+    if name == "mjc":
+        from mjpod.engines.mjc import MjcEngine
+
+        return MjcEngine(mjm, config)
+    if name == "mjwarp":
+        from mjpod.engines.mjwarp import MjWarpEngine
+
+        return MjWarpEngine(mjm, config)
+    raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+
+
+__all__ = ["ENGINES", "Engine", "EngineConfig", "make"]

@@ -1,0 +1,125 @@
+"""The one small interface every engine implements, and the settings they share."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import ClassVar, Literal
+
+import mujoco
+import numpy as np
+
+CtrlMode = Literal["zero", "noise", "hold"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    """Settings shared by every engine; an engine ignores what does not apply to it."""
+
+    nworld: int = 1
+    device: str | None = None  # Warp device ("cuda:0", "cpu"); None: WARP_DEVICE, else Warp's preferred
+    nconmax: int | None = None  # contacts per world (Warp engines)
+    njmax: int | None = None  # constraint rows per world (Warp engines)
+    ctrl: CtrlMode = "noise"  # zero, noise (as mjwarp-testspeed), or hold what set_ctrl gave
+    noise_std: float = 0.01  # fraction of each actuator's half range
+    noise_rate: float = 0.1  # seconds: time constant of the Ornstein-Uhlenbeck noise
+    seed: int = 0
+    keyframe: int | None = 0  # reset to this keyframe when the model has one (as mjwarp-testspeed)
+    cuda_graph: bool = True  # capture the step in a CUDA graph on CUDA devices
+    nthread: int | None = None  # mjc: rollout threads for nworld > 1 (None: all cores)
+
+    def __post_init__(self) -> None:
+        if self.nworld < 1:
+            raise ValueError(f"nworld must be at least 1, got {self.nworld}")
+        if self.ctrl not in ("zero", "noise", "hold"):
+            raise ValueError(f"ctrl must be zero, noise or hold, got {self.ctrl!r}")
+
+
+class Engine(abc.ABC):
+    """nworld copies of one model stepped together; world i can be copied out into an MjData."""
+
+    name: ClassVar[str]
+
+    def __init__(self, mjm: mujoco.MjModel, config: EngineConfig) -> None:
+        self.mjm = mjm
+        self.config = config
+        self.nworld = config.nworld
+        self.timestep = float(mjm.opt.timestep)
+        self.ctrl_center = ctrl_center(mjm, config.keyframe)
+
+    @property
+    @abc.abstractmethod
+    def device(self) -> str:
+        """Where the simulation runs ("cpu" for MuJoCo C, a Warp device name otherwise)."""
+
+    @abc.abstractmethod
+    def step(self, n: int = 1) -> None:
+        """Advance every world by n steps (controls are updated before each step)."""
+
+    @abc.abstractmethod
+    def set_ctrl(self, ctrl: np.ndarray) -> None:
+        """Set controls: shape (nu,) for every world or (nworld, nu)."""
+
+    @abc.abstractmethod
+    def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
+        """Copy world i's state into `mjd` (a new one if None) and run mj_forward, so it can be drawn."""
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Back to the initial state (the keyframe when there is one)."""
+
+    def close(self) -> None:
+        """Release threads or device memory early; the engine is unusable afterwards."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def sync(self) -> None:
+        """Wait for queued device work; a no-op on the CPU."""
+
+    def overflow(self) -> str | None:
+        """A message when a buffer (contacts, constraint rows) overflowed in some world, else None."""
+        return None
+
+    def _ctrl_rows(self, ctrl: np.ndarray) -> np.ndarray:
+        ctrl = np.asarray(ctrl, dtype=np.float64)
+        nu = self.mjm.nu
+        if ctrl.shape == (nu,):
+            return np.broadcast_to(ctrl, (self.nworld, nu))
+        if ctrl.shape == (self.nworld, nu):
+            return ctrl
+        raise ValueError(f"ctrl must have shape ({nu},) or ({self.nworld}, {nu}); got {ctrl.shape}")
+
+
+def initial_data(mjm: mujoco.MjModel, keyframe: int | None) -> mujoco.MjData:
+    """A fresh MjData at the keyframe when the model has one, else at qpos0."""
+    mjd = mujoco.MjData(mjm)
+    if keyframe is not None and mjm.nkey > 0:
+        if not 0 <= keyframe < mjm.nkey:
+            raise ValueError(f"keyframe {keyframe} out of range: the model has {mjm.nkey} keyframe(s)")
+        mujoco.mj_resetDataKeyframe(mjm, mjd, keyframe)
+    mujoco.mj_forward(mjm, mjd)
+    return mjd
+
+
+def ctrl_center(mjm: mujoco.MjModel, keyframe: int | None) -> np.ndarray:
+    """What noise controls hover around: the keyframe's ctrl, else the middle of each ctrlrange."""
+    if keyframe is not None and mjm.nkey > 0:
+        return mjm.key_ctrl[keyframe].copy()
+    limited = mjm.actuator_ctrllimited.astype(bool)
+    return np.where(limited, mjm.actuator_ctrlrange.mean(axis=1), 0.0)
+
+
+def noise_coefficients(timestep: float, std: float, rate: float) -> tuple[float, float]:
+    """Discrete Ornstein-Uhlenbeck decay and scale for one step, as mjwarp-testspeed uses them."""
+    decay = float(np.exp(-timestep / rate))
+    return decay, std * float(np.sqrt(1.0 - decay * decay))
+
+
+def ctrl_half_range(mjm: mujoco.MjModel) -> np.ndarray:
+    """Half of each actuator's ctrlrange; 1 for unlimited actuators (noise is scaled by it)."""
+    limited = mjm.actuator_ctrllimited.astype(bool)
+    return np.where(limited, 0.5 * (mjm.actuator_ctrlrange[:, 1] - mjm.actuator_ctrlrange[:, 0]), 1.0)

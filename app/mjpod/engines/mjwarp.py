@@ -1,0 +1,158 @@
+"""mujoco_warp on any Warp device; on CUDA one step is captured in a graph and replayed."""
+
+from __future__ import annotations
+
+import mujoco
+import mujoco_warp as mjw
+import numpy as np
+import warp as wp
+
+from mjpod import warp_setup
+from mjpod.engines.base import Engine, EngineConfig, ctrl_half_range, initial_data, noise_coefficients
+
+
+@wp.kernel
+def _ctrl_noise(
+    counter: wp.array(dtype=wp.int32),
+    seed: int,
+    decay: float,
+    scale: float,
+    limited: wp.array(dtype=wp.int32),
+    ctrlrange: wp.array2d(dtype=wp.float32),
+    half: wp.array(dtype=wp.float32),
+    center: wp.array(dtype=wp.float32),
+    ctrl: wp.array2d(dtype=wp.float32),
+):
+    world, act = wp.tid()
+    state = wp.rand_init(seed, (counter[0] * ctrl.shape[0] + world) * ctrl.shape[1] + act)
+    u = wp.randf(state)
+    c = decay * ctrl[world, act] + (1.0 - decay) * center[act] + scale * half[act] * (2.0 * u - 1.0)
+    if limited[act] != 0:
+        c = wp.clamp(c, ctrlrange[act, 0], ctrlrange[act, 1])
+    ctrl[world, act] = c
+
+
+@wp.kernel
+def _advance(counter: wp.array(dtype=wp.int32)):
+    counter[0] = counter[0] + 1
+
+
+class MjWarpEngine(Engine):
+    name = "mjwarp"
+
+    def __init__(self, mjm: mujoco.MjModel, config: EngineConfig) -> None:
+        super().__init__(mjm, config)
+        self._device = warp_setup.device(config.device)
+        self._init = initial_data(mjm, config.keyframe)
+        self._graph = None
+        with wp.ScopedDevice(self._device):
+            self.m = self._put_model()
+            self.d = mjw.put_data(
+                mjm, self._init, nworld=self.nworld, nconmax=config.nconmax, njmax=config.njmax
+            )
+            self._counter = wp.zeros(1, dtype=wp.int32)
+            self._limited = wp.array(mjm.actuator_ctrllimited.astype(np.int32), dtype=wp.int32)
+            self._ctrlrange = wp.array(mjm.actuator_ctrlrange.astype(np.float32), dtype=wp.float32)
+            self._half = wp.array(ctrl_half_range(mjm).astype(np.float32), dtype=wp.float32)
+            self._center = wp.array(self.ctrl_center.astype(np.float32), dtype=wp.float32)
+        self._decay, self._scale = noise_coefficients(self.timestep, config.noise_std, config.noise_rate)
+
+    def _put_model(self) -> mjw.Model:
+        """The device model; engines built on the mujoco_warp pipeline add their own fields here."""
+        return mjw.put_model(self.mjm)
+
+    def _physics_step(self) -> None:
+        """One physics step of every world; what a subclass replaces to change the solver."""
+        mjw.step(self.m, self.d)
+
+    @property
+    def device(self) -> str:
+        return str(self._device.alias)
+
+    @property
+    def uses_cuda_graph(self) -> bool:
+        return self._device.is_cuda and self.config.cuda_graph
+
+    def _one_step(self) -> None:
+        if self.config.ctrl == "zero":
+            self.d.ctrl.zero_()
+        elif self.config.ctrl == "noise" and self.mjm.nu:
+            wp.launch(
+                _ctrl_noise,
+                dim=(self.nworld, self.mjm.nu),
+                inputs=[
+                    self._counter,
+                    self.config.seed,
+                    self._decay,
+                    self._scale,
+                    self._limited,
+                    self._ctrlrange,
+                    self._half,
+                    self._center,
+                ],
+                outputs=[self.d.ctrl],
+            )
+            wp.launch(_advance, dim=1, inputs=[self._counter])
+        self._physics_step()
+
+    def step(self, n: int = 1) -> None:
+        with wp.ScopedDevice(self._device):
+            if not self.uses_cuda_graph:
+                for _ in range(n):
+                    self._one_step()
+                return
+            if self._graph is None:
+                self._one_step()  # loads every kernel, which must happen before a capture
+                n -= 1
+                with wp.ScopedCapture() as capture:  # records the step, does not run it
+                    self._one_step()
+                self._graph = capture.graph
+            for _ in range(n):
+                wp.capture_launch(self._graph)
+
+    def sync(self) -> None:
+        wp.synchronize_device(self._device)
+
+    def set_ctrl(self, ctrl: np.ndarray) -> None:
+        rows = self._ctrl_rows(ctrl).astype(np.float32)
+        wp.copy(self.d.ctrl, wp.array(np.ascontiguousarray(rows), dtype=wp.float32, device=self._device))
+
+    def reset(self) -> None:
+        with wp.ScopedDevice(self._device):
+            key = self.config.keyframe
+            if key is not None and self.mjm.nkey > 0:
+                mjw.reset_data_keyframe(self.m, self.d, key)
+            else:
+                mjw.reset_data(self.m, self.d)
+            self._counter.zero_()
+
+    def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
+        if not 0 <= i < self.nworld:
+            raise IndexError(f"world {i} out of range: this engine has {self.nworld} world(s)")
+        mjd = mjd if mjd is not None else mujoco.MjData(self.mjm)
+        d = self.d
+        mjd.time = float(d.time[i : i + 1].numpy()[0])
+        mjd.qpos[:] = d.qpos[i].numpy()
+        mjd.qvel[:] = d.qvel[i].numpy()
+        if self.mjm.na:
+            mjd.act[:] = d.act[i].numpy()
+        if self.mjm.nu:
+            mjd.ctrl[:] = d.ctrl[i].numpy()
+        if self.mjm.nmocap:
+            mjd.mocap_pos[:] = d.mocap_pos[i].numpy()
+            mjd.mocap_quat[:] = d.mocap_quat[i].numpy()
+        mujoco.mj_forward(self.mjm, mjd)
+        return mjd
+
+    def overflow(self) -> str | None:
+        flags = self.d.overflow.numpy() if hasattr(self.d, "overflow") else None
+        if flags is None or not np.any(flags):
+            return None
+        worlds = np.flatnonzero(flags)
+        return (
+            f"buffer overflow in {len(worlds)} of {self.nworld} worlds (first: {worlds[0]}): "
+            "contacts or constraint rows were dropped; raise --nconmax / --njmax"
+        )
+
+    def close(self) -> None:
+        self._graph = None

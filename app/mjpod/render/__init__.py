@@ -1,0 +1,1 @@
+"""Renderers: `gl` (mujoco.Renderer on EGL/OSMesa/GLFW)."""

@@ -1,0 +1,80 @@
+"""OpenGL rendering through mujoco.Renderer, and what GL really runs underneath it.
+
+The backend comes from MUJOCO_GL (egl on servers); `gl_info` asks the driver for GL_RENDERER so a
+benchmark can say whether it measured the NVIDIA driver or Mesa's software rasteriser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import mujoco
+import numpy as np
+
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "osmesa", "lavapipe", "software rasterizer")
+
+
+@dataclasses.dataclass(frozen=True)
+class GLInfo:
+    """The GL implementation a context really got."""
+
+    backend: str  # MUJOCO_GL: egl, osmesa, glfw
+    renderer: str  # GL_RENDERER, e.g. "NVIDIA H100 80GB HBM3/PCIe/SSE2" or "llvmpipe (LLVM 15.0.6, 256 bits)"
+    vendor: str
+    version: str
+
+    @property
+    def software(self) -> bool:
+        """True when pixels are drawn by the CPU (llvmpipe, OSMesa) rather than a GPU."""
+        return any(s in self.renderer.lower() for s in SOFTWARE_RENDERERS)
+
+
+def backend() -> str:
+    return os.environ.get("MUJOCO_GL", "glfw").lower()
+
+
+def _query_current_context() -> GLInfo:
+    from OpenGL import GL  # PyOpenGL follows PYOPENGL_PLATFORM, which mujoco sets from MUJOCO_GL
+
+    def text(name: int) -> str:
+        value = GL.glGetString(name)
+        return value.decode(errors="replace") if value else "unknown"
+
+    return GLInfo(backend(), text(GL.GL_RENDERER), text(GL.GL_VENDOR), text(GL.GL_VERSION))
+
+
+def gl_info() -> GLInfo:
+    """Open a 1x1 context with the configured backend and report what it is."""
+    context = mujoco.GLContext(1, 1)
+    try:
+        context.make_current()
+        return _query_current_context()
+    finally:
+        context.free()
+
+
+class GLRenderer:
+    """mujoco.Renderer with the GL implementation it runs on attached."""
+
+    def __init__(self, mjm: mujoco.MjModel, height: int, width: int) -> None:
+        # The offscreen buffer must hold the frame: raise it rather than fail (this edits `mjm`'s visual).
+        glob = mjm.vis.global_
+        glob.offwidth, glob.offheight = max(glob.offwidth, width), max(glob.offheight, height)
+        self._renderer = mujoco.Renderer(mjm, height=height, width=width)
+        self.height, self.width = height, width
+        self.info = _query_current_context()  # mujoco.Renderer leaves its context current
+
+    def render(self, mjd: mujoco.MjData, camera: int | str = -1) -> np.ndarray:
+        """An RGB frame (height, width, 3) of `mjd` seen from `camera` (-1: the free camera)."""
+        self._renderer.update_scene(mjd, camera=camera)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        self._renderer.close()
+
+    def __enter__(self) -> GLRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
