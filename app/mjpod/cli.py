@@ -110,9 +110,9 @@ def bench(
 
 @app.command()
 def doctor(
-    workspace: Annotated[Path, typer.Option(help="where videos and results go")] = Path(
-        os.environ.get("MJPOD_WORKSPACE", ".")
-    ),
+    workspace: Annotated[
+        Path | None, typer.Option(help="where videos and results go (MJPOD_WORKSPACE)")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="also check a frame size against this model")] = None,
     width: Annotated[int, typer.Option(help="frame width to check")] = 640,
     height: Annotated[int, typer.Option(help="frame height to check")] = 480,
@@ -120,6 +120,7 @@ def doctor(
     """Check GPU driver, EGL, GL renderer, Warp, ffmpeg and disk; print each problem with its fix."""
     from mjpod import doctor as d
 
+    workspace = workspace or Path(os.environ.get("MJPOD_WORKSPACE", "."))
     findings = d.run_checks(workspace, (model, width, height) if model else None)
     t = Table(title="mjpod doctor")
     for col in ("check", "status", "detail / fix"):
