@@ -1,0 +1,40 @@
+"""Test set-up: headless GL (Mesa EGL here), offline Menagerie models from ../shared/models."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MODELS = ROOT.parent / "shared" / "models"
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+if SHARED_MODELS.is_dir():
+    os.environ.setdefault("MENAGERIE_ROOT", str(SHARED_MODELS))
+
+
+def cuda_available() -> bool:
+    from mjpod import warp_setup
+
+    warp_setup.init()
+    import warp as wp
+
+    return wp.is_cuda_available()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any(item.get_closest_marker("gpu") for item in items) and not cuda_available():
+        skip = pytest.mark.skip(reason="needs a CUDA device (run `make test-gpu` on a GPU machine)")
+        for item in items:
+            if item.get_closest_marker("gpu"):
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def panda_available() -> bool:
+    return (Path(os.environ.get("MENAGERIE_ROOT", "/nonexistent")) / "franka_emika_panda").is_dir()
+
+
+@pytest.fixture(scope="session")
+def has_cuda() -> bool:
+    return cuda_available()
