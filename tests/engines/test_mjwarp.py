@@ -13,7 +13,9 @@ def pendulum():
 
 
 def test_noise_controls_move_every_world_within_range(pendulum):
-    engine = engines.make("mjwarp", pendulum, EngineConfig(nworld=4, device="cpu", ctrl="noise", noise_std=0.5))
+    engine = engines.make(
+        "mjwarp", pendulum, EngineConfig(nworld=4, device="cpu", ctrl="noise", noise_std=0.5)
+    )
     engine.step(100)
     ctrls = np.array([engine.get_world(w).ctrl for w in range(4)])
     assert np.all(np.abs(ctrls) <= 1.0)
@@ -39,13 +41,15 @@ def test_warp_device_env_is_honoured(pendulum, monkeypatch):
 def test_cuda_requested_without_a_gpu_says_so(pendulum, has_cuda):
     if has_cuda:
         pytest.skip("this machine has CUDA")
-    with pytest.raises(RuntimeError, match="no CUDA device is available.*--device cpu"):
+    with pytest.raises(RuntimeError, match=r"no CUDA device is available.*--device cpu"):
         engines.make("mjwarp", pendulum, EngineConfig(device="cuda:0"))
 
 
 def test_too_small_contact_buffers_are_reported():
     mjm = models.load("bin").model
-    engine = engines.make("mjwarp", mjm, EngineConfig(nworld=1, device="cpu", ctrl="zero", nconmax=4, njmax=16))
+    engine = engines.make(
+        "mjwarp", mjm, EngineConfig(nworld=1, device="cpu", ctrl="zero", nconmax=4, njmax=16)
+    )
     engine.step(120)  # the bodies land and need far more than 4 contacts
     message = engine.overflow()
     assert message is not None and "--nconmax" in message

@@ -1,0 +1,98 @@
+"""`mjpod bench` end to end (quick): the JSON has every field, positive figures and the real GL renderer."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mjpod.render.gl import gl_info
+
+ROW_FIELDS = {"section", "model", "value", "unit", "count", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory, panda_available):
+    out = tmp_path_factory.mktemp("bench")
+    cmd = [
+        sys.executable,
+        "-m",
+        "mjpod",
+        "bench",
+        "--quick",
+        "--out",
+        str(out),
+        "--model",
+        "box_drop",
+        "--model",
+        "pendulum",
+        "--nworld",
+        "1",
+        "--nworld",
+        "2",
+        "--nstep",
+        "20",
+        "--seconds",
+        "0.2",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    files = sorted(out.iterdir())
+    data = json.loads(next(f for f in files if f.suffix == ".json").read_text())
+    return proc, files, data
+
+
+def test_writes_json_plot_and_transcript(bench_run):
+    _, files, _ = bench_run
+    suffixes = {f.suffix for f in files}
+    assert suffixes == {".json", ".png", ".txt"}
+    png = next(f for f in files if f.suffix == ".png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_json_has_every_field_and_positive_figures(bench_run, panda_available):
+    _, _, data = bench_run
+    for key in ("mjpod_version", "created", "config", "host", "gl", "warp_device", "warnings", "results"):
+        assert key in data
+    assert data["host"]["versions"]["mujoco"] and data["host"]["cpu_count"] >= 1
+    rows = data["results"]
+    for row in rows:
+        assert row.keys() >= ROW_FIELDS
+        assert row["value"] > 0 and row["count"] > 0 and row["seconds"] > 0
+    physics = [r for r in rows if r["section"] == "physics"]
+    combos = {(r["model"], r["engine"], r["nworld"]) for r in physics}
+    assert combos == {(m, e, n) for m in ("box_drop", "pendulum") for e in ("mjc", "mjwarp") for n in (1, 2)}
+    assert all(r["unit"] == "world-steps/s" and r["device"] == "cpu" for r in physics)
+    renders = {(r["model"], r["width"], r["height"]) for r in rows if r["section"] == "render"}
+    assert renders == {(m, w, h) for m in ("box_drop", "pendulum") for w, h in ((320, 240), (640, 480))}
+    seeds = [r for r in rows if r["section"] == "seed"]
+    if panda_available:
+        assert seeds[0]["model"] == "franka_emika_panda/mjx_scene" and seeds[0]["unit"] == "frames/s"
+        assert (seeds[0]["width"], seeds[0]["height"]) == (320, 240)
+
+
+def test_reports_the_gl_renderer_this_machine_really_used(bench_run):
+    proc, _, data = bench_run
+    real = gl_info()
+    assert data["gl"]["renderer"] == real.renderer
+    assert data["gl"]["software"] == real.software
+    assert real.renderer in proc.stdout  # said before measuring
+
+
+def test_world_steps_are_counted_like_testspeed(bench_run):
+    _, _, data = bench_run
+    for r in data["results"]:
+        if r["section"] == "physics":
+            assert r["count"] % r["nworld"] == 0  # nworld x steps
+            assert r["value"] == pytest.approx(r["count"] / r["seconds"])
+
+
+def test_bad_section_and_engine_are_refused():
+    proc = subprocess.run(
+        [sys.executable, "-m", "mjpod", "bench", "--skip", "gl"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "unknown section(s) to skip: gl" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "mjpod", "bench", "--engine", "mjx"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "unknown engine(s): mjx" in proc.stderr

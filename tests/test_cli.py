@@ -1,0 +1,43 @@
+"""The `mjpod` command's surface: models listing and clear errors for bad model specs."""
+
+import subprocess
+import sys
+
+
+def mjpod(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mjpod", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+
+
+def test_models_lists_bundled_scenes_and_menagerie_robots(panda_available):
+    proc = mjpod("models")
+    assert proc.returncode == 0
+    for name in ("bin", "box_drop", "pendulum", "franka_emika_panda", "unitree_go2"):
+        assert name in proc.stdout
+    panda_line = next(line for line in proc.stdout.splitlines() if "franka_emika_panda" in line)
+    assert ("yes" in panda_line) == panda_available
+
+
+def test_bench_with_a_bad_model_path_names_it_and_measures_nothing_for_it(tmp_path):
+    proc = mjpod(
+        "bench",
+        "--quick",
+        "--model",
+        str(tmp_path / "missing.xml"),
+        "--skip",
+        "seed",
+        "--skip",
+        "render",
+        "--skip",
+        "physics",
+        "--out",
+        str(tmp_path),
+    )
+    assert proc.returncode == 1
+    assert "missing.xml" in proc.stdout and "not found" in proc.stdout
+    assert "no figures were measured" in proc.stderr
