@@ -63,6 +63,8 @@ def test_json_has_every_field_and_positive_figures(bench_run, panda_available):
     combos = {(r["model"], r["engine"], r["nworld"]) for r in physics}
     assert combos == {(m, e, n) for m in ("box_drop", "pendulum") for e in ("mjc", "mjwarp") for n in (1, 2)}
     assert all(r["unit"] == "world-steps/s" and r["device"] == "cpu" for r in physics)
+    assert all(r["nconmax"] > 0 and r["njmax"] > 0 for r in physics if r["engine"] == "mjwarp")
+    assert not any("overflow" in w for w in data["warnings"])
     renders = {(r["model"], r["width"], r["height"]) for r in rows if r["section"] == "render"}
     assert renders == {(m, w, h) for m in ("box_drop", "pendulum") for w, h in ((320, 240), (640, 480))}
     seeds = [r for r in rows if r["section"] == "seed"]

@@ -53,3 +53,16 @@ def test_too_small_contact_buffers_are_reported():
     engine.step(120)  # the bodies land and need far more than 4 contacts
     message = engine.overflow()
     assert message is not None and "--nconmax" in message
+
+
+def test_buffers_are_sized_from_a_probe_so_a_pile_does_not_overflow():
+    from mjpod.engines import caps
+
+    mjm = models.load("bin").model
+    peak_con, peak_efc = caps.probe(mjm, keyframe=0)
+    assert peak_con > 48  # more than mujoco_warp's own guess for this model: the probe matters
+    engine = engines.make("mjwarp", mjm, EngineConfig(nworld=1, device="cpu", ctrl="zero"))
+    assert engine.nconmax >= peak_con and engine.njmax >= peak_efc
+    engine.step(400)  # 1.6 s: the pile has formed
+    assert engine.overflow() is None
+    assert engine.get_world(0).ncon > 48

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import mujoco
 
@@ -10,26 +11,30 @@ from mjpod.engines import Engine
 from mjpod.render.gl import GLRenderer
 
 
+def frames(draw: Callable[[], object], seconds: float) -> tuple[int, float]:
+    """Call `draw` (one frame) for `seconds`, after one untimed call that builds GL resources."""
+    draw()
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or count < 3:
+        draw()
+        count += 1
+    return count, elapsed
+
+
 def seed_loop(mjm: mujoco.MjModel, renderer: GLRenderer, seconds: float) -> tuple[int, float]:
     """The seed tutorial's loop: mj_step, update_scene, render, one frame per physics step."""
     mjd = mujoco.MjData(mjm)
-    renderer.render(mjd)  # first frame builds GL resources; not timed
-    frames, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds or frames < 3:
+
+    def step_and_draw() -> None:
         mujoco.mj_step(mjm, mjd)
         renderer.render(mjd)
-        frames += 1
-    return frames, elapsed
+
+    return frames(step_and_draw, seconds)
 
 
 def render_only(mjd: mujoco.MjData, renderer: GLRenderer, seconds: float) -> tuple[int, float]:
     """update_scene + render of a fixed state: the GL cost alone."""
-    renderer.render(mjd)
-    frames, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds or frames < 3:
-        renderer.render(mjd)
-        frames += 1
-    return frames, elapsed
+    return frames(lambda: renderer.render(mjd), seconds)
 
 
 def physics(engine: Engine, nstep: int, seconds: float) -> tuple[int, float]:

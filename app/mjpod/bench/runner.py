@@ -7,6 +7,7 @@ import datetime
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import mujoco
@@ -72,6 +73,8 @@ class Row:
     nworld: int | None = None
     width: int | None = None
     height: int | None = None
+    nconmax: int | None = None  # Warp engines: the per-world buffers this figure ran with
+    njmax: int | None = None
     note: str | None = None
 
 
@@ -207,13 +210,23 @@ def _seed(config: BenchConfig, result: BenchResult, progress: Progress) -> None:
         result.skipped.append("seed")
         progress.update(task, description="seed loop: skipped (Panda not available)", completed=1)
         return
-    height, width = SEED_SIZE
-    with GLRenderer(seed.model, height, width) as renderer:
-        frames, secs = measure.seed_loop(seed.model, renderer, config.seconds)
     result.rows.append(
-        Row("seed", seed.name, frames / secs, "frames/s", frames, secs, width=width, height=height)
+        _gl_row("seed", seed, SEED_SIZE, lambda r: measure.seed_loop(seed.model, r, config.seconds))
     )
     progress.advance(task)
+
+
+def _gl_row(
+    section: str,
+    lm: models.LoadedModel,
+    size: tuple[int, int],
+    timed: Callable[[GLRenderer], tuple[int, float]],
+) -> Row:
+    """Time `timed` on a fresh renderer of `size` (height, width) and make its frames/s row."""
+    height, width = size
+    with GLRenderer(lm.model, height, width) as renderer:
+        frames, secs = timed(renderer)
+    return Row(section, lm.name, frames / secs, "frames/s", frames, secs, width=width, height=height)
 
 
 def _render(
@@ -223,11 +236,9 @@ def _render(
     for lm in loaded:
         mjd = mujoco.MjData(lm.model)
         mujoco.mj_forward(lm.model, mjd)
-        for height, width in RENDER_SIZES:
-            with GLRenderer(lm.model, height, width) as renderer:
-                frames, secs = measure.render_only(mjd, renderer, config.seconds)
+        for size in RENDER_SIZES:
             result.rows.append(
-                Row("render", lm.name, frames / secs, "frames/s", frames, secs, width=width, height=height)
+                _gl_row("render", lm, size, lambda r, mjd=mjd: measure.render_only(mjd, r, config.seconds))
             )
             progress.advance(task)
 
@@ -252,6 +263,7 @@ def _physics(
                 steps, secs = measure.physics(engine, config.nstep, config.seconds)
                 note = engine.overflow()
                 device = engine.device
+                nconmax, njmax = getattr(engine, "nconmax", None), getattr(engine, "njmax", None)
         except Exception as err:  # one failing configuration (memory, a model feature) must not end the run
             result.warnings.append(f"{engine_name} on {lm.name} nworld={nworld} failed: {err}")
             progress.advance(task)
@@ -269,11 +281,13 @@ def _physics(
                 engine=engine_name,
                 device=device,
                 nworld=nworld,
+                nconmax=nconmax,
+                njmax=njmax,
                 note=note,
             )
         )
         if _wants_testspeed(config, engine_name, device):
-            _testspeed(config, result, lm, nworld)
+            _testspeed(config, result, lm, nworld, nconmax, njmax)
         progress.advance(task)
 
 
@@ -283,7 +297,9 @@ def _wants_testspeed(config: BenchConfig, engine: str, device: str) -> bool:
     return config.testspeed is not False
 
 
-def _testspeed(config: BenchConfig, result: BenchResult, lm: models.LoadedModel, nworld: int) -> None:
+def _testspeed(
+    config: BenchConfig, result: BenchResult, lm: models.LoadedModel, nworld: int, nconmax: int, njmax: int
+) -> None:
     """mjwarp-testspeed on the same model, nworld and caps, in this same run, for comparison."""
     cmd = [
         sys.executable,
@@ -294,12 +310,9 @@ def _testspeed(config: BenchConfig, result: BenchResult, lm: models.LoadedModel,
         f"--nstep={config.nstep}",
         "--format=json",
     ]
+    cmd += [f"--nconmax={nconmax}", f"--njmax={njmax}"]  # the very buffers mjpod's figure ran with
     if config.device:
         cmd.append(f"--device={config.device}")
-    if config.nconmax:
-        cmd.append(f"--nconmax={config.nconmax}")
-    if config.njmax:
-        cmd.append(f"--njmax={config.njmax}")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
         figures = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -8,6 +8,7 @@ import numpy as np
 import warp as wp
 
 from mjpod import warp_setup
+from mjpod.engines import caps
 from mjpod.engines.base import Engine, EngineConfig, ctrl_half_range, initial_data, noise_coefficients
 
 
@@ -45,11 +46,10 @@ class MjWarpEngine(Engine):
         self._device = warp_setup.device(config.device)
         self._init = initial_data(mjm, config.keyframe)
         self._graph = None
+        self.nconmax, self.njmax = caps.sized(mjm, config.keyframe, config.nconmax, config.njmax)
         with wp.ScopedDevice(self._device):
             self.m = self._put_model()
-            self.d = mjw.put_data(
-                mjm, self._init, nworld=self.nworld, nconmax=config.nconmax, njmax=config.njmax
-            )
+            self.d = mjw.put_data(mjm, self._init, nworld=self.nworld, nconmax=self.nconmax, njmax=self.njmax)
             self._counter = wp.zeros(1, dtype=wp.int32)
             self._limited = wp.array(mjm.actuator_ctrllimited.astype(np.int32), dtype=wp.int32)
             self._ctrlrange = wp.array(mjm.actuator_ctrlrange.astype(np.float32), dtype=wp.float32)
