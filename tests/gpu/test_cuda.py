@@ -10,19 +10,20 @@ pytestmark = pytest.mark.gpu
 
 
 def test_cuda_graph_replay_matches_plain_launches():
-    mjm = models.load("bin").model
+    mjm = models.load("box_drop").model  # one body: no contact ordering that could differ run to run
     graph = engines.make("mjwarp", mjm, EngineConfig(nworld=64, device="cuda:0", ctrl="zero"))
     plain = engines.make(
         "mjwarp", mjm, EngineConfig(nworld=64, device="cuda:0", ctrl="zero", cuda_graph=False)
     )
     assert graph.uses_cuda_graph and not plain.uses_cuda_graph
-    graph.step(300)
-    plain.step(300)
+    graph.step(600)
+    plain.step(600)
     graph.sync()
     plain.sync()
     a, b = graph.get_world(63), plain.get_world(63)
     assert a.time == pytest.approx(b.time)
-    np.testing.assert_allclose(a.qpos, b.qpos, atol=1e-3)
+    np.testing.assert_allclose(a.qpos, b.qpos, atol=1e-4)
+    assert a.qpos[2] < 0.06  # both landed: 600 steps did run through the graph
 
 
 def test_egl_renders_on_the_nvidia_driver():
