@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mjpod import __version__, models, sysinfo
 from mjpod.bench import measure
-from mjpod.engines import ENGINES, EngineConfig, make
+from mjpod.engines import ENGINES, EngineConfig, caps, make
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
 SECTIONS = ("seed", "render", "physics")
@@ -253,17 +253,18 @@ def _physics(
         for n in nworld_sweep(config, engine, result.warp_device)
     ]
     task = progress.add_task("physics", total=len(plan))
+    buffers: dict[str, tuple[int, int]] = {}  # probe each model once, not once per nworld
     for lm, engine_name, nworld in plan:
         progress.update(task, description=f"physics {lm.name} {engine_name} nworld={nworld}")
-        engine_config = EngineConfig(
-            nworld=nworld, device=config.device, nconmax=config.nconmax, njmax=config.njmax
-        )
+        if lm.name not in buffers:
+            buffers[lm.name] = caps.sized(lm.model, EngineConfig.keyframe, config.nconmax, config.njmax)
+        nconmax, njmax = buffers[lm.name]
+        engine_config = EngineConfig(nworld=nworld, device=config.device, nconmax=nconmax, njmax=njmax)
         try:
             with make(engine_name, lm.model, engine_config) as engine:
                 steps, secs = measure.physics(engine, config.nstep, config.seconds)
                 note = engine.overflow()
                 device = engine.device
-                nconmax, njmax = getattr(engine, "nconmax", None), getattr(engine, "njmax", None)
         except Exception as err:  # one failing configuration (memory, a model feature) must not end the run
             result.warnings.append(f"{engine_name} on {lm.name} nworld={nworld} failed: {err}")
             progress.advance(task)
@@ -281,9 +282,8 @@ def _physics(
                 engine=engine_name,
                 device=device,
                 nworld=nworld,
-                nconmax=nconmax,
-                njmax=njmax,
                 note=note,
+                **({} if engine_name == "mjc" else {"nconmax": nconmax, "njmax": njmax}),
             )
         )
         if _wants_testspeed(config, engine_name, device):
