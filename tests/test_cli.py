@@ -1,17 +1,6 @@
 """The `mjpod` command's surface: models listing and clear errors for bad model specs."""
 
-import subprocess
-import sys
-
-
-def mjpod(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mjpod", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**__import__("os").environ, "COLUMNS": "200"},
-    )
+from tests.cli_runner import run_mjpod as mjpod
 
 
 def test_models_lists_bundled_scenes_and_menagerie_robots(panda_available):

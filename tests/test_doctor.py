@@ -1,23 +1,13 @@
 """`mjpod doctor` on this box for real, and with each known misconfiguration it must name and fix."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from mjpod import doctor
+from tests.cli_runner import run_mjpod
 
 
-def run_doctor(*args: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "COLUMNS": "200", **env}
-    return subprocess.run(
-        [sys.executable, "-m", "mjpod", "doctor", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-    )
+def run_doctor(*args: str, **env: str):
+    return run_mjpod("doctor", *args, **env)
 
 
 def test_healthy_cpu_box_passes_and_reports_what_it_found():

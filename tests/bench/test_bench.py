@@ -1,12 +1,11 @@
 """`mjpod bench` end to end (quick): the JSON has every field, positive figures and the real GL renderer."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from mjpod.render.gl import gl_info
+from tests.cli_runner import run_mjpod
 
 ROW_FIELDS = {"section", "model", "value", "unit", "count", "seconds"}
 
@@ -14,28 +13,10 @@ ROW_FIELDS = {"section", "model", "value", "unit", "count", "seconds"}
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory, panda_available):
     out = tmp_path_factory.mktemp("bench")
-    cmd = [
-        sys.executable,
-        "-m",
-        "mjpod",
-        "bench",
-        "--quick",
-        "--out",
-        str(out),
-        "--model",
-        "box_drop",
-        "--model",
-        "pendulum",
-        "--nworld",
-        "1",
-        "--nworld",
-        "2",
-        "--nstep",
-        "20",
-        "--seconds",
-        "0.2",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    # fmt: off
+    proc = run_mjpod("bench", "--quick", "--out", str(out), "--model", "box_drop", "--model", "pendulum",
+                     "--nworld", "1", "--nworld", "2", "--nstep", "20", "--seconds", "0.2", timeout=900)
+    # fmt: on
     assert proc.returncode == 0, proc.stdout + proc.stderr
     files = sorted(out.iterdir())
     data = json.loads(next(f for f in files if f.suffix == ".json").read_text())
@@ -90,11 +71,7 @@ def test_world_steps_are_counted_like_testspeed(bench_run):
 
 
 def test_bad_section_and_engine_are_refused():
-    proc = subprocess.run(
-        [sys.executable, "-m", "mjpod", "bench", "--skip", "gl"], capture_output=True, text=True
-    )
+    proc = run_mjpod("bench", "--skip", "gl")
     assert proc.returncode == 2 and "unknown section(s) to skip: gl" in proc.stderr
-    proc = subprocess.run(
-        [sys.executable, "-m", "mjpod", "bench", "--engine", "mjx"], capture_output=True, text=True
-    )
+    proc = run_mjpod("bench", "--engine", "mjx")
     assert proc.returncode == 2 and "unknown engine(s): mjx" in proc.stderr

@@ -256,9 +256,11 @@ def _physics(
     buffers: dict[str, tuple[int, int]] = {}  # probe each model once, not once per nworld
     for lm, engine_name, nworld in plan:
         progress.update(task, description=f"physics {lm.name} {engine_name} nworld={nworld}")
-        if lm.name not in buffers:
-            buffers[lm.name] = caps.sized(lm.model, EngineConfig.keyframe, config.nconmax, config.njmax)
-        nconmax, njmax = buffers[lm.name]
+        nconmax, njmax = config.nconmax, config.njmax
+        if engine_name != "mjc":  # only the Warp engines have per-world buffers to size
+            if lm.name not in buffers:
+                buffers[lm.name] = caps.sized(lm.model, EngineConfig.keyframe, nconmax, njmax)
+            nconmax, njmax = buffers[lm.name]
         engine_config = EngineConfig(nworld=nworld, device=config.device, nconmax=nconmax, njmax=njmax)
         try:
             with make(engine_name, lm.model, engine_config) as engine:
@@ -309,8 +311,9 @@ def _testspeed(
         f"--nworld={nworld}",
         f"--nstep={config.nstep}",
         "--format=json",
+        f"--nconmax={nconmax}",  # the very buffers mjpod's figure ran with
+        f"--njmax={njmax}",
     ]
-    cmd += [f"--nconmax={nconmax}", f"--njmax={njmax}"]  # the very buffers mjpod's figure ran with
     if config.device:
         cmd.append(f"--device={config.device}")
     try:
