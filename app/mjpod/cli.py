@@ -6,24 +6,19 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default: set before anything imports mujoco
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
-os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default: this is a server appliance
+from mjpod.cli_common import console, fail
 
 app = typer.Typer(
     help="mjpod: MuJoCo GPU rendering and simulation appliance.", no_args_is_help=True, add_completion=False
 )
-console = Console()
-err_console = Console(stderr=True)
 
 STATUS_STYLE = {"ok": "green", "info": "cyan", "warn": "yellow", "fail": "bold red"}
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 @app.command()
@@ -96,7 +91,7 @@ def bench(
     try:
         config = BenchConfig.quick_run(**given) if quick else BenchConfig(**given)
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     recorder = Console(record=True, width=max(console.width, 120))
     result = runner.run(config, recorder)
     recorder.print(report.table(result))
@@ -105,7 +100,7 @@ def bench(
     paths = report.write(result, recorder, config.out)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     if not result.rows:
-        raise _fail("no figures were measured; see the warnings above", code=1)
+        raise fail("no figures were measured; see the warnings above", code=1)
 
 
 @app.command()
@@ -131,7 +126,7 @@ def doctor(
     console.print(t)
     failed = [f for f in findings if f.status == "fail"]
     if failed:
-        raise _fail(f"{len(failed)} problem(s): {', '.join(f.check for f in failed)}", code=1)
+        raise fail(f"{len(failed)} problem(s): {', '.join(f.check for f in failed)}", code=1)
 
 
 def main() -> None:

@@ -27,12 +27,19 @@ class EngineConfig:
     keyframe: int | None = 0  # reset to this keyframe when the model has one (as mjwarp-testspeed)
     cuda_graph: bool = True  # capture the step in a CUDA graph on CUDA devices
     nthread: int | None = None  # mjc: rollout threads for nworld > 1 (None: all cores)
+    # comfree: per-step stiffness and damping; world w uses element w % len (COMFREE.md)
+    comfree_stiffness: tuple[float, ...] = (0.2,)
+    comfree_damping: tuple[float, ...] = (0.001,)
 
     def __post_init__(self) -> None:
         if self.nworld < 1:
             raise ValueError(f"nworld must be at least 1, got {self.nworld}")
         if self.ctrl not in ("zero", "noise", "hold"):
             raise ValueError(f"ctrl must be zero, noise or hold, got {self.ctrl!r}")
+        for name in ("comfree_stiffness", "comfree_damping"):
+            values = getattr(self, name)
+            if not values or any(not v >= 0 for v in values):
+                raise ValueError(f"{name} needs one or more numbers >= 0, got {values!r}")
 
 
 class Engine(abc.ABC):
