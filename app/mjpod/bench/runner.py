@@ -19,7 +19,7 @@ from mjpod.bench import measure
 from mjpod.engines import ENGINES, EngineConfig, caps, make
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
-SECTIONS = ("seed", "render", "physics")
+SECTIONS = ("seed", "render", "physics")  # in run order; each has a runner in `_section_runners`
 SEED_MODEL = "franka_emika_panda/mjx_scene"
 DEFAULT_MODELS = ("bin", SEED_MODEL)
 SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
@@ -162,13 +162,19 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
         console=console,
         transient=False,
     ) as progress:
-        if "seed" not in config.skip:
-            _seed(config, result, progress)
-        if "render" not in config.skip:
-            _render(config, result, loaded, progress)
-        if "physics" not in config.skip:
-            _physics(config, result, loaded, progress)
+        runners = _section_runners()
+        for name in SECTIONS:
+            if name not in config.skip:
+                runners[name](config, result, loaded, progress)
     return result
+
+
+Section = Callable[["BenchConfig", "BenchResult", list[models.LoadedModel], Progress], None]
+
+
+def _section_runners() -> dict[str, Section]:
+    """Section name -> the function that measures it and appends its rows to the result."""
+    return {"seed": _seed, "render": _render, "physics": _physics}
 
 
 def _describe(result: BenchResult, console: Console) -> None:
@@ -201,7 +207,10 @@ def _describe(result: BenchResult, console: Console) -> None:
         console.print(f"[yellow]warning:[/] {w}")
 
 
-def _seed(config: BenchConfig, result: BenchResult, progress: Progress) -> None:
+def _seed(
+    config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
+) -> None:
+    del loaded  # the seed loop always runs the seed's own model
     task = progress.add_task("seed loop (mj_step+render)", total=1)
     try:
         seed = models.load(SEED_MODEL)
