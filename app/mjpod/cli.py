@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mjpod.cli_common import console, fail
+from mjpod.cli_common import (
+    CtrlOpt,
+    DampingOpt,
+    DeviceOpt,
+    EngineOpt,
+    ModelOpt,
+    NconmaxOpt,
+    NjmaxOpt,
+    NworldOpt,
+    SeedOpt,
+    StiffnessOpt,
+    console,
+    engine_config,
+    err_console,
+    fail,
+    float_list,
+)
 
 app = typer.Typer(
     help="mjpod: MuJoCo GPU rendering and simulation appliance.", no_args_is_help=True, add_completion=False
@@ -127,6 +144,119 @@ def doctor(
     failed = [f for f in findings if f.status == "fail"]
     if failed:
         raise fail(f"{len(failed)} problem(s): {', '.join(f.check for f in failed)}", code=1)
+
+
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    """ "0", "0,3,5" or "0-3" -> world indices."""
+    out: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    except ValueError:
+        raise fail(f"{option} takes world numbers like 0, 0,3,5 or 0-3; got {text!r}") from None
+    return tuple(out)
+
+
+@app.command()
+def record(
+    model: ModelOpt = "bin",
+    engine: EngineOpt = "mjc",
+    nworld: NworldOpt = 1,
+    worlds: Annotated[str, typer.Option(help="world(s) to show: 0 | 0,3,5 | 0-3 (several are tiled)")] = "0",
+    cols: Annotated[int | None, typer.Option(help="tile grid columns (default: near-square)")] = None,
+    renderer: Annotated[
+        str, typer.Option(help="gl (mujoco.Renderer) or batch (mujoco_warp ray tracer, Warp engines)")
+    ] = "gl",
+    camera: Annotated[
+        str | None, typer.Option(help="model camera name or id, or free (default: the first model camera)")
+    ] = None,
+    azimuth: Annotated[float | None, typer.Option(help="free camera azimuth, degrees")] = None,
+    elevation: Annotated[float | None, typer.Option(help="free camera elevation, degrees")] = None,
+    distance: Annotated[float | None, typer.Option(help="free camera distance")] = None,
+    lookat: Annotated[str | None, typer.Option(help="free camera target x,y,z")] = None,
+    width: Annotated[int, typer.Option(help="image width of one world (even)")] = 640,
+    height: Annotated[int, typer.Option(help="image height of one world (even)")] = 480,
+    fps: Annotated[float, typer.Option(help="video frames per second")] = 30.0,
+    duration: Annotated[float, typer.Option(help="seconds of simulation = seconds of video")] = 5.0,
+    ctrl: CtrlOpt = "noise",
+    replay: Annotated[
+        Path | None, typer.Option(help="controls .npz (ctrl, times) as mjwarp-testspeed --replay")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="MP4 path (default: $MJPOD_WORKSPACE/videos or ./videos)"),
+    ] = None,
+    encoder: Annotated[str, typer.Option(help="auto (NVENC when usable), h264_nvenc or libx264")] = "auto",
+    device: DeviceOpt = None,
+    seed: SeedOpt = 0,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
+) -> None:
+    """Record an MP4 offscreen (MUJOCO_GL=egl) with a JSON sidecar; Ctrl-C keeps a playable file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from mjpod import models as m
+    from mjpod import record as rec
+    from mjpod import video
+    from mjpod.render.camera import CameraError, CameraSpec
+    from mjpod.replay import ReplayError
+
+    settings = rec.RecordSettings(
+        model=model,
+        engine=engine,
+        engine_config=engine_config(
+            nworld=nworld,
+            device=device,
+            ctrl=ctrl,
+            seed=seed,
+            nconmax=nconmax,
+            njmax=njmax,
+            comfree_stiffness=comfree_stiffness,
+            comfree_damping=comfree_damping,
+        ),
+        renderer=renderer,  # type: ignore[arg-type]
+        camera=CameraSpec(camera, azimuth, elevation, distance, float_list(lookat, "--lookat", size=3)),
+        worlds=_int_list(worlds, "--worlds"),
+        cols=cols,
+        width=width,
+        height=height,
+        fps=fps,
+        duration=duration,
+        replay=replay,
+        out=out,
+        encoder=encoder,
+    )
+    columns = (
+        TextColumn("[bold]recording[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames {task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with rec.stop_on_signals() as stop, Progress(*columns, console=err_console) as progress:
+        task = progress.add_task("record", total=settings.frames, rate="")
+        started = time.perf_counter()
+
+        def on_frame(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, completed=done, total=total, rate=f"{rate:.1f}/s")
+
+        try:
+            result = rec.record(settings, stop, on_frame, lambda text: progress.console.print(text))
+        except (m.ModelError, CameraError, video.VideoError, ReplayError, ValueError) as err:
+            raise fail(str(err)) from None
+    verb = "interrupted: kept" if result.interrupted else "wrote"
+    console.print(
+        f"{verb} {result.path} ({result.frames}/{result.frames_planned} frames, "
+        f"{result.frames_per_second:.1f} frames/s, {result.encoder}) and {Path(result.path).with_suffix('.json')}"
+    )
+    if result.overflow:
+        err_console.print(f"[yellow]warning:[/] {result.overflow}")
+    if result.interrupted:
+        raise typer.Exit(130)
 
 
 def main() -> None:

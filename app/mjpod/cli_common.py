@@ -23,16 +23,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def float_list(text: str | None, option: str) -> tuple[float, ...] | None:
-    """Parse "0.2" or "0.1,0.2,0.4" (a value per world bucket) into floats, naming the option on error."""
+def float_list(text: str | None, option: str, size: int | None = None) -> tuple[float, ...] | None:
+    """Parse "0.2" or "0.1,0.2,0.4" into floats (exactly `size` of them when given), naming the option on error."""
     if text is None:
         return None
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise fail(f"{option} takes numbers separated by commas, e.g. 0.2 or 0.1,0.2; got {text!r}") from None
-    if not values:
-        raise fail(f"{option} needs at least one number; got {text!r}")
+    if not values or (size is not None and len(values) != size):
+        raise fail(f"{option} needs {size or 'at least one'} number(s) separated by commas; got {text!r}")
     return values
 
 

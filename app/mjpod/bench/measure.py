@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import mujoco
 
 from mjpod.engines import Engine
 from mjpod.render.gl import GLRenderer
+
+if TYPE_CHECKING:
+    from mjpod.render.batch import BatchRenderer
 
 
 def frames(draw: Callable[[], object], seconds: float) -> tuple[int, float]:
@@ -32,9 +36,29 @@ def seed_loop(mjm: mujoco.MjModel, renderer: GLRenderer, seconds: float) -> tupl
     return frames(step_and_draw, seconds)
 
 
-def render_only(mjd: mujoco.MjData, renderer: GLRenderer, seconds: float) -> tuple[int, float]:
+def render_only(
+    mjd: mujoco.MjData, renderer: GLRenderer, seconds: float, camera: int = -1
+) -> tuple[int, float]:
     """update_scene + render of a fixed state: the GL cost alone."""
-    return frames(lambda: renderer.render(mjd), seconds)
+    return frames(lambda: renderer.render(mjd, camera), seconds)
+
+
+def batch_render(engine: Engine, renderer: BatchRenderer, nstep: int, seconds: float) -> tuple[int, float]:
+    """Batch frames (each covers every world) and the seconds spent drawing them, as mjwarp-testspeed
+    --function=render times them: a physics step between frames, untimed; refit + render, timed with a sync.
+    """
+    renderer.draw(update_poses=False)  # compile / load kernels, capture the graph
+    renderer.sync()
+    done, busy = 0, 0.0
+    while done < nstep and (busy < seconds or done < 3):
+        engine.step(1)
+        engine.sync()
+        start = time.perf_counter()
+        renderer.draw(update_poses=False)
+        renderer.sync()
+        busy += time.perf_counter() - start
+        done += 1
+    return done, busy
 
 
 def physics(engine: Engine, nstep: int, seconds: float) -> tuple[int, float]:

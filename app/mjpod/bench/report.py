@@ -14,7 +14,7 @@ from mjpod.bench.runner import BenchResult
 
 def table(result: BenchResult) -> Table:
     t = Table(title="mjpod bench", show_lines=False)
-    for col in ("section", "model", "engine", "device", "nworld", "size", "value", "unit"):
+    for col in ("section", "model", "engine", "device", "nworld", "size", "value", "unit", "note"):
         t.add_column(col, justify="right" if col in ("nworld", "value") else "left")
     for r in result.rows:
         size = f"{r.width}x{r.height}" if r.width else ""
@@ -27,6 +27,7 @@ def table(result: BenchResult) -> Table:
             size,
             f"{r.value:,.1f}",
             r.unit,
+            r.note or "",
         )
     return t
 
@@ -58,34 +59,53 @@ def write(result: BenchResult, console: Console, out: Path) -> dict[str, Path]:
 
 
 def plot(result: BenchResult, path: Path) -> None:
-    """world-steps/s against nworld, one line per model and engine (testspeed dashed beside mjwarp)."""
+    """Throughput against nworld: physics (testspeed dashed beside mjwarp) and batch render beside GL."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    for r in result.rows:
-        if r.section in ("physics", "testspeed") and r.nworld:
-            series.setdefault((r.model, r.engine or ""), []).append((r.nworld, r.value))
-    for (model, engine), points in sorted(series.items()):
-        points.sort()
-        xs, ys = zip(*points, strict=True)
-        style = "--" if engine.endswith("testspeed") else "-"
-        ax.plot(xs, ys, style, marker="o", label=f"{model} · {engine}")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("nworld (parallel worlds)")
-    ax.set_ylabel("world-steps / s")
+    fig, (physics, render) = plt.subplots(1, 2, figsize=(14, 5), dpi=110)
+    _panel(physics, result, ("physics", "testspeed"), "world-steps / s", lambda r: f"{r.model} · {r.engine}")
+    _panel(
+        render,
+        result,
+        ("batch",),
+        "world-frames / s",
+        lambda r: f"{r.model} · {r.engine or 'GL'} · {r.width}x{r.height}",
+    )
     gpus = result.host["gpus"]
     where = gpus[0]["name"] if gpus else f"CPU only ({result.host['cpu_count']} cores)"
-    ax.set_title(f"mjpod bench: physics throughput on {where}")
-    ax.grid(True, which="both", alpha=0.3)
-    if series:
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no physics figures in this run", ha="center", transform=ax.transAxes)
+    physics.set_title(f"physics on {where}")
+    render.set_title(f"batch ray tracing vs GL (flat: one GL frame) on {where}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _panel(ax, result: BenchResult, sections: tuple[str, ...], ylabel: str, label) -> None:
+    """One line per label; rows without nworld (GL) are drawn flat across the panel."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    flat: dict[str, float] = {}
+    for r in result.rows:
+        if r.section not in sections:
+            continue
+        if r.nworld:
+            series.setdefault(label(r), []).append((r.nworld, r.value))
+        else:
+            flat[label(r)] = r.value
+    for name, points in sorted(series.items()):
+        points.sort()
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, "--" if "testspeed" in name else "-", marker="o", label=name)
+    for name, value in sorted(flat.items()):
+        ax.axhline(value, linestyle=":", color="gray", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("nworld (parallel worlds)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    if series or flat:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "not measured in this run", ha="center", transform=ax.transAxes)

@@ -19,7 +19,14 @@ from mjpod.bench import measure
 from mjpod.engines import ENGINES, EngineConfig, caps, make
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
-SECTIONS = ("seed", "render", "physics")  # in run order; each has a runner in `_section_runners`
+SECTIONS = (
+    "seed",
+    "render",
+    "physics",
+    "encode",
+    "record",
+    "batch",
+)  # in run order; each has a runner in `_section_runners`
 SEED_MODEL = "franka_emika_panda/mjx_scene"
 DEFAULT_MODELS = ("bin", SEED_MODEL)
 SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
@@ -110,7 +117,7 @@ class BenchResult:
 
 
 def _warp_device(config: BenchConfig) -> str | None:
-    if "mjwarp" not in config.engines or "physics" in config.skip:
+    if "mjwarp" not in config.engines or {"physics", "record", "batch"} <= set(config.skip):
         return None
     from mjpod import warp_setup
 
@@ -135,7 +142,7 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
     except RuntimeError as err:
         result.warnings.append(f"Warp engines skipped: {err}")
         config = dataclasses.replace(config, engines=tuple(e for e in config.engines if e == "mjc"))
-    if not {"seed", "render"} <= set(config.skip):
+    if not {"seed", "render", "record", "batch"} <= set(config.skip):  # the sections that use GL
         try:
             result.gl = gl_info()
         except Exception as err:  # every GL backend failure surfaces here; doctor names the fix
@@ -174,7 +181,16 @@ Section = Callable[["BenchConfig", "BenchResult", list[models.LoadedModel], Prog
 
 def _section_runners() -> dict[str, Section]:
     """Section name -> the function that measures it and appends its rows to the result."""
-    return {"seed": _seed, "render": _render, "physics": _physics}
+    from mjpod.bench import video
+
+    return {
+        "seed": _seed,
+        "render": _render,
+        "physics": _physics,
+        "encode": video.encode,
+        "record": video.record,
+        "batch": video.batch,
+    }
 
 
 def _describe(result: BenchResult, console: Console) -> None:
@@ -220,12 +236,12 @@ def _seed(
         progress.update(task, description="seed loop: skipped (Panda not available)", completed=1)
         return
     result.rows.append(
-        _gl_row("seed", seed, SEED_SIZE, lambda r: measure.seed_loop(seed.model, r, config.seconds))
+        gl_row("seed", seed, SEED_SIZE, lambda r: measure.seed_loop(seed.model, r, config.seconds))
     )
     progress.advance(task)
 
 
-def _gl_row(
+def gl_row(
     section: str,
     lm: models.LoadedModel,
     size: tuple[int, int],
@@ -247,7 +263,7 @@ def _render(
         mujoco.mj_forward(lm.model, mjd)
         for size in RENDER_SIZES:
             result.rows.append(
-                _gl_row("render", lm, size, lambda r, mjd=mjd: measure.render_only(mjd, r, config.seconds))
+                gl_row("render", lm, size, lambda r, mjd=mjd: measure.render_only(mjd, r, config.seconds))
             )
             progress.advance(task)
 

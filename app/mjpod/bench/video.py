@@ -1,0 +1,240 @@
+"""Bench sections for video: encoder throughput, end-to-end recording, and the batch renderer vs GL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from mjpod import models, video
+from mjpod import record as rec
+from mjpod.bench import measure
+from mjpod.bench.runner import BenchConfig, BenchResult, Row, gl_row, nworld_sweep
+from mjpod.engines import EngineConfig, caps, make
+
+ENCODE_SIZES = ((480, 640), (720, 1280))  # height, width
+RECORD_SIZE = (240, 320)
+BATCH_SIZES = ((64, 64), (240, 320))
+RECORD_MODEL = "bin"
+TESTSPEED_NWORLD = 8192  # where the batch renderer is compared with mjwarp-testspeed --function=render
+
+
+def synthetic_frames(height: int, width: int, count: int = 30) -> np.ndarray:
+    """Frames that compress like a rendered scene: smooth shading plus a moving object with edges."""
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 200 // width, y * 200 // height, np.full_like(x, 90)], -1).astype(np.uint8)
+    frames = np.repeat(base[None], count, axis=0)
+    size = max(8, height // 6)
+    for k in range(count):
+        top, left = (k * 7) % (height - size), (k * 11) % (width - size)
+        frames[k, top : top + size, left : left + size] = (230, 120, 40)
+    return frames
+
+
+def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
+    """Frames/s each usable encoder takes in, at 640x480 and 1280x720."""
+    del loaded  # synthetic frames: the encoder alone, whatever the model
+    encoders = [video.Encoder("libx264", "always available")]
+    auto = video.choose_encoder("auto")
+    if auto.name != "libx264":
+        encoders.insert(0, auto)
+    else:
+        result.warnings.append(f"encode: NVENC not measured ({auto.reason})")
+    task = progress.add_task("encode", total=len(encoders) * len(ENCODE_SIZES))
+    with tempfile.TemporaryDirectory(prefix="mjpod-bench-") as tmp:
+        for encoder in encoders:
+            for height, width in ENCODE_SIZES:
+                frames = synthetic_frames(height, width)
+                path = Path(tmp) / f"{encoder.name}-{width}x{height}.mp4"
+                with video.VideoWriter(path, width, height, 30.0, encoder) as writer:
+                    count, start = 0, time.perf_counter()
+                    while (elapsed := time.perf_counter() - start) < config.seconds or count < 30:
+                        writer.write(frames[count % len(frames)])
+                        count += 1
+                    writer.close()  # the encoder's tail (flushing its lookahead) counts too
+                    elapsed = time.perf_counter() - start
+                result.rows.append(
+                    Row(
+                        section="encode",
+                        model="synthetic",
+                        value=count / elapsed,
+                        unit="frames/s",
+                        count=count,
+                        seconds=elapsed,
+                        width=width,
+                        height=height,
+                        note=encoder.name,
+                    )
+                )
+                progress.advance(task)
+
+
+def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
+    """`mjpod record` end to end (step, render, encode) on the contact scene, per renderer."""
+    del loaded  # always the bundled contact scene, so figures compare across boxes
+    plans = [("mjc", "gl", 1)]
+    if result.warp_device:
+        plans.append(("mjwarp", "batch", 1))
+    task = progress.add_task("record end to end", total=len(plans))
+    duration = 1.0 if config.quick else 4.0
+    height, width = RECORD_SIZE
+    with tempfile.TemporaryDirectory(prefix="mjpod-bench-") as tmp:
+        for engine, renderer, nworld in plans:
+            settings = rec.RecordSettings(
+                model=RECORD_MODEL,
+                engine=engine,
+                engine_config=EngineConfig(nworld=nworld, device=config.device),
+                renderer=renderer,  # type: ignore[arg-type]
+                width=width,
+                height=height,
+                fps=30.0,
+                duration=duration,
+                out=Path(tmp) / f"{engine}-{renderer}.mp4",
+            )
+            try:
+                done = rec.record(settings)
+            except Exception as err:  # one failing renderer must not end the run
+                result.warnings.append(f"record {engine}/{renderer} failed: {err}")
+                progress.advance(task)
+                continue
+            result.rows.append(
+                Row(
+                    section="record",
+                    model=done.model,
+                    value=done.frames_per_second,
+                    unit="frames/s",
+                    count=done.frames,
+                    seconds=done.wall_seconds,
+                    engine=engine,
+                    device=done.device,
+                    nworld=nworld,
+                    width=width,
+                    height=height,
+                    note=f"{renderer} renderer, {done.encoder}",
+                )
+            )
+            progress.advance(task)
+
+
+def batch(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
+    """Batch ray-traced frames across nworld at 64x64 and 320x240; GL at the same sizes beside it."""
+    if not result.warp_device:
+        result.skipped.append("batch (needs a Warp engine)")
+        return
+    with_camera = [lm for lm in loaded if lm.model.ncam]
+    for lm in loaded:
+        if not lm.model.ncam:
+            result.skipped.append(f"batch {lm.name} (no model camera to render)")
+    sweep = nworld_sweep(config, "mjwarp", result.warp_device)
+    task = progress.add_task("batch render", total=len(with_camera) * len(BATCH_SIZES) * (len(sweep) + 1))
+    for lm in with_camera:
+        nconmax, njmax = caps.sized(lm.model, EngineConfig.keyframe, config.nconmax, config.njmax)
+        for size in BATCH_SIZES:
+            if result.gl is not None:  # GL draws the same camera at the same size, for comparison
+                mjd = _settled(lm)
+                result.rows.append(
+                    gl_row(
+                        "batch",
+                        lm,
+                        size,
+                        lambda r, mjd=mjd: measure.render_only(mjd, r, config.seconds, camera=0),
+                    )
+                )
+            progress.advance(task)
+            for nworld in sweep:
+                _batch_row(config, result, lm, size, nworld, nconmax, njmax)
+                if nworld == TESTSPEED_NWORLD and size == (64, 64) and _wants_testspeed(config, result):
+                    _testspeed_render(config, result, lm, nworld, nconmax, njmax)
+                progress.advance(task)
+
+
+def _settled(lm: models.LoadedModel):
+    import mujoco
+
+    mjd = mujoco.MjData(lm.model)
+    mujoco.mj_forward(lm.model, mjd)
+    return mjd
+
+
+def _batch_row(
+    config: BenchConfig,
+    result: BenchResult,
+    lm: models.LoadedModel,
+    size: tuple[int, int],
+    nworld: int,
+    nconmax: int,
+    njmax: int,
+) -> None:
+    from mjpod.render.batch import BatchRenderer
+
+    height, width = size
+    engine_config = EngineConfig(nworld=nworld, device=config.device, nconmax=nconmax, njmax=njmax)
+    try:
+        with make("mjwarp", lm.model, engine_config) as engine:
+            renderer = BatchRenderer(engine, 0, height, width)
+            frames, secs = measure.batch_render(engine, renderer, config.nstep, config.seconds)
+    except Exception as err:  # memory or a model feature: record it and go on
+        result.warnings.append(f"batch render {lm.name} nworld={nworld} {width}x{height} failed: {err}")
+        return
+    result.rows.append(
+        Row(
+            section="batch",
+            model=lm.name,
+            value=frames * nworld / secs,
+            unit="world-frames/s",
+            count=frames * nworld,
+            seconds=secs,
+            engine="mjwarp",
+            device=engine.device,
+            nworld=nworld,
+            width=width,
+            height=height,
+            note="ray traced: refit + render",
+        )
+    )
+
+
+def _wants_testspeed(config: BenchConfig, result: BenchResult) -> bool:
+    return config.testspeed is not False and str(result.warp_device).startswith("cuda")
+
+
+def _testspeed_render(
+    config: BenchConfig, result: BenchResult, lm: models.LoadedModel, nworld: int, nconmax: int, njmax: int
+) -> None:
+    """mjwarp-testspeed --function=render on the same model, camera, size, worlds and buffers."""
+    import mujoco
+
+    camera = mujoco.mj_id2name(lm.model, mujoco.mjtObj.mjOBJ_CAMERA, 0)
+    cmd = [sys.executable, "-m", "mujoco_warp.testspeed", str(lm.path), "--function=render", "--format=json"]
+    cmd += [f"--nworld={nworld}", f"--nstep={config.nstep}", f"--nconmax={nconmax}", f"--njmax={njmax}"]
+    cmd += ["--render_width=64", "--render_height=64", "--render_depth=false", f"--camera_name={camera}"]
+    if config.device:
+        cmd.append(f"--device={config.device}")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
+        figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as err:
+        result.warnings.append(f"mjwarp-testspeed --function=render on {lm.name} failed: {err}")
+        return
+    result.rows.append(
+        Row(
+            section="batch",
+            model=lm.name,
+            value=float(figures["steps_per_second"]),
+            unit="world-frames/s",
+            count=nworld * config.nstep,
+            seconds=float(figures["run_time"]),
+            engine="mjwarp-testspeed",
+            device=config.device or "cuda",
+            nworld=nworld,
+            width=64,
+            height=64,
+            note="mjwarp-testspeed --function=render",
+        )
+    )

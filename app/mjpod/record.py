@@ -1,0 +1,316 @@
+"""Record a simulation to MP4 offscreen: model -> engine -> renderer -> encoder, one frame at a time.
+
+Video time and physics time are independent: frame k shows simulation time k / fps, and the
+engine takes however many physics steps that needs, so nothing is rendered that is not shown.
+Frames go straight to ffmpeg, so memory does not grow with the length of the video. A stop
+request (Ctrl-C, docker stop) ends the loop after the current frame and still finishes the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import mujoco
+import numpy as np
+
+from mjpod import __version__, models, video
+from mjpod.engines import EngineConfig, make
+from mjpod.render import camera as cameras
+from mjpod.render import grid
+from mjpod.replay import ControlReplay
+
+Renderer = Literal["gl", "batch"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordSettings:
+    model: str = "bin"
+    engine: str = "mjc"
+    engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
+    renderer: Renderer = "gl"
+    camera: cameras.CameraSpec = dataclasses.field(default_factory=cameras.CameraSpec)
+    worlds: tuple[int, ...] = (0,)  # several: tiled into one frame
+    cols: int | None = None  # grid columns (default: near-square)
+    width: int = 640  # of one world's image
+    height: int = 480
+    fps: float = 30.0
+    duration: float = 5.0  # seconds of video (= seconds of simulation)
+    replay: Path | None = None  # controls file; overrides the engine's ctrl mode
+    out: Path | None = None  # default: default_output(...)
+    encoder: str = "auto"
+
+    @property
+    def frames(self) -> int:
+        return max(1, round(self.fps * self.duration))
+
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the encoded frame: the tile grid."""
+        rows, cols = grid.layout(len(self.worlds), self.cols)
+        return cols * self.width, rows * self.height
+
+
+def default_output(model_name: str, engine: str) -> Path:
+    """$MJPOD_WORKSPACE/videos (the container's /workspace volume), else ./videos; a timestamped name."""
+    workspace = os.environ.get("MJPOD_WORKSPACE")
+    folder = Path(workspace) / "videos" if workspace else Path("videos")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return folder / f"{model_name.replace('/', '-')}-{engine}-{stamp}.mp4"
+
+
+def steps_before_frame(k: int, fps: float, timestep: float) -> int:
+    """Physics steps between frame k-1 and frame k, rounded per frame without drifting over a long video."""
+    per_frame = 1.0 / (fps * timestep)
+    return round(k * per_frame) - round((k - 1) * per_frame)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by the first SIGINT/SIGTERM; a second signal acts as usual (hard stop)."""
+    stop = threading.Event()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    for s in previous:
+        signal.signal(s, handler)
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@dataclasses.dataclass
+class Recording:
+    """What was recorded; written as the JSON sidecar next to the video."""
+
+    path: str
+    model: str
+    model_path: str
+    engine: str
+    device: str
+    nworld: int
+    worlds: list[int]
+    grid: list[int]  # rows, cols
+    renderer: str
+    gl_renderer: str
+    camera: str
+    width: int
+    height: int
+    frame_width: int
+    frame_height: int
+    fps: float
+    duration: float
+    timestep: float
+    steps: int
+    frames: int
+    frames_planned: int
+    sim_time: float
+    wall_seconds: float
+    frames_per_second: float
+    encoder: str
+    encoder_reason: str
+    ctrl: str
+    interrupted: bool
+    overflow: str | None
+    mjpod_version: str = __version__
+    created: str = dataclasses.field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    )
+
+    def sidecar_path(self) -> Path:
+        return Path(self.path).with_suffix(".json")
+
+    def write_sidecar(self) -> Path:
+        path = self.sidecar_path()
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+        os.replace(tmp, path)
+        return path
+
+
+class _Frames:
+    """The renderer for the chosen worlds, behind one call that returns the tiled frame."""
+
+    def __init__(self, settings: RecordSettings, engine, cam: int | mujoco.MjvCamera) -> None:
+        self.settings, self.engine, self.cam = settings, engine, cam
+        h, w = settings.height, settings.width
+        if settings.renderer == "batch":
+            from mjpod.render.batch import BatchRenderer
+
+            self._batch = BatchRenderer(engine, int(cam), h, w, settings.worlds)
+            self.description = f"mujoco_warp batch ray tracer on {engine.device}"
+        else:
+            from mjpod.render.gl import GLRenderer
+
+            self._gl = GLRenderer(engine.mjm, h, w)
+            self._data = [mujoco.MjData(engine.mjm) for _ in settings.worlds]
+            self.description = self._gl.info.renderer
+
+    def frame(self) -> np.ndarray:
+        if self.settings.renderer == "batch":
+            images = self._batch.render()
+        else:
+            images = np.stack(
+                [
+                    self._gl.render(self.engine.get_world(i, mjd), self.cam)
+                    for i, mjd in zip(self.settings.worlds, self._data, strict=True)
+                ]
+            )
+        return grid.tile(images, self.settings.cols)
+
+    def close(self) -> None:
+        if self.settings.renderer == "gl":
+            self._gl.close()
+
+
+def prepare(
+    settings: RecordSettings,
+) -> tuple[models.LoadedModel, mujoco.MjModel, int | mujoco.MjvCamera, str]:
+    """Load the model and resolve the camera; the batch renderer's free camera becomes a model camera."""
+    loaded = models.load(settings.model)
+    mjm = loaded.model
+    cam = cameras.resolve(mjm, settings.camera)
+    description = describe_camera(mjm, cam)
+    if settings.renderer == "batch" and isinstance(cam, mujoco.MjvCamera):
+        mjm, cam = cameras.with_model_camera(mjm, loaded.path, cam)
+    return loaded, mjm, cam, description
+
+
+def check(settings: RecordSettings) -> None:
+    """Reject bad numbers before anything is loaded or written."""
+    if settings.renderer not in ("gl", "batch"):
+        raise ValueError(f"renderer must be gl or batch, got {settings.renderer!r}")
+    if settings.duration <= 0:
+        raise ValueError(f"duration must be positive, got {settings.duration}")
+    if not settings.worlds:
+        raise ValueError("choose at least one world to show")
+    bad = [w for w in settings.worlds if not 0 <= w < settings.engine_config.nworld]
+    if bad:
+        raise ValueError(
+            f"world(s) {bad} out of range: --nworld {settings.engine_config.nworld} gives worlds "
+            f"0..{settings.engine_config.nworld - 1}"
+        )
+
+
+def record(
+    settings: RecordSettings,
+    stop: threading.Event | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> Recording:
+    """Record the video and its sidecar; `on_frame(done, total)` follows progress, `on_start` hears the plan.
+
+    Raises ModelError, CameraError, VideoError, ReplayError or ValueError with a message for the user
+    before any file exists; a failure midway removes the partial file.
+    """
+    check(settings)
+    loaded, mjm, cam, camera_text = prepare(settings)
+    frame_w, frame_h = settings.frame_size()
+    out = video.check_output(
+        settings.out or default_output(loaded.name, settings.engine), frame_w, frame_h, settings.fps
+    )
+    encoder = video.choose_encoder(settings.encoder)
+    replay = ControlReplay.load(settings.replay, mjm.nu, mjm.opt.timestep) if settings.replay else None
+    config = settings.engine_config
+    if replay is not None:
+        config = dataclasses.replace(config, ctrl="hold")
+    stop = stop or threading.Event()
+    timestep = float(mjm.opt.timestep)
+    if 1.0 / (settings.fps * timestep) < 1:
+        warn = f"fps {settings.fps} exceeds the physics rate {1 / timestep:g} Hz: some frames repeat a state"
+        if on_start:
+            on_start(warn)
+
+    with make(settings.engine, mjm, config) as engine:
+        frames = _Frames(settings, engine, cam)
+        if on_start:
+            on_start(
+                f"recording {loaded.name} with {settings.engine} on {engine.device}, {settings.frames} frames "
+                f"{frame_w}x{frame_h} at {settings.fps:g} fps, camera {camera_text}, renderer: {frames.description}, "
+                f"encoder: {encoder.name} ({encoder.reason}) -> {out}"
+            )
+        steps = 0
+        start = time.perf_counter()
+        try:
+            with video.VideoWriter(out, frame_w, frame_h, settings.fps, encoder) as writer:
+                for k in range(settings.frames):
+                    if stop.is_set():
+                        break
+                    n = steps_before_frame(k, settings.fps, timestep) if k else 0
+                    _advance(engine, n, replay, steps)
+                    steps += n
+                    writer.write(frames.frame())
+                    if on_frame:
+                        on_frame(k + 1, settings.frames)
+        finally:
+            frames.close()
+        wall = time.perf_counter() - start
+        overflow = engine.overflow()
+        device = engine.device
+
+    result = Recording(
+        path=str(out),
+        model=loaded.name,
+        model_path=str(loaded.path),
+        engine=settings.engine,
+        device=device,
+        nworld=config.nworld,
+        worlds=list(settings.worlds),
+        grid=list(grid.layout(len(settings.worlds), settings.cols)),
+        renderer=settings.renderer,
+        gl_renderer=frames.description,
+        camera=camera_text,
+        width=settings.width,
+        height=settings.height,
+        frame_width=frame_w,
+        frame_height=frame_h,
+        fps=settings.fps,
+        duration=settings.duration,
+        timestep=timestep,
+        steps=steps,
+        frames=writer.frames,
+        frames_planned=settings.frames,
+        sim_time=steps * timestep,
+        wall_seconds=wall,
+        frames_per_second=writer.frames / wall if wall > 0 else 0.0,
+        encoder=encoder.name,
+        encoder_reason=encoder.reason,
+        ctrl=f"replay {settings.replay}" if replay is not None else config.ctrl,
+        interrupted=writer.frames < settings.frames,
+        overflow=overflow,
+    )
+    result.write_sidecar()
+    return result
+
+
+def _advance(engine, n: int, replay: ControlReplay | None, done: int) -> None:
+    """n physics steps; with a replay, each step gets the control in force at its own time."""
+    if replay is None:
+        if n:
+            engine.step(n)
+        return
+    for s in range(done, done + n):
+        engine.set_ctrl(replay.at(s * engine.timestep))
+        engine.step(1)
+
+
+def describe_camera(mjm: mujoco.MjModel, cam: int | mujoco.MjvCamera) -> str:
+    """For the console and sidecar: a model camera's name, or the free camera's parameters."""
+    if isinstance(cam, mujoco.MjvCamera):
+        lookat = ",".join(f"{v:.3g}" for v in cam.lookat)
+        return f"free azimuth={cam.azimuth:.3g} elevation={cam.elevation:.3g} distance={cam.distance:.3g} lookat={lookat}"
+    return mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_CAMERA, cam) or str(cam)

@@ -1,0 +1,166 @@
+"""Streaming MP4 writer: frames go to ffmpeg's stdin as they come, so memory stays flat.
+
+ffmpeg is the one bundled in the imageio-ffmpeg wheel. The encoder is chosen once per process:
+NVENC H.264 when a trial encode on this box succeeds (an NVIDIA GPU with the `video` driver
+capability), else libx264. Output is H.264 yuv420p, which every player and browser plays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+ENCODERS = ("h264_nvenc", "libx264")
+# Settings per encoder: constant quality, tuned for throughput (frames come from a simulation, not a film).
+_OUTPUT_PARAMS = {
+    "libx264": ["-preset", "veryfast", "-crf", "20"],
+    "h264_nvenc": ["-preset", "p4", "-cq", "23"],
+}
+_FFMPEG_TAG = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")
+
+
+class VideoError(ValueError):
+    """A recording that cannot start: the message names the bad setting and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoder:
+    name: str  # the ffmpeg encoder: h264_nvenc or libx264
+    reason: str  # why this one, for the console and the sidecar
+
+
+def ffmpeg_exe() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@functools.cache
+def _nvenc_works() -> str | None:
+    """None when a one-frame NVENC encode succeeds here, else ffmpeg's last error line."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=256x256:d=0.04"]
+    cmd += ["-frames:v", "1", "-c:v", "h264_nvenc", "-f", "null", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return str(err)
+    if proc.returncode == 0:
+        return None
+    # ffmpeg's first error is the cause ("Cannot load libcuda.so.1"); drop its "[h264_nvenc @ 0x…]" tags
+    lines = [_FFMPEG_TAG.sub("", line).strip() for line in proc.stderr.splitlines()]
+    return next((line for line in lines if line), f"ffmpeg exited with {proc.returncode}")
+
+
+def choose_encoder(requested: str = "auto") -> Encoder:
+    """The encoder to use and why; `requested` is auto, h264_nvenc or libx264."""
+    if requested not in ("auto", *ENCODERS):
+        raise VideoError(f"unknown encoder {requested!r}; choose auto, {', '.join(ENCODERS)}")
+    if requested == "libx264":
+        return Encoder("libx264", "asked for libx264")
+    problem = _nvenc_works()
+    if problem is None:
+        return Encoder("h264_nvenc", "NVENC trial encode succeeded")
+    if requested == "h264_nvenc":
+        raise VideoError(
+            f"h264_nvenc is not usable here ({problem}); it needs an NVIDIA GPU with NVENC and the "
+            "container started with NVIDIA_DRIVER_CAPABILITIES including video. Use --encoder libx264."
+        )
+    return Encoder("libx264", f"no NVENC here (trial encode: {problem})")
+
+
+def check_output(path: Path, width: int, height: int, fps: float) -> Path:
+    """Validate everything about an output before any work is done; returns the absolute path."""
+    if fps <= 0:
+        raise VideoError(f"fps must be positive, got {fps}")
+    if width <= 0 or height <= 0:
+        raise VideoError(f"frame size must be positive, got {width}x{height}")
+    if width % 2 or height % 2:
+        raise VideoError(
+            f"frame size {width}x{height} has an odd side; H.264 yuv420p needs even width and height "
+            f"(try {width + width % 2}x{height + height % 2})"
+        )
+    path = Path(path).expanduser().absolute()
+    if path.suffix.lower() != ".mp4":
+        raise VideoError(f"output {path} must end in .mp4")
+    if path.is_dir():
+        raise VideoError(f"output {path} is a folder; give a file name ending in .mp4")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".mjpod-write-test-"):
+            pass
+    except OSError as err:
+        raise VideoError(
+            f"cannot write to {path.parent} ({err.strerror or err}); choose another --out "
+            "(in the container, /workspace/videos is the mounted volume)"
+        ) from None
+    return path
+
+
+class VideoWriter:
+    """An MP4 being written. `close()` finishes a playable file; `discard()` removes it.
+
+    ffmpeg writes to a hidden `.partial` file beside the target, renamed into place on close,
+    so a failed recording never leaves a half-written file under the requested name.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, encoder: Encoder) -> None:
+        self.path = check_output(path, width, height, fps)
+        self.width, self.height, self.fps, self.encoder = width, height, fps, encoder
+        self.frames = 0
+        self.closed = False
+        self._partial = self.path.with_name(f".{self.path.name}.partial")
+        self._gen = imageio_ffmpeg.write_frames(
+            str(self._partial),
+            (width, height),
+            fps=fps,
+            codec=encoder.name,
+            quality=None,
+            macro_block_size=2,  # sizes are even (checked); never let imageio rescale
+            ffmpeg_log_level="error",
+            output_params=[*_OUTPUT_PARAMS[encoder.name], "-pix_fmt", "yuv420p", "-f", "mp4"],
+        )
+        self._gen.send(None)  # starts ffmpeg
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one RGB frame, (height, width, 3) uint8."""
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(
+                f"frame must be ({self.height}, {self.width}, 3) uint8, got {frame.shape} {frame.dtype}"
+            )
+        self._gen.send(np.ascontiguousarray(frame))
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Let ffmpeg finish the file and move it into place; a file with no frames is removed."""
+        if self.closed:
+            return self.path
+        self.closed = True
+        self._gen.close()
+        if self.frames == 0:
+            self._partial.unlink(missing_ok=True)
+            raise VideoError(f"no frames were written; {self.path} was not created")
+        os.replace(self._partial, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Stop ffmpeg and delete what it wrote (a no-op once the file is finished)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._gen.close()
+        self._partial.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
