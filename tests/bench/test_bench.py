@@ -54,6 +54,27 @@ def test_json_has_every_field_and_positive_figures(bench_run, panda_available):
         assert (seeds[0]["width"], seeds[0]["height"]) == (320, 240)
 
 
+def test_video_sections_measure_encoder_recording_and_batch_beside_gl(bench_run):
+    _, _, data = bench_run
+    rows = data["results"]
+    encode = {(r["width"], r["height"], r["note"]) for r in rows if r["section"] == "encode"}
+    assert {(640, 480, "libx264"), (1280, 720, "libx264")} <= encode
+    records = {(r["engine"], r["note"].split()[0]) for r in rows if r["section"] == "record"}
+    assert records == {("mjc", "gl"), ("mjwarp", "batch")}
+    assert all(r["model"] == "box_drop" and r["unit"] == "frames/s" for r in rows if r["section"] == "record")
+    batch = [r for r in rows if r["section"] == "batch"]
+    traced = {
+        (r["model"], r["nworld"], r["width"], r["height"]) for r in batch if r.get("engine") == "mjwarp"
+    }
+    sizes = ((64, 64), (320, 240))
+    assert traced == {(m, n, w, h) for m in ("box_drop", "pendulum") for n in (1, 2) for w, h in sizes}
+    assert all(
+        r["unit"] == "world-frames/s" and r["count"] % r["nworld"] == 0 for r in batch if "nworld" in r
+    )
+    gl = {(r["model"], r["width"], r["height"]) for r in batch if "engine" not in r}
+    assert gl == {(m, w, h) for m in ("box_drop", "pendulum") for w, h in sizes}
+
+
 def test_reports_the_gl_renderer_this_machine_really_used(bench_run):
     proc, _, data = bench_run
     real = gl_info()

@@ -21,7 +21,6 @@ from mjpod.engines import EngineConfig, caps, make
 ENCODE_SIZES = ((480, 640), (720, 1280))  # height, width
 RECORD_SIZE = (240, 320)
 BATCH_SIZES = ((64, 64), (240, 320))
-RECORD_MODEL = "bin"
 TESTSPEED_NWORLD = 8192  # where the batch renderer is compared with mjwarp-testspeed --function=render
 
 
@@ -76,8 +75,9 @@ def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
 
 
 def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
-    """`mjpod record` end to end (step, render, encode) on the contact scene, per renderer."""
-    del loaded  # always the bundled contact scene, so figures compare across boxes
+    """`mjpod record` end to end (step, render, encode) on the first model (by default the contact scene)."""
+    if not loaded:
+        return
     plans = [("mjc", "gl", 1)]
     if result.warp_device:
         plans.append(("mjwarp", "batch", 1))
@@ -87,7 +87,7 @@ def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
     with tempfile.TemporaryDirectory(prefix="mjpod-bench-") as tmp:
         for engine, renderer, nworld in plans:
             settings = rec.RecordSettings(
-                model=RECORD_MODEL,
+                model=loaded[0].spec,
                 engine=engine,
                 engine_config=EngineConfig(nworld=nworld, device=config.device),
                 renderer=renderer,  # type: ignore[arg-type]
