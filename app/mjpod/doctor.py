@@ -220,8 +220,12 @@ def check_ffmpeg() -> Finding:
     try:
         import imageio_ffmpeg
 
+        from mjpod import video
+
         exe = imageio_ffmpeg.get_ffmpeg_exe()
-        return Finding("ffmpeg", "ok", f"{exe} ({imageio_ffmpeg.get_ffmpeg_version()})")
+        encoder = video.choose_encoder("auto")
+        detail = f"{exe} ({imageio_ffmpeg.get_ffmpeg_version()}); videos use {encoder.name}: {encoder.reason}"
+        return Finding("ffmpeg", "ok", detail)
     except Exception as err:
         return Finding("ffmpeg", "fail", f"no ffmpeg: {err}", "make venv (imageio-ffmpeg bundles ffmpeg)")
 
