@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mjpod import __version__, models, sysinfo
-from mjpod.bench import measure
+from mjpod.bench import measure, testspeed
 from mjpod.engines import ENGINES, EngineConfig, caps, make
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
@@ -328,24 +325,10 @@ def _testspeed(
     config: BenchConfig, result: BenchResult, lm: models.LoadedModel, nworld: int, nconmax: int, njmax: int
 ) -> None:
     """mjwarp-testspeed on the same model, nworld and caps, in this same run, for comparison."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "mujoco_warp.testspeed",
-        str(lm.path),
-        f"--nworld={nworld}",
-        f"--nstep={config.nstep}",
-        "--format=json",
-        f"--nconmax={nconmax}",  # the very buffers mjpod's figure ran with
-        f"--njmax={njmax}",
-    ]
-    if config.device:
-        cmd.append(f"--device={config.device}")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
-        figures = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (subprocess.SubprocessError, ValueError, IndexError) as err:
-        result.warnings.append(f"mjwarp-testspeed on {lm.name} nworld={nworld} failed: {err}")
+        figures = testspeed.run(lm, nworld, config.nstep, nconmax, njmax, config.device)
+    except testspeed.TestspeedError as err:
+        result.warnings.append(str(err))
         return
     steps = nworld * config.nstep
     result.rows.append(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +11,7 @@ from rich.progress import Progress
 
 from mjpod import models, video
 from mjpod import record as rec
-from mjpod.bench import measure
+from mjpod.bench import measure, testspeed
 from mjpod.bench.runner import BenchConfig, BenchResult, Row, gl_row, nworld_sweep
 from mjpod.engines import EngineConfig, caps, make
 
@@ -211,16 +208,13 @@ def _testspeed_render(
     import mujoco
 
     camera = mujoco.mj_id2name(lm.model, mujoco.mjtObj.mjOBJ_CAMERA, 0)
-    cmd = [sys.executable, "-m", "mujoco_warp.testspeed", str(lm.path), "--function=render", "--format=json"]
-    cmd += [f"--nworld={nworld}", f"--nstep={config.nstep}", f"--nconmax={nconmax}", f"--njmax={njmax}"]
-    cmd += ["--render_width=64", "--render_height=64", "--render_depth=false", f"--camera_name={camera}"]
-    if config.device:
-        cmd.append(f"--device={config.device}")
+    size = ("--render_width=64", "--render_height=64", "--render_depth=false", f"--camera_name={camera}")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
-        figures = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (subprocess.SubprocessError, ValueError, IndexError) as err:
-        result.warnings.append(f"mjwarp-testspeed --function=render on {lm.name} failed: {err}")
+        figures = testspeed.run(
+            lm, nworld, config.nstep, nconmax, njmax, config.device, "--function=render", *size
+        )
+    except testspeed.TestspeedError as err:
+        result.warnings.append(str(err))
         return
     result.rows.append(
         Row(
