@@ -67,12 +67,13 @@ def plot(result: BenchResult, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in result.rows:
-        if r.section in ("physics", "testspeed") and r.nworld:
-            series.setdefault((r.model, r.engine or ""), []).append((r.nworld, r.value))
+        if r.section in ("physics", "testspeed", "contact") and r.nworld and r.unit == "world-steps/s":
+            engine = (r.engine or "") + (" (settled pile)" if r.section == "contact" else "")
+            series.setdefault((r.model, engine), []).append((r.nworld, r.value))
     for (model, engine), points in sorted(series.items()):
         points.sort()
         xs, ys = zip(*points, strict=True)
-        style = "--" if engine.endswith("testspeed") else "-"
+        style = "--" if engine.endswith("testspeed") else ":" if engine.endswith("pile)") else "-"
         ax.plot(xs, ys, style, marker="o", label=f"{model} · {engine}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
