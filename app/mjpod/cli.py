@@ -64,13 +64,15 @@ def bench(
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="model spec; repeat for several")
     ] = None,
-    engine: Annotated[list[str] | None, typer.Option(help="engine(s): mjc, mjwarp")] = None,
+    engine: Annotated[list[str] | None, typer.Option(help="engine(s): mjc, mjwarp, comfree")] = None,
     nworld: Annotated[
         list[int] | None, typer.Option(help="worlds per physics run; repeat for a sweep")
     ] = None,
     nstep: Annotated[int | None, typer.Option(help="steps per physics measurement")] = None,
     seconds: Annotated[float | None, typer.Option(help="time budget per measurement on CPU")] = None,
-    skip: Annotated[list[str] | None, typer.Option(help="skip a section: seed, render, physics")] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option(help="skip a section: seed, render, physics, contact")
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="a CI-sized run")] = False,
     device: Annotated[
         str | None, typer.Option(help="Warp device: cuda:0, cpu (default: WARP_DEVICE or best)")
@@ -84,6 +86,8 @@ def bench(
     out: Annotated[Path, typer.Option(help="folder for the JSON, plot and transcript")] = Path(
         "bench/results"
     ),
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
 ) -> None:
     """Benchmark this box: the seed loop, GL rendering, and physics steps/s for every engine across nworld."""
     from mjpod.bench import BenchConfig, report, runner
@@ -102,6 +106,8 @@ def bench(
             "njmax": njmax,
             "testspeed": testspeed,
             "out": out,
+            "comfree_stiffness": float_list(comfree_stiffness, "--comfree-stiffness"),
+            "comfree_damping": float_list(comfree_damping, "--comfree-damping"),
         }.items()
         if v is not None
     }

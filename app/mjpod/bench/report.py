@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mjpod.bench.runner import BenchResult
+from mjpod.bench.runner import BenchResult, Row
 
 
 def table(result: BenchResult) -> Table:
@@ -66,7 +66,7 @@ def plot(result: BenchResult, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (physics, render) = plt.subplots(1, 2, figsize=(14, 5), dpi=110)
-    _panel(physics, result, ("physics", "testspeed"), "world-steps / s", lambda r: f"{r.model} · {r.engine}")
+    _panel(physics, result, ("physics", "testspeed", "contact"), "world-steps / s", _physics_label)
     _panel(
         render,
         result,
@@ -83,12 +83,17 @@ def plot(result: BenchResult, path: Path) -> None:
     plt.close(fig)
 
 
+def _physics_label(r: Row) -> str:
+    return f"{r.model} · {r.engine}" + (" (settled pile)" if r.section == "contact" else "")
+
+
 def _panel(ax, result: BenchResult, sections: tuple[str, ...], ylabel: str, label) -> None:
-    """One line per label; rows without nworld (GL) are drawn flat across the panel."""
+    """One line per label (testspeed dashed, settled piles dotted); rows without nworld (GL) drawn flat."""
     series: dict[str, list[tuple[int, float]]] = {}
     flat: dict[str, float] = {}
+    unit = ylabel.replace(" ", "")
     for r in result.rows:
-        if r.section not in sections:
+        if r.section not in sections or r.unit != unit:  # ratio rows ("x mjwarp") are tables, not lines
             continue
         if r.nworld:
             series.setdefault(label(r), []).append((r.nworld, r.value))
@@ -97,7 +102,8 @@ def _panel(ax, result: BenchResult, sections: tuple[str, ...], ylabel: str, labe
     for name, points in sorted(series.items()):
         points.sort()
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, "--" if "testspeed" in name else "-", marker="o", label=name)
+        style = "--" if "testspeed" in name else ":" if name.endswith("pile)") else "-"
+        ax.plot(xs, ys, style, marker="o", label=name)
     for name, value in sorted(flat.items()):
         ax.axhline(value, linestyle=":", color="gray", label=name)
     ax.set_xscale("log", base=2)

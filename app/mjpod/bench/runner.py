@@ -16,14 +16,7 @@ from mjpod.bench import measure, testspeed
 from mjpod.engines import ENGINES, EngineConfig, caps, make
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
-SECTIONS = (
-    "seed",
-    "render",
-    "physics",
-    "encode",
-    "record",
-    "batch",
-)  # in run order; each has a runner in `_section_runners`
+SECTIONS = ("seed", "render", "physics", "contact", "encode", "record", "batch")  # in run order
 SEED_MODEL = "franka_emika_panda/mjx_scene"
 DEFAULT_MODELS = ("bin", SEED_MODEL)
 SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
@@ -47,6 +40,8 @@ class BenchConfig:
     njmax: int | None = None
     testspeed: bool | None = None  # compare with mjwarp-testspeed; None: when on CUDA
     out: Path = Path("bench/results")
+    comfree_stiffness: tuple[float, ...] = EngineConfig.comfree_stiffness  # world w: element w % len
+    comfree_damping: tuple[float, ...] = EngineConfig.comfree_damping
 
     def __post_init__(self) -> None:
         unknown = set(self.skip) - set(SECTIONS)
@@ -57,6 +52,10 @@ class BenchConfig:
         bad = set(self.engines) - set(ENGINES)
         if bad:
             raise ValueError(f"unknown engine(s): {', '.join(sorted(bad))}; engines: {', '.join(ENGINES)}")
+        for name in ("comfree_stiffness", "comfree_damping"):
+            values = getattr(self, name)
+            if not values or any(not v >= 0 for v in values):
+                raise ValueError(f"{name} needs one or more numbers >= 0, got {values!r}")
 
     @classmethod
     def quick_run(cls, **kw: object) -> BenchConfig:
@@ -80,6 +79,7 @@ class Row:
     nconmax: int | None = None  # Warp engines: the per-world buffers this figure ran with
     njmax: int | None = None
     note: str | None = None
+    contacts: float | None = None  # mean active contacts per world when the figure was taken
 
 
 @dataclasses.dataclass
@@ -114,7 +114,7 @@ class BenchResult:
 
 
 def _warp_device(config: BenchConfig) -> str | None:
-    if "mjwarp" not in config.engines or {"physics", "record", "batch"} <= set(config.skip):
+    if not set(config.engines) - {"mjc"} or {"physics", "contact", "record", "batch"} <= set(config.skip):
         return None
     from mjpod import warp_setup
 
@@ -178,12 +178,13 @@ Section = Callable[["BenchConfig", "BenchResult", list[models.LoadedModel], Prog
 
 def _section_runners() -> dict[str, Section]:
     """Section name -> the function that measures it and appends its rows to the result."""
-    from mjpod.bench import video
+    from mjpod.bench import contact, video
 
     return {
         "seed": _seed,
         "render": _render,
         "physics": _physics,
+        "contact": contact.run_section,
         "encode": video.encode,
         "record": video.record,
         "batch": video.batch,
@@ -276,14 +277,22 @@ def _physics(
     ]
     task = progress.add_task("physics", total=len(plan))
     buffers: dict[str, tuple[int, int]] = {}  # probe each model once, not once per nworld
+    margin = caps.margin([e for e in config.engines if e != "mjc"])  # Warp engines share one size
     for lm, engine_name, nworld in plan:
         progress.update(task, description=f"physics {lm.name} {engine_name} nworld={nworld}")
         nconmax, njmax = config.nconmax, config.njmax
         if engine_name != "mjc":  # only the Warp engines have per-world buffers to size
             if lm.name not in buffers:
-                buffers[lm.name] = caps.sized(lm.model, EngineConfig.keyframe, nconmax, njmax)
+                buffers[lm.name] = caps.sized(lm.model, EngineConfig.keyframe, nconmax, njmax, margin)
             nconmax, njmax = buffers[lm.name]
-        engine_config = EngineConfig(nworld=nworld, device=config.device, nconmax=nconmax, njmax=njmax)
+        engine_config = EngineConfig(
+            nworld=nworld,
+            device=config.device,
+            nconmax=nconmax,
+            njmax=njmax,
+            comfree_stiffness=config.comfree_stiffness,
+            comfree_damping=config.comfree_damping,
+        )
         try:
             with make(engine_name, lm.model, engine_config) as engine:
                 steps, secs = measure.physics(engine, config.nstep, config.seconds)

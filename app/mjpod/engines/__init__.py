@@ -6,7 +6,7 @@ import mujoco
 
 from mjpod.engines.base import Engine, EngineConfig
 
-ENGINES = ("mjc", "mjwarp")
+ENGINES = ("mjc", "mjwarp", "comfree")
 
 
 def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> Engine:
@@ -20,6 +20,10 @@ def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> 
         from mjpod.engines.mjwarp import MjWarpEngine
 
         return MjWarpEngine(mjm, config)
+    if name == "comfree":
+        from mjpod.engines.comfree import ComFreeEngine
+
+        return ComFreeEngine(mjm, config)
     raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 

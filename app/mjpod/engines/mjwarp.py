@@ -46,7 +46,9 @@ class MjWarpEngine(Engine):
         self._device = warp_setup.device(config.device)
         self._init = initial_data(mjm, config.keyframe)
         self._graph = None
-        self.nconmax, self.njmax = caps.sized(mjm, config.keyframe, config.nconmax, config.njmax)
+        self.nconmax, self.njmax = caps.sized(
+            mjm, config.keyframe, config.nconmax, config.njmax, caps.margin([self.name])
+        )
         with wp.ScopedDevice(self._device):
             self.m = self._put_model()
             self.d = mjw.put_data(mjm, self._init, nworld=self.nworld, nconmax=self.nconmax, njmax=self.njmax)
@@ -143,6 +145,11 @@ class MjWarpEngine(Engine):
             mjd.mocap_quat[:] = d.mocap_quat[i].numpy()
         mujoco.mj_forward(self.mjm, mjd)
         return mjd
+
+    def contact_counts(self) -> tuple[float, float]:
+        """(active contacts, constraint rows) per world, averaged over the worlds, as of the last step."""
+        contacts = int(self.d.nacon.numpy()[0])  # one count for all worlds together
+        return contacts / self.nworld, float(self.d.nefc.numpy().mean())
 
     def overflow(self) -> str | None:
         flags = self.d.overflow.numpy() if hasattr(self.d, "overflow") else None
