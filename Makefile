@@ -51,7 +51,7 @@ models: venv  ## list loadable models
 	$(BIN)/mjpod models
 
 lock:  ## re-pin requirements.lock from pyproject.toml (needs uv)
-	uv pip compile -q pyproject.toml --extra dev --universal --python-version 3.11 --no-header \
+	uv pip compile -q pyproject.toml --all-extras --universal --python-version 3.11 --no-header \
 	  --custom-compile-command "make lock" -o requirements.lock
 
 clean:
