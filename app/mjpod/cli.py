@@ -129,5 +129,10 @@ def doctor(
         raise fail(f"{len(failed)} problem(s): {', '.join(f.check for f in failed)}", code=1)
 
 
+from mjpod.runpod_cli import runpod_app  # noqa: E402 - the Runpod commands live in their own module
+
+app.add_typer(runpod_app, name="runpod")
+
+
 def main() -> None:
     app()
