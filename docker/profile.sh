@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # /etc/profile.d/mjpod.sh: login shells (an SSH terminal, VS Code's terminal) get the container's
 # environment back after /etc/profile has reset PATH. The entrypoint writes the file at start; sshd
 # names it in MJPOD_SESSION_ENV.
