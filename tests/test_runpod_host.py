@@ -45,6 +45,8 @@ def test_create_sends_image_gpu_ports_and_public_key(api, public_key):
     assert sent["gpuTypeId"] == "NVIDIA GeForce RTX 4090"
     assert sent["ports"] == "22/tcp"
     assert {"key": "PUBLIC_KEY", "value": public_key} in sent["env"]
+    # host keys on the volume: a resumed pod keeps its SSH identity
+    assert {"key": "MJPOD_HOST_KEY_DIR", "value": "/workspace/.ssh/host_keys"} in sent["env"]
     assert sent["cloudType"] == "SECURE"
     assert sent["gpuCount"] == 1
     assert sent["containerDiskInGb"] == 50

@@ -49,6 +49,14 @@ class PodRequest:
     warp_cuda: int = 13
     ports: tuple[str, ...] = ("22/tcp",)
 
+    def env(self) -> dict[str, str]:
+        """The pod's environment: the key for the entrypoint and, with a volume, the SSH host keys kept
+        on it, so that a stopped and resumed pod answers with the same identity."""
+        env = {"PUBLIC_KEY": self.public_key}
+        if self.volume_gb > 0:
+            env["MJPOD_HOST_KEY_DIR"] = "/workspace/.ssh/host_keys"
+        return env
+
     def check(self) -> None:
         """Refuse what Runpod would refuse later (or what would break the SDK's GraphQL text)."""
         if "/" not in self.image.split("@")[0]:
@@ -237,7 +245,7 @@ class Runpod:
                 volume_in_gb=req.volume_gb,
                 volume_mount_path="/workspace",
                 ports=",".join(req.ports),
-                env={"PUBLIC_KEY": req.public_key},
+                env=req.env(),
                 allowed_cuda_versions=list(CUDA_FOR_WARP[req.warp_cuda]),
                 support_public_ip=True,
                 start_ssh=True,
