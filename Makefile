@@ -10,10 +10,10 @@ export MUJOCO_GL ?= egl
 BENCH_ARGS ?=
 OUT ?= bench/results
 
-.PHONY: help venv bench bench-quick test test-gpu lint fmt lock doctor models clean
+.PHONY: help venv bench bench-local bench-quick test test-gpu lint fmt lock doctor models clean
 
 help:  ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,18 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 
 venv: $(BIN)/.installed  ## create the virtual environment from the lock file
 
-bench: venv  ## the benchmark: seed loop, GL render, physics sweep -> table, JSON, plot
+bench:  ## the benchmark -> table, JSON, plot; in the image when Docker has it, else the venv (WHERE=local|container)
+	@where=$(WHERE); \
+	if [ "$$where" = auto ]; then where=local; \
+	  $(DOCKER) image inspect $(IMAGE_REF) >/dev/null 2>&1 && where=container; fi; \
+	case "$$where" in \
+	  container) echo "bench: in the container, image $(IMAGE_REF) (WHERE=local runs the local venv)";; \
+	  local) echo "bench: in the local venv $(VENV) (no Docker engine or no image $(IMAGE_REF); make image builds it)";; \
+	  *) echo "bench: WHERE must be auto, local or container, not '$$where'" >&2; exit 2;; \
+	esac; \
+	$(MAKE) --no-print-directory bench-$$where
+
+bench-local: venv  ## the benchmark in the local venv
 	$(BIN)/mjpod bench --out $(OUT) $(BENCH_ARGS)
 
 bench-quick: venv  ## a CI-sized benchmark run
@@ -51,8 +62,108 @@ models: venv  ## list loadable models
 	$(BIN)/mjpod models
 
 lock:  ## re-pin requirements.lock from pyproject.toml (needs uv)
-	uv pip compile -q pyproject.toml --extra dev --universal --python-version 3.11 --no-header \
+	uv pip compile -q pyproject.toml --all-extras --universal --python-version 3.11 --no-header \
 	  --custom-compile-command "make lock" -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# ---- the appliance image (Docker) and Runpod ----------------------------------------------------
+# Every target that runs Docker checks the host first (scripts/check-docker.sh) and says what is
+# missing. `make -n TARGET` prints the docker command it would run.
+.PHONY: image bench-container record serve shell up down ssh push gui runpod-up runpod-down runpod-ssh
+
+DOCKER ?= docker
+IMAGE ?= mjpod
+TAG ?= latest
+IMAGE_REF = $(IMAGE):$(TAG)
+# 13: warp-lang's PyPI wheel (CUDA 13, driver R580+); 12: its +cu12 wheel (driver R525+)
+WARP_CUDA ?= 13
+BASE_IMAGE ?= $(if $(filter 12,$(WARP_CUDA)),nvidia/cuda:12.8.1-runtime-ubuntu24.04)
+MENAGERIE_ROBOTS ?= franka_emika_panda
+BUILD_ARGS ?=
+# the docker --gpus value; `GPUS=` runs the image without a GPU (Mesa EGL, Warp on cpu)
+GPUS ?= all
+# a named volume, or an absolute host path, mounted at /workspace (videos, results, Warp's cache)
+WORKSPACE ?= mjpod-workspace
+SSH_PORT ?= 2222
+STREAM_PORT ?= 7000
+WEB_PORT ?= 8080
+# arguments passed through to mjpod record / serve / view / runpod
+ARGS ?=
+WHERE ?= auto
+SSH_PUBKEY ?= $(firstword $(wildcard $(HOME)/.ssh/id_ed25519.pub $(HOME)/.ssh/id_ecdsa.pub $(HOME)/.ssh/id_rsa.pub))
+TTY := $(shell [ -t 0 ] && echo -it)
+
+CHECK_DOCKER = DOCKER=$(DOCKER) scripts/check-docker.sh
+GPU_CHECK = $(CHECK_DOCKER) $(if $(GPUS),--gpu)
+GPU_FLAG = $(if $(GPUS),--gpus $(GPUS))
+# -it only when make runs on a terminal, so the targets also run from scripts and CI
+DOCKER_RUN = $(DOCKER) run --rm $(TTY) $(GPU_FLAG) -v $(WORKSPACE):/workspace
+
+image:  ## build the appliance image IMAGE:TAG (WARP_CUDA=12 for hosts with drivers older than R580)
+	@$(CHECK_DOCKER)
+	$(DOCKER) build -t $(IMAGE_REF) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+	  --build-arg WARP_CUDA=$(WARP_CUDA) --build-arg MENAGERIE_ROBOTS="$(MENAGERIE_ROBOTS)" $(BUILD_ARGS) .
+
+bench-container:  ## the benchmark in the image; results land in OUT (bench/results)
+	@$(GPU_CHECK)
+	@mkdir -p $(OUT)
+	$(DOCKER_RUN) -v $(abspath $(OUT)):/workspace/results $(IMAGE_REF) scripts/bench.sh $(BENCH_ARGS)
+
+record:  ## record an MP4 offscreen in the image into ./videos: make record ARGS="--model bin"
+	@$(GPU_CHECK)
+	@mkdir -p videos
+	$(DOCKER_RUN) -v $(CURDIR)/videos:/workspace/videos $(IMAGE_REF) scripts/record.sh $(ARGS)
+
+serve:  ## stream a simulation from the image: 127.0.0.1:7000 (mjpod view), 127.0.0.1:8080 (browser)
+	@$(GPU_CHECK)
+	$(DOCKER_RUN) -p 127.0.0.1:$(STREAM_PORT):7000 -p 127.0.0.1:$(WEB_PORT):8080 $(IMAGE_REF) scripts/stream.sh $(ARGS)
+
+shell:  ## a bash shell in the image (GPU, the workspace volume)
+	@$(GPU_CHECK)
+	$(DOCKER) run --rm -it $(GPU_FLAG) -v $(WORKSPACE):/workspace $(IMAGE_REF) bash
+
+up:  ## start the appliance (compose) with your ~/.ssh public key: sshd on port SSH_PORT (2222)
+	@$(GPU_CHECK) --compose
+	@test -n "$${PUBLIC_KEY:-}$(SSH_PUBKEY)" || { echo "mjpod: no SSH public key in ~/.ssh: create one with ssh-keygen -t ed25519, or set PUBLIC_KEY" >&2; exit 1; }
+	PUBLIC_KEY="$${PUBLIC_KEY:-$$(cat $(SSH_PUBKEY))}" MJPOD_IMAGE=$(IMAGE_REF) MJPOD_SSH_PORT=$(SSH_PORT) \
+	  MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT) $(DOCKER) compose up -d appliance
+	@echo "ssh: make ssh   VS Code: Remote-SSH to root@localhost port $(SSH_PORT)"
+
+down:  ## stop the appliance (the workspace volume stays)
+	@$(CHECK_DOCKER) --compose
+	$(DOCKER) compose down
+
+ssh:  ## ssh into the appliance started with make up, forwarding the stream and web ports
+	ssh -p $(SSH_PORT) -o HostKeyAlias=mjpod-local -L $(STREAM_PORT):127.0.0.1:7000 -L $(WEB_PORT):127.0.0.1:8080 root@127.0.0.1
+
+push:  ## push IMAGE:TAG to its registry: make push IMAGE=docker.io/you/mjpod TAG=0.1
+	@case "$(IMAGE)" in */*) ;; *) echo "mjpod: IMAGE=$(IMAGE) names no registry or account: docker push would try docker.io/library/$(IMAGE). Use e.g. IMAGE=docker.io/<you>/mjpod or ghcr.io/<you>/mjpod" >&2; exit 2;; esac
+	@$(CHECK_DOCKER)
+	$(DOCKER) push $(IMAGE_REF)
+
+gui:  ## the image on this machine's X display: mjpod view --local opens a window (ARGS="--model bin")
+	@test -n "$(DISPLAY)" || { echo "mjpod: DISPLAY is not set: run make gui from a desktop session (headless? use make serve and mjpod view)" >&2; exit 2; }
+	@$(GPU_CHECK)
+	-@xhost +SI:localuser:root >/dev/null 2>&1 || echo "mjpod: xhost not found or refused; if the window does not open run: xhost +SI:localuser:root"
+	$(DOCKER) run --rm -it $(GPU_FLAG) -e DISPLAY=$(DISPLAY) -e MUJOCO_GL=glfw -e PYOPENGL_PLATFORM= \
+	  -v /tmp/.X11-unix:/tmp/.X11-unix:ro $(if $(wildcard /dev/dri),--device /dev/dri) \
+	  -v $(WORKSPACE):/workspace $(IMAGE_REF) mjpod view --local $(ARGS)
+
+RUNPOD_GPU ?= NVIDIA GeForce RTX 4090
+RUNPOD_CLOUD ?= SECURE
+RUNPOD_DISK ?= 40
+RUNPOD_VOLUME ?= 20
+RUNPOD_NAME ?= mjpod
+
+runpod-up: venv  ## a Runpod GPU pod from IMAGE:TAG (push it first; needs RUNPOD_API_KEY)
+	$(BIN)/mjpod runpod up --image $(IMAGE_REF) --gpu "$(RUNPOD_GPU)" --cloud $(RUNPOD_CLOUD) \
+	  --disk $(RUNPOD_DISK) --volume $(RUNPOD_VOLUME) --name $(RUNPOD_NAME) --warp-cuda $(WARP_CUDA) \
+	  $(if $(SSH_PUBKEY),--key $(SSH_PUBKEY)) $(ARGS)
+
+runpod-down: venv  ## terminate the Runpod pod (ARGS=--stop only stops it, keeping its volume)
+	$(BIN)/mjpod runpod down --name $(RUNPOD_NAME) $(ARGS)
+
+runpod-ssh: venv  ## ssh into the Runpod pod (also prints the ~/.ssh/config entry for VS Code)
+	$(BIN)/mjpod runpod ssh --name $(RUNPOD_NAME) --exec $(if $(SSH_PUBKEY),--key $(SSH_PUBKEY)) $(ARGS)

@@ -75,7 +75,17 @@ def test_old_driver_for_this_warp_is_a_failure(monkeypatch):
     )
     finding = doctor.check_driver()
     assert finding.status == "fail" and "needs R580+" in finding.detail and "550.54.15" in finding.detail
+    assert "make image WARP_CUDA=12" in finding.fix
     monkeypatch.setattr(
         sysinfo, "nvidia_gpus", lambda: [sysinfo.Gpu("NVIDIA H100 80GB HBM3", "580.65.06", 81559)]
     )
     assert doctor.check_driver().status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("version", "driver"),
+    [("1.19.0", 580), ("1.18.1", 580), ("1.19.0+cu12", 525), ("1.17.2", 525), ("1.20.0.dev20260101", 580)],
+)
+def test_driver_needed_by_each_warp_wheel(version, driver):
+    """The image's WARP_CUDA=12 build installs a +cu12 wheel: doctor must not fail it on an R550 host."""
+    assert doctor.warp_min_driver(version) == driver

@@ -265,5 +265,10 @@ def record(
         raise typer.Exit(130)
 
 
+from mjpod.runpod_cli import runpod_app  # noqa: E402 - the Runpod commands live in their own module
+
+app.add_typer(runpod_app, name="runpod")
+
+
 def main() -> None:
     app()

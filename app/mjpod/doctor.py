@@ -12,8 +12,10 @@ from pathlib import Path
 
 from mjpod import sysinfo
 
-# warp-lang wheels from 1.18 on are built against CUDA 13, which needs an R580+ driver.
+# warp-lang wheels from 1.18 on are built against CUDA 13, which needs an R580+ driver; the same
+# versions' +cu12 wheels (GitHub releases; the image's WARP_CUDA=12) and older wheels need R525+.
 WARP_MIN_DRIVER = ((1, 18), 580)
+CUDA12_MIN_DRIVER = 525
 NVIDIA_EGL_VENDOR = '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0"}}'
 CAPS_FIX = (
     "start the container with graphics enabled: `docker run --gpus all -e "
@@ -77,6 +79,15 @@ def _driver_major(driver: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def warp_min_driver(warp_version: str) -> int:
+    """The NVIDIA driver branch an installed warp-lang wheel needs, from its version string."""
+    if "+cu12" in warp_version:
+        return CUDA12_MIN_DRIVER
+    since, minimum = WARP_MIN_DRIVER
+    version = tuple(int(x) for x in re.findall(r"\d+", warp_version)[:2])
+    return minimum if version >= since else CUDA12_MIN_DRIVER
+
+
 def check_driver() -> Finding:
     gpus = sysinfo.nvidia_gpus()
     if not gpus:
@@ -87,16 +98,20 @@ def check_driver() -> Finding:
             "fine for development: Warp runs on cpu and GL on Mesa; in Docker pass --gpus all",
         )
     warp = metadata.version("warp-lang")
-    warp_v = tuple(int(x) for x in re.findall(r"\d+", warp)[:2])
-    (since, minimum), driver = WARP_MIN_DRIVER, gpus[0].driver
+    minimum, driver = warp_min_driver(warp), gpus[0].driver
     names = ", ".join(sorted({g.name for g in gpus}))
-    if warp_v >= since and _driver_major(driver) < minimum:
+    if _driver_major(driver) < minimum:
+        older = (
+            f"or build the image with `make image WARP_CUDA=12` (warp-lang's +cu12 wheel runs on "
+            f"R{CUDA12_MIN_DRIVER}+; on Runpod pass --warp-cuda 12)"
+            if minimum > CUDA12_MIN_DRIVER
+            else "(no warp-lang wheel runs on older drivers)"
+        )
         return Finding(
             "NVIDIA driver",
             "fail",
             f"{names}, driver {driver}: warp-lang {warp} needs R{minimum}+",
-            f"use a host with driver >= {minimum}, or build the image with an older warp-lang "
-            "(warp-lang<1.18 works on R525+)",
+            f"use a host with driver >= {minimum}, {older}",
         )
     return Finding("NVIDIA driver", "ok", f"{len(gpus)} x {names}, driver {driver} (warp-lang {warp})")
 

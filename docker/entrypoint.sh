@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The appliance's entrypoint: give this container its own SSH host keys, install the caller's
+# public key for root, write the container's environment where every SSH session reads it, start
+# sshd when a key is there (and say why not when it is not), then run the given command or stay up.
+#
+# Every path and the port can be moved with an environment variable, so the tests run this very
+# script with Debian's sshd on a loopback port in a temporary root; the defaults are the container's.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SSHD="${MJPOD_SSHD:-/usr/sbin/sshd}"
+SSHD_CONFIG="${MJPOD_SSHD_CONFIG:-$HERE/sshd_config}"
+SSH_PORT="${MJPOD_SSH_PORT:-22}"
+SSH_LISTEN="${MJPOD_SSH_LISTEN:-}"
+HOST_KEY_DIR="${MJPOD_HOST_KEY_DIR:-/etc/ssh}"
+AUTHORIZED_KEYS="${MJPOD_AUTHORIZED_KEYS:-/root/.ssh/authorized_keys}"
+MOUNTED_KEYS="${MJPOD_AUTHORIZED_KEYS_FILE:-/etc/mjpod/authorized_keys}"
+ENV_FILE="${MJPOD_ENV_FILE:-/etc/mjpod/session-env.sh}"
+STATE_DIR="${MJPOD_STATE_DIR:-/run/mjpod}"
+
+# What SSH sessions inherit: the GL/CUDA/Warp/venv set-up, never secrets. Names in MJPOD_SSH_ENV
+# (space separated) are passed as well, secret-looking or not: naming them is the opt-in.
+SESSION_ENV_PATTERN='^(PATH|VIRTUAL_ENV|LD_LIBRARY_PATH|LANG|LC_[A-Z]+|TZ|PYTHONUNBUFFERED|PYOPENGL_PLATFORM|DISPLAY|MUJOCO_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|WARP_[A-Z0-9_]+|MJPOD_[A-Z0-9_]+|MENAGERIE_[A-Z0-9_]+|RUNPOD_[A-Z0-9_]+|__EGL_[A-Z0-9_]+|__GLX_[A-Z0-9_]+)$'
+SECRET_PATTERN='(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)'
+
+HOST_KEYS=()
+SESSION_SETENV=()
+SSHD_ARGS=()
+SSHD_PID=""
+
+log() { printf 'mjpod-entrypoint: %s\n' "$*" >&2; }
+
+prepare_workspace() {
+  [[ -n "${MJPOD_WORKSPACE:-}" ]] || return 0
+  mkdir -p "$MJPOD_WORKSPACE/videos" "$MJPOD_WORKSPACE/results" 2>/dev/null ||
+    log "warning: cannot create folders in MJPOD_WORKSPACE=$MJPOD_WORKSPACE (read-only mount?)"
+}
+
+# The session environment, once as sshd `SetEnv` arguments (every session, interactive or not:
+# `ssh host cmd`, VS Code's server) and once as a shell file that /etc/profile.d/mjpod.sh sources
+# (login shells, after /etc/profile has reset PATH).
+write_session_env() {
+  local name value extra=" ${MJPOD_SSH_ENV:-} " tmp
+  SESSION_SETENV=()
+  mkdir -p "$(dirname "$ENV_FILE")"
+  tmp="$(mktemp "$ENV_FILE.XXXXXX")"
+  {
+    echo "# Written by the mjpod entrypoint at container start: the container's environment for SSH"
+    echo "# sessions (secrets and PUBLIC_KEY are left out). Edits are lost at the next start."
+    while IFS= read -r name; do
+      if [[ "$extra" == *" $name "* ]] ||
+        { [[ "$name" =~ $SESSION_ENV_PATTERN ]] && ! [[ "${name^^}" =~ $SECRET_PATTERN ]]; }; then
+        value="${!name}"
+        if [[ "$value" == *[\"\\]* || "$value" == *$'\n'* ]]; then
+          log "warning: $name is not passed to SSH sessions (quotes, backslashes or newlines in its value)"
+          continue
+        fi
+        printf "export %s='%s'\n" "$name" "${value//\'/\'\\\'\'}"
+        SESSION_SETENV+=("\"$name=$value\"")
+      fi
+    done < <(compgen -e | sort)
+  } >"$tmp"
+  chmod 644 "$tmp"
+  mv -f "$tmp" "$ENV_FILE"
+  SESSION_SETENV+=("\"MJPOD_SESSION_ENV=$ENV_FILE\"")
+}
+
+# The keys given to this container: PUBLIC_KEY (Runpod sets it from the account's keys),
+# SSH_PUBLIC_KEY, and a mounted file; one key per line, authorized_keys format.
+given_keys() {
+  printf '%s\n' "${PUBLIC_KEY:-}" "${SSH_PUBLIC_KEY:-}"
+  if [[ -r "$MOUNTED_KEYS" && -f "$MOUNTED_KEYS" ]]; then cat "$MOUNTED_KEYS"; fi
+}
+
+# Adds each valid given key to the authorized_keys file sshd reads (kept across restarts, owned by
+# root, mode 600, so StrictModes accepts it whoever owned the mounted original). Returns 1 when the
+# file ends up holding no key.
+install_authorized_keys() {
+  local line n=0 added=0 tmp dir
+  dir="$(dirname "$AUTHORIZED_KEYS")"
+  mkdir -p "$dir"
+  if [[ -e "$AUTHORIZED_KEYS" && ! -w "$AUTHORIZED_KEYS" ]]; then
+    log "$AUTHORIZED_KEYS is read-only: using it as it is (mount your keys at $MOUNTED_KEYS instead to have them installed with the modes sshd requires)"
+  else
+    chmod 700 "$dir"
+    tmp="$(mktemp "$AUTHORIZED_KEYS.XXXXXX")"
+    [[ -f "$AUTHORIZED_KEYS" ]] && cat "$AUTHORIZED_KEYS" >"$tmp"
+    while IFS= read -r line; do
+      line="${line%$'\r'}"
+      [[ -z "${line// /}" || "$line" == \#* ]] && continue
+      n=$((n + 1))
+      if [[ "$line" == *"PRIVATE KEY"* ]]; then
+        log "error: a PRIVATE key was passed as a public key and is ignored; pass the .pub file, e.g. PUBLIC_KEY=\"\$(cat ~/.ssh/id_ed25519.pub)\", and treat that private key as exposed"
+      elif ! ssh-keygen -l -f - <<<"$line" >/dev/null 2>&1; then
+        log "error: ignoring a given key that is not an SSH public key: '${line:0:40}...'; it should look like 'ssh-ed25519 AAAA... you@host' (the contents of ~/.ssh/id_ed25519.pub)"
+      elif ! grep -qxF -- "$line" "$tmp"; then
+        printf '%s\n' "$line" >>"$tmp"
+        added=$((added + 1))
+      fi
+    done < <(given_keys)
+    chmod 600 "$tmp"
+    mv -f "$tmp" "$AUTHORIZED_KEYS"
+    ((n == 0)) || log "installed $added new key(s) of $n given into $AUTHORIZED_KEYS"
+  fi
+  [[ -s "$AUTHORIZED_KEYS" ]] && ssh-keygen -l -f "$AUTHORIZED_KEYS" >/dev/null 2>&1
+}
+
+# Generated at first start, never baked into the image: every container gets its own identity, and
+# keeps it across restarts (or across re-creation with MJPOD_HOST_KEY_DIR on a volume).
+generate_host_keys() {
+  local type key
+  mkdir -p "$HOST_KEY_DIR"
+  for type in ed25519 ecdsa rsa; do
+    key="$HOST_KEY_DIR/ssh_host_${type}_key"
+    if [[ ! -s "$key" ]]; then
+      ssh-keygen -q -t "$type" -N '' -C "mjpod-host" -f "$key"
+      log "generated host key $(ssh-keygen -l -f "$key.pub")"
+    fi
+    HOST_KEYS+=("$key")
+  done
+}
+
+# sshd reads the container-specific settings first (the first value of a keyword wins), then the
+# project's sshd_config; `sshd -T -f $STATE_DIR/sshd_config` shows the result.
+write_sshd_config() {
+  local key
+  mkdir -p "$STATE_DIR"
+  {
+    echo "# Written by the mjpod entrypoint at container start; the settings are in $SSHD_CONFIG."
+    [[ -z "$SSH_LISTEN" ]] || echo "ListenAddress $SSH_LISTEN"
+    for key in "${HOST_KEYS[@]}"; do echo "HostKey $key"; done
+    echo "AuthorizedKeysFile $AUTHORIZED_KEYS"
+    echo "SetEnv ${SESSION_SETENV[*]}"
+    echo "Include $SSHD_CONFIG"
+  } >"$STATE_DIR/sshd_config"
+  SSHD_ARGS=(-f "$STATE_DIR/sshd_config" -p "$SSH_PORT")
+}
+
+start_sshd() {
+  write_sshd_config
+  mkdir -p /run/sshd # privilege separation directory
+  if ! "$SSHD" -t "${SSHD_ARGS[@]}"; then
+    log "error: sshd rejected its configuration ($STATE_DIR/sshd_config including $SSHD_CONFIG, messages above); not starting it"
+    return 1
+  fi
+  # Its own session: a Ctrl-C in `docker run -it … bash` must not reach sshd.
+  setsid "$SSHD" -D -e "${SSHD_ARGS[@]}" &
+  SSHD_PID=$!
+  mkdir -p "$STATE_DIR"
+  printf '%s %s %s\n' "${SSH_LISTEN:-127.0.0.1}" "$SSH_PORT" "$SSHD_PID" >"$STATE_DIR/sshd"
+  log "sshd started on port $SSH_PORT (keys only); $(connect_hint)"
+}
+
+connect_hint() {
+  if [[ -n "${RUNPOD_PUBLIC_IP:-}" && -n "${RUNPOD_TCP_PORT_22:-}" ]]; then
+    echo "connect with: ssh root@$RUNPOD_PUBLIC_IP -p $RUNPOD_TCP_PORT_22"
+  else
+    echo "connect with: ssh -p <published port, 2222 in compose.yaml> root@<host>"
+  fi
+}
+
+stop_sshd() {
+  [[ -n "$SSHD_PID" ]] || return 0
+  kill -TERM "$SSHD_PID" 2>/dev/null || true
+  wait "$SSHD_PID" 2>/dev/null || true
+  rm -f "$STATE_DIR/sshd"
+  SSHD_PID=""
+}
+
+# Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM), then end at once.
+stay_up() {
+  trap 'log "stopping"; stop_sshd; exit 0' TERM INT HUP
+  if [[ -n "$SSHD_PID" ]]; then
+    local rc=0
+    wait "$SSHD_PID" || rc=$?
+    rm -f "$STATE_DIR/sshd"
+    log "sshd exited with status $rc"
+    exit "$rc"
+  fi
+  sleep infinity &
+  wait $!
+}
+
+main() {
+  rm -f "$STATE_DIR/sshd"
+  prepare_workspace
+  write_session_env
+  if install_authorized_keys; then
+    generate_host_keys
+    start_sshd || true
+  else
+    log "sshd NOT started: no SSH public key was given. Pass one with -e PUBLIC_KEY=\"\$(cat ~/.ssh/id_ed25519.pub)\" (compose and Runpod read PUBLIC_KEY too), or mount a file of keys at $MOUNTED_KEYS; \`docker exec -it <container> bash\` works meanwhile"
+  fi
+  if (($#)); then
+    exec "$@"
+  fi
+  stay_up
+}
+
+main "$@"

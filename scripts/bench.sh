@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The benchmark, as `make bench` and `docker compose run bench` run it: `mjpod bench` with results in
+# the workspace (the container's /workspace/results, a bind mount of bench/results with make), or in
+# bench/results outside a container. Options pass through; a later --out wins.
+set -euo pipefail
+out="${MJPOD_WORKSPACE:+$MJPOD_WORKSPACE/results}"
+out="${out:-bench/results}"
+mkdir -p "$out"
+status=0
+mjpod bench --out "$out" "$@" || status=$?
+# Files written by the container's root belong to whoever owns the mounted folder on the host.
+if [[ -n "${MJPOD_IN_CONTAINER:-}" ]]; then chown -R --reference="$out" "$out" 2>/dev/null || true; fi
+exit "$status"

@@ -1,0 +1,190 @@
+"""Static checks of the appliance image that run anywhere (no Docker engine): the Dockerfile lints
+clean, everything it copies is in the build context, and it agrees with compose.yaml, the Makefile
+and the entrypoint. Each test names the failure it guards against."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dockerfile_parse import DockerfileParser
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> DockerfileParser:
+    return DockerfileParser(str(ROOT / "Dockerfile"))
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return YAML(typ="safe").load((ROOT / "compose.yaml").read_text())
+
+
+def instructions(df: DockerfileParser, name: str) -> list[str]:
+    return [i["value"] for i in df.structure if i["instruction"] == name]
+
+
+def exec_form(value: str) -> list[str]:
+    return json.loads(value)
+
+
+def test_hadolint_passes_with_the_committed_config():
+    """Dockerfile mistakes (unpinned bases, shell pitfalls in RUN, untrusted registries) fail here."""
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "--config", str(ROOT / ".hadolint.yaml"), str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_hadolint_config_is_in_force(tmp_path):
+    """A config hadolint silently ignored would make the test above pass on anything."""
+    bad = tmp_path / "Dockerfile"
+    bad.write_text((ROOT / "Dockerfile").read_text().replace("ghcr.io/astral-sh/uv", "quay.io/astral-sh/uv"))
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "--config", str(ROOT / ".hadolint.yaml"), str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "DL3026" in result.stdout
+
+
+def test_every_ignored_hadolint_rule_carries_a_reason():
+    text = (ROOT / ".hadolint.yaml").read_text()
+    ignored = YAML(typ="safe").load(text).get("ignored") or []
+    for rule in ignored:
+        before = text[: text.index(f"- {rule}")].rstrip().splitlines()[-1]
+        assert before.strip().startswith("#") and rule in before, f"{rule} is ignored without a reason"
+
+
+def _ignored_by_dockerignore(path: str) -> bool:
+    patterns = [
+        p.strip()
+        for p in (ROOT / ".dockerignore").read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
+    parts = Path(path).parts
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(
+        fnmatch.fnmatch(c, p) or (p.startswith("**/") and fnmatch.fnmatch(Path(c).name, p[3:]))
+        for p in patterns
+        for c in candidates
+    )
+
+
+def test_every_copy_source_exists_in_the_build_context(dockerfile):
+    """A renamed file breaks `docker build` only on a machine with Docker; it fails here first."""
+    sources = []
+    for value in instructions(dockerfile, "COPY"):
+        words = shlex.split(value)
+        if any(w.startswith("--from=") for w in words):
+            continue
+        sources += [w for w in words if not w.startswith("--")][:-1]
+    assert sources, "no COPY from the build context found"
+    for src in sources:
+        if src == ".":
+            continue
+        assert (ROOT / src).exists(), f"COPY source {src} does not exist"
+        assert not _ignored_by_dockerignore(src), f"COPY source {src} is excluded by .dockerignore"
+
+
+def test_the_build_context_leaves_out_local_state_and_keys():
+    for path in (".venv", ".git", "videos", "bench/results", ".env", "x/id_ed25519", "deploy/key.pem"):
+        assert _ignored_by_dockerignore(path), f"{path} would be sent to the Docker daemon"
+    for path in (
+        "app/mjpod/cli.py",
+        "requirements.lock",
+        "scripts/bench.sh",
+        "docker/entrypoint.sh",
+        "tests",
+    ):
+        assert not _ignored_by_dockerignore(path), f"{path} is needed in the image"
+
+
+def test_entrypoint_healthcheck_and_scripts_are_in_the_image_and_executable(dockerfile):
+    entry = exec_form(instructions(dockerfile, "ENTRYPOINT")[0])
+    assert entry[:3] == ["/usr/bin/tini", "-g", "--"]  # PID 1 forwards docker stop's SIGTERM and reaps
+    health = instructions(dockerfile, "HEALTHCHECK")[0]
+    workdir = instructions(dockerfile, "WORKDIR")[-1]
+    for in_image in (entry[3], re.search(r'CMD \["([^"]+)"', health).group(1)):
+        assert in_image.startswith(workdir + "/"), f"{in_image} is not under WORKDIR {workdir} (COPY . .)"
+        local = ROOT / Path(in_image).relative_to(workdir)
+        assert local.is_file() and local.stat().st_mode & 0o111, f"{local} missing or not executable"
+    for script in ("bench.sh", "record.sh", "stream.sh", "check-docker.sh"):
+        assert (ROOT / "scripts" / script).stat().st_mode & 0o111
+
+
+def test_environment_renders_with_egl_on_the_nvidia_driver(dockerfile):
+    """Without graphics in NVIDIA_DRIVER_CAPABILITIES the toolkit mounts no EGL driver."""
+    env = dockerfile.envs
+    caps = set(env["NVIDIA_DRIVER_CAPABILITIES"].split(","))
+    assert {"compute", "utility", "graphics", "video"} <= caps
+    assert env["MUJOCO_GL"] == "egl" and env["PYOPENGL_PLATFORM"] == "egl"
+    vendor_copy = next(v for v in instructions(dockerfile, "COPY") if "egl_vendor.d" in v)
+    src, dest = vendor_copy.split()
+    assert dest == "/usr/share/glvnd/egl_vendor.d/10_nvidia.json"
+    assert json.loads((ROOT / src).read_text())["ICD"]["library_path"] == "libEGL_nvidia.so.0"
+
+
+def test_venv_workspace_and_caches_agree_with_the_makefile_and_entrypoint(dockerfile):
+    env = dockerfile.envs
+    workdir = instructions(dockerfile, "WORKDIR")[-1]
+    makefile = (ROOT / "Makefile").read_text()
+    venv = re.search(r"^VENV \?= (\S+)", makefile, re.M).group(1)
+    assert env["VIRTUAL_ENV"] == f"{workdir}/{venv}"  # `make` in the container finds the image's venv
+    assert env["PATH"].split(":")[0] == f"{env['VIRTUAL_ENV']}/bin"
+    assert exec_form(instructions(dockerfile, "VOLUME")[0]) == [env["MJPOD_WORKSPACE"]]
+    assert env["WARP_CACHE_PATH"].startswith(env["MJPOD_WORKSPACE"] + "/")  # kernels survive the container
+    assert "MENAGERIE_ROOT" not in env  # the prefetched package cache is used, not a folder
+    lock_python = re.search(r"--python-version (\S+)", makefile).group(1)
+    assert dockerfile.args["PYTHON_VERSION"] == lock_python  # the lock is resolved for this Python
+
+
+def test_host_keys_are_not_baked_into_the_image(dockerfile):
+    provision_run = next(v for v in instructions(dockerfile, "RUN") if "provision.sh" in v)
+    assert "rm -f /etc/ssh/ssh_host_*" in provision_run
+
+
+def test_exposed_ports_match_compose_and_stream_ports_stay_on_loopback(dockerfile, compose):
+    exposed = {int(p.split("/")[0]) for p in instructions(dockerfile, "EXPOSE")[0].split()}
+    assert exposed == {22, 7000, 8080}
+    ports = compose["services"]["appliance"]["ports"]
+    published = {int(spec.rsplit(":", 1)[1]): spec.rsplit(":", 1)[0] for spec in ports}
+    assert set(published) == exposed
+    assert published[22] == "${MJPOD_SSH_PORT:-2222}"  # SSH: reachable from other machines, keys only
+    for port in (7000, 8080):
+        assert published[port].startswith("127.0.0.1:"), f"port {port} would be open to the network"
+    for spec in compose["services"]["serve"]["ports"]:
+        assert spec.startswith("127.0.0.1:")
+
+
+def test_compose_keeps_the_image_environment_and_reserves_gpus_only(dockerfile, compose):
+    """A `capabilities:` list with more than gpu replaces NVIDIA_DRIVER_CAPABILITIES (EGL breaks)."""
+    for name, service in compose["services"].items():
+        (device,) = service["deploy"]["resources"]["reservations"]["devices"]
+        assert device == {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}, name
+        env = service.get("environment") or {}
+        assert not {"NVIDIA_DRIVER_CAPABILITIES", "MUJOCO_GL", "PYOPENGL_PLATFORM"} & set(env), name
+        assert any(v.endswith(":/workspace") for v in service["volumes"]), name
+    assert compose["services"]["appliance"]["environment"]["PUBLIC_KEY"] == "${PUBLIC_KEY:-}"
+
+
+def test_compose_jobs_run_through_the_image_entrypoint_and_existing_scripts(dockerfile, compose):
+    entry = exec_form(instructions(dockerfile, "ENTRYPOINT")[0])
+    for name in ("bench", "record", "serve"):
+        service = compose["services"][name]
+        assert service["profiles"] == [name]
+        assert service["entrypoint"][:-1] == entry
+        assert (ROOT / service["entrypoint"][-1]).is_file()

@@ -1,0 +1,174 @@
+"""The Docker-facing Make targets: `make -n` shows the docker command each would run (GPU flag,
+volumes, loopback-only ports), and without Docker they stop with what is missing and how to fix it.
+Also shellcheck over every shell script the image and the targets run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "/home/me/.ssh/id_ed25519.pub"
+
+
+def make(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def dry(*args: str) -> str:
+    result = make("-n", *args, "SSH_PUBKEY=" + KEY)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def docker_lines(out: str) -> list[str]:
+    lines = (" ".join(line.split()) for line in out.replace("\\\n", " ").splitlines())
+    return [line for line in lines if line.startswith("docker ")]
+
+
+def test_image_builds_with_the_build_args():
+    (cmd,) = docker_lines(dry("image", "IMAGE=docker.io/me/mjpod", "TAG=0.1"))
+    assert cmd.startswith("docker build -t docker.io/me/mjpod:0.1 ")
+    assert "--build-arg WARP_CUDA=13" in cmd and '--build-arg MENAGERIE_ROBOTS="franka_emika_panda"' in cmd
+    assert cmd.endswith(" .")
+    (cu12,) = docker_lines(dry("image", "WARP_CUDA=12"))
+    assert "--build-arg WARP_CUDA=12" in cu12
+    assert "--build-arg BASE_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04" in cu12
+
+
+def test_bench_in_the_container_mounts_results_and_the_workspace():
+    out = dry("bench", "WHERE=container", "BENCH_ARGS=--quick")
+    assert "bench: in the container, image mjpod:latest" in out
+    (cmd,) = docker_lines(out)
+    assert cmd.startswith("docker run --rm ")
+    assert "--gpus all" in cmd
+    assert "-v mjpod-workspace:/workspace" in cmd
+    assert f"-v {ROOT}/bench/results:/workspace/results" in cmd
+    assert cmd.endswith("mjpod:latest scripts/bench.sh --quick")
+    assert "scripts/check-docker.sh --gpu" in out
+
+
+def test_bench_without_docker_or_image_runs_in_the_venv_and_says_so():
+    out = dry("bench", "DOCKER=/nonexistent/docker")
+    assert "bench: in the local venv .venv (no Docker engine or no image mjpod:latest" in out
+    assert ".venv/bin/mjpod bench --out bench/results" in out
+    assert not docker_lines(out)
+
+
+def test_bench_rejects_an_unknown_where():
+    result = make("-n", "bench", "WHERE=cloud")
+    assert result.returncode != 0
+    assert "WHERE must be auto, local or container, not 'cloud'" in result.stderr
+
+
+def test_record_writes_videos_to_the_host():
+    (cmd,) = docker_lines(dry("record", "ARGS=--model bin --seconds 2"))
+    assert "--gpus all" in cmd and f"-v {ROOT}/videos:/workspace/videos" in cmd
+    assert cmd.endswith("mjpod:latest scripts/record.sh --model bin --seconds 2")
+
+
+def test_serve_publishes_stream_and_web_on_loopback_only():
+    (cmd,) = docker_lines(dry("serve", "ARGS=--model bin"))
+    assert "-p 127.0.0.1:7000:7000" in cmd and "-p 127.0.0.1:8080:8080" in cmd
+    assert " -p 7000" not in cmd and " -p 0.0.0.0" not in cmd
+    assert cmd.endswith("scripts/stream.sh --model bin")
+
+
+def test_shell_is_interactive_with_gpu_and_workspace():
+    (cmd,) = docker_lines(dry("shell"))
+    assert cmd == "docker run --rm -it --gpus all -v mjpod-workspace:/workspace mjpod:latest bash"
+
+
+def test_no_gpu_mode_drops_the_gpu_flag_and_check():
+    out = dry("shell", "GPUS=")
+    assert "--gpus" not in out and "--gpu" not in out
+
+
+def test_up_passes_the_public_key_and_ports_to_compose():
+    out = dry("up", "SSH_PORT=2200").replace("\\\n", " ")
+    assert "scripts/check-docker.sh --gpu --compose" in out
+    assert f'PUBLIC_KEY="${{PUBLIC_KEY:-$(cat {KEY})}}"' in out
+    assert "MJPOD_SSH_PORT=2200" in out and "docker compose up -d appliance" in out
+
+
+def test_ssh_forwards_the_stream_ports():
+    out = dry("ssh")
+    assert (
+        "ssh -p 2222 -o HostKeyAlias=mjpod-local -L 7000:127.0.0.1:7000 -L 8080:127.0.0.1:8080 root@127.0.0.1"
+        in out
+    )
+
+
+def test_push_needs_a_registry_name():
+    (cmd,) = docker_lines(dry("push", "IMAGE=ghcr.io/me/mjpod", "TAG=0.2"))
+    assert cmd == "docker push ghcr.io/me/mjpod:0.2"
+    result = make("push")
+    assert result.returncode != 0
+    assert "IMAGE=mjpod names no registry or account" in result.stderr
+
+
+def test_gui_uses_the_host_display():
+    (cmd,) = docker_lines(dry("gui", "DISPLAY=:1"))
+    assert "-e DISPLAY=:1" in cmd and "-v /tmp/.X11-unix:/tmp/.X11-unix:ro" in cmd
+    assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd
+    assert cmd.endswith("mjpod view --local")
+    result = make("gui", "DISPLAY=")
+    assert result.returncode != 0 and "DISPLAY is not set" in result.stderr
+
+
+def test_runpod_targets_call_the_mjpod_command():
+    out = dry("runpod-up", "IMAGE=docker.io/me/mjpod", "RUNPOD_GPU=NVIDIA H100 80GB HBM3").replace(
+        "\\\n", " "
+    )
+    assert ".venv/bin/mjpod runpod up --image docker.io/me/mjpod:latest" in out
+    assert '--gpu "NVIDIA H100 80GB HBM3"' in out and f"--key {KEY}" in out and "--warp-cuda 13" in out
+    assert ".venv/bin/mjpod runpod down --name mjpod" in dry("runpod-down")
+    assert ".venv/bin/mjpod runpod ssh --name mjpod --exec" in dry("runpod-ssh")
+
+
+@pytest.mark.parametrize("target", ["image", "shell", "record", "serve", "push", "up", "bench-container"])
+def test_without_docker_the_targets_say_what_to_install(target):
+    result = make(target, "DOCKER=/nonexistent/docker", "IMAGE=docker.io/me/mjpod")
+    assert result.returncode != 0
+    assert "Docker is not installed here ('/nonexistent/docker' is not on PATH)" in result.stderr
+    assert "https://docs.docker.com/engine/install/" in result.stderr
+    assert "make bench WHERE=local" in result.stderr
+
+
+def test_shell_scripts_pass_shellcheck():
+    scripts = sorted([*(ROOT / "docker").glob("*.sh"), *(ROOT / "scripts").glob("*.sh")])
+    assert len(scripts) >= 8
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "shellcheck"), *map(str, scripts)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_bench_script_writes_into_the_workspace(tmp_path):
+    """In the container results go to $MJPOD_WORKSPACE/results (bench/results is mounted there)."""
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "bench.sh"), "--help"],
+        env={
+            **os.environ,
+            "MJPOD_WORKSPACE": str(tmp_path),
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "results").is_dir()
+    assert "--out" in result.stdout
