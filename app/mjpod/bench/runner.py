@@ -19,7 +19,7 @@ from mjpod.bench import measure
 from mjpod.engines import ENGINES, EngineConfig, caps, make
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
-SECTIONS = ("seed", "render", "physics")  # in run order; each has a runner in `_section_runners`
+SECTIONS = ("seed", "render", "physics", "stream")  # in run order; each has a runner in `_section_runners`
 SEED_MODEL = "franka_emika_panda/mjx_scene"
 DEFAULT_MODELS = ("bin", SEED_MODEL)
 SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
@@ -174,7 +174,9 @@ Section = Callable[["BenchConfig", "BenchResult", list[models.LoadedModel], Prog
 
 def _section_runners() -> dict[str, Section]:
     """Section name -> the function that measures it and appends its rows to the result."""
-    return {"seed": _seed, "render": _render, "physics": _physics}
+    from mjpod.bench import stream  # imports this module: load it only when the sections run
+
+    return {"seed": _seed, "render": _render, "physics": _physics, "stream": stream.run_section}
 
 
 def _describe(result: BenchResult, console: Console) -> None:
