@@ -11,6 +11,8 @@ packages=(
   libglvnd0 libgl1 libglx0 libegl1 libgles2 libopengl0
   libegl-mesa0 libgl1-mesa-dri
   ca-certificates make git procps
+  # headless Chromium: the browser-view tests (mjpod serve --web) drive it through chromedriver
+  chromium chromium-driver
 )
 if [[ "${1:-}" == "--python" ]]; then
   packages+=(python3 python3-venv python3-pip python3-dev)

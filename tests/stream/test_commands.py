@@ -43,3 +43,11 @@ def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes():
         assert proc.proc.wait(timeout=300) == 0, proc.output
     assert times == sorted(times) and abs(times[-1] - 5.0) < 1e-3  # the final state always arrives (float32 time)
     assert "done: 2500 steps (5.00 s simulated)" in proc.output
+
+
+def test_help_renders_for_both_commands():
+    for command in ("serve", "view"):
+        proc = run_mjpod(command, "--help")
+        assert proc.returncode == 0 and "--port" in proc.stdout and "MJSTREAM_PORT" in proc.stdout, (
+            proc.stderr
+        )
