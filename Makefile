@@ -10,7 +10,7 @@ export MUJOCO_GL ?= egl
 BENCH_ARGS ?=
 OUT ?= bench/results
 
-.PHONY: help venv bench bench-local bench-quick test test-gpu lint fmt lock doctor models clean
+.PHONY: help venv bench bench-local bench-quick test test-gpu lint fmt lock doctor models clean view
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -64,6 +64,14 @@ models: venv  ## list loadable models
 lock:  ## re-pin requirements.lock from pyproject.toml (needs uv)
 	uv pip compile -q pyproject.toml --all-extras --universal --python-version 3.11 --no-header \
 	  --custom-compile-command "make lock" -o requirements.lock
+
+SERVE_ARGS ?= --web 8080
+VIEW_ARGS ?=
+serve: venv  ## stream a headless simulation (TCP 7000 + browser 8080 on 127.0.0.1); SERVE_ARGS=...
+	scripts/stream.sh $(SERVE_ARGS)
+
+view: venv  ## watch a stream (mujoco viewer; VIEW_ARGS="--record out.mp4" without a display)
+	$(BIN)/mjpod view $(VIEW_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -15,6 +15,8 @@ packages=(
   openssh-server openssh-client tini
   # X11 client libraries GLFW loads for `make gui` (mjpod view --local on the host's display)
   libx11-6 libxrandr2 libxinerama1 libxcursor1 libxi6
+  # headless Chromium: the browser-view tests (mjpod serve --web) drive it through chromedriver
+  chromium chromium-driver
 )
 if [[ "${1:-}" == "--python" ]]; then
   packages+=(python3 python3-venv python3-pip python3-dev)

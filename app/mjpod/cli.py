@@ -265,6 +265,206 @@ def record(
         raise typer.Exit(130)
 
 
+# -- streaming: mjpod serve, mjpod view ----------------------------------------------------------
+
+HostOpt = Annotated[
+    str,
+    typer.Option(
+        envvar="MJSTREAM_HOST",
+        help="address to bind (serve) or connect to (view); 127.0.0.1 keeps it private",
+    ),
+]
+PortOpt = Annotated[
+    int, typer.Option(envvar="MJSTREAM_PORT", help="TCP stream port (serve: <= 0 turns the TCP stream off)")
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(envvar="MJSTREAM_TOKEN", help="shared token clients must present (prefer the env var)"),
+]
+
+
+def _log_to_stderr() -> None:
+    import logging
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _frame_size(text: str, option: str) -> tuple[int, int]:
+    """'640x480' -> (height, width)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise fail(f"{option} takes WIDTHxHEIGHT, e.g. 640x480; got {text!r}") from None
+    if width < 16 or height < 16:
+        raise fail(f"{option} must be at least 16x16; got {text!r}")
+    return height, width
+
+
+def _build_engine(model: str, engine: str, **config: object):
+    from mjpod import engines, models
+    from mjpod.cli_common import engine_config
+
+    try:
+        lm = models.load(model)
+    except models.ModelError as err:
+        raise fail(str(err)) from None
+    if engine not in engines.ENGINES:
+        raise fail(f"unknown engine {engine!r}; choose one of: {', '.join(engines.ENGINES)}")
+    try:
+        return lm, engines.make(engine, lm.model, engine_config(**config))
+    except (ValueError, RuntimeError) as err:
+        raise fail(f"cannot start {engine} on {lm.name}: {err}") from None
+
+
+def _stop_on_sigterm():
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+@app.command()
+def serve(
+    model: ModelOpt = "bin",
+    engine: EngineOpt = "mjc",
+    nworld: NworldOpt = 1,
+    device: DeviceOpt = None,
+    ctrl: CtrlOpt = "noise",
+    seed: SeedOpt = 0,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
+    world: Annotated[int, typer.Option(help="which world to stream")] = 0,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 7000,
+    hz: Annotated[float, typer.Option(help="states (and browser frames) per second at most")] = 60.0,
+    token: TokenOpt = None,
+    web: Annotated[int, typer.Option(help="also serve the browser view on this port (0: off)")] = 0,
+    web_size: Annotated[str, typer.Option(help="browser view frame size, WIDTHxHEIGHT")] = "640x480",
+    camera: Annotated[str, typer.Option(help="browser view camera: name or id (-1: free camera)")] = "-1",
+    duration: Annotated[float, typer.Option(help="simulated seconds to run (0: until Ctrl-C)")] = 0.0,
+    fast: Annotated[bool, typer.Option("--fast", help="as fast as possible instead of real time")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="start the simulation when the first viewer connects")
+    ] = False,
+) -> None:
+    """Run a headless simulation and stream one world to `mjpod view` clients and, with --web, a browser."""
+    from mjpod.stream.serve import ServeOptions
+    from mjpod.stream.serve import serve as run_serve
+
+    _log_to_stderr()
+    lm, sim = _build_engine(
+        model, engine, nworld=nworld, device=device, ctrl=ctrl, seed=seed, nconmax=nconmax, njmax=njmax,
+        comfree_stiffness=comfree_stiffness, comfree_damping=comfree_damping,
+    )  # fmt: skip
+    opts = ServeOptions(
+        world=world, host=host, port=port, hz=hz, token=token, web_port=web, web_host=host,
+        web_size=_frame_size(web_size, "--web-size"), camera=int(camera) if camera.lstrip("-").isdigit() else camera,
+        duration=duration, realtime=not fast, wait=wait,
+    )  # fmt: skip
+    console.print(
+        f"mjpod serve: {lm.name} on {engine} ({sim.nworld} world(s), {sim.device}), streaming world {world}"
+        + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then mjpod view --port {port})" if port > 0 else "")
+        + (f"; browser http://{host}:{web}/" if web > 0 else ""),
+        soft_wrap=True,
+    )  # fmt: skip
+    stop = _stop_on_sigterm()
+    try:
+        with sim:
+            stats = run_serve(lm, sim, opts, stop)
+    except KeyboardInterrupt:
+        console.print("stopped (Ctrl-C)")
+        return
+    except (ValueError, RuntimeError) as err:
+        raise fail(str(err)) from None
+    except OSError as err:
+        raise fail(f"cannot listen ({err}); choose another --port / --web or stop what uses it") from None
+    console.print(
+        f"done: {stats.steps} steps ({stats.sim_time:.2f} s simulated) in {stats.wall:.2f} s, "
+        f"{stats.steps_per_second:,.0f} steps/s"
+    )
+
+
+@app.command()
+def view(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 7000,
+    retry_delay: Annotated[float, typer.Option(help="seconds between reconnect attempts")] = 2.0,
+    token: TokenOpt = None,
+    record: Annotated[
+        Path | None, typer.Option(help="no window: render headless (EGL) into this MP4")
+    ] = None,
+    size: Annotated[str, typer.Option(help="--record frame size, WIDTHxHEIGHT")] = "640x480",
+    fps: Annotated[float, typer.Option(help="--record frames per simulated second")] = 30.0,
+    frames: Annotated[int, typer.Option(help="--record: stop after this many frames (0: until Ctrl-C)")] = 0,
+    once: Annotated[
+        bool, typer.Option("--once", help="exit when the stream ends instead of reconnecting")
+    ] = False,
+    local: Annotated[str | None, typer.Option(help="no server: simulate this model here and show it")] = None,
+    engine: EngineOpt = "mjc",
+    nworld: NworldOpt = 1,
+    device: DeviceOpt = None,
+    ctrl: CtrlOpt = "noise",
+    seed: SeedOpt = 0,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
+    world: Annotated[int, typer.Option(help="--local: which world to show")] = 0,
+) -> None:
+    """Watch a `mjpod serve` stream in MuJoCo's viewer (reconnecting), record it headless, or --local simulate."""
+    import sys
+
+    from mjpod.stream import viewer as v
+
+    _log_to_stderr()
+    if (
+        record is None
+        and sys.platform.startswith("linux")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        raise fail(
+            "no display here (DISPLAY is unset): record instead with `mjpod view --record out.mp4`, "
+            "or open the browser view (`mjpod serve --web 8080`)"
+        )
+    if local is not None:
+        _, sim = _build_engine(
+            local, engine, nworld=nworld, device=device, ctrl=ctrl, seed=seed, nconmax=nconmax, njmax=njmax,
+            comfree_stiffness=comfree_stiffness, comfree_damping=comfree_damping,
+        )  # fmt: skip
+        try:
+            with sim:
+                v.view_local(sim, world)
+        except ValueError as err:
+            raise fail(str(err)) from None
+        except KeyboardInterrupt:
+            pass
+        return
+    if record is not None:
+        height, width = _frame_size(size, "--size")
+        if record.suffix.lower() != ".mp4" or not record.parent.is_dir():
+            raise fail(f"--record needs a .mp4 path in an existing folder; got {record}")
+
+        def make_sink(mjm, info):
+            return v.Recorder(mjm, record, width=width, height=height, fps=fps, max_frames=frames)
+    else:
+
+        def make_sink(mjm, info):
+            return v.PassiveViewer(mjm)
+
+    stop = _stop_on_sigterm()
+    try:
+        v.follow(host, port, make_sink, token=token, retry_delay=retry_delay, once=once, stop=stop)
+    except KeyboardInterrupt:
+        pass
+    except ConnectionError as err:  # refused: wrong token, too many clients
+        raise fail(str(err), code=1) from None
+
+
 from mjpod.runpod_cli import runpod_app  # noqa: E402 - the Runpod commands live in their own module
 
 app.add_typer(runpod_app, name="runpod")

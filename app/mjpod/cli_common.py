@@ -38,7 +38,9 @@ def float_list(text: str | None, option: str, size: int | None = None) -> tuple[
 
 ModelOpt = Annotated[
     str,
-    typer.Option("--model", "-m", help="model spec: bundled scene, Menagerie robot[/entry], or a path"),
+    typer.Option(
+        "--model", "-m", help="model spec: bundled scene, Menagerie robot (robot or robot/entry), or a path"
+    ),
 ]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help=f"engine: {', '.join(ENGINES)}")]
 NworldOpt = Annotated[int, typer.Option(help="worlds simulated together")]

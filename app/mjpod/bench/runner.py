@@ -16,7 +16,7 @@ from mjpod.bench import measure, testspeed
 from mjpod.engines import ENGINES, EngineConfig, caps, make
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
-SECTIONS = ("seed", "render", "physics", "contact", "encode", "record", "batch")  # in run order
+SECTIONS = ("seed", "render", "physics", "contact", "stream", "encode", "record", "batch")  # in run order
 SEED_MODEL = "franka_emika_panda/mjx_scene"
 DEFAULT_MODELS = ("bin", SEED_MODEL)
 SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
@@ -178,13 +178,14 @@ Section = Callable[["BenchConfig", "BenchResult", list[models.LoadedModel], Prog
 
 def _section_runners() -> dict[str, Section]:
     """Section name -> the function that measures it and appends its rows to the result."""
-    from mjpod.bench import contact, video
+    from mjpod.bench import contact, stream, video  # they import this module: load them when sections run
 
     return {
         "seed": _seed,
         "render": _render,
         "physics": _physics,
         "contact": contact.run_section,
+        "stream": stream.run_section,
         "encode": video.encode,
         "record": video.record,
         "batch": video.batch,

@@ -1,0 +1,151 @@
+"""The client side: seed-compatible `recv_packet` / `apply_mjdata`, and `StreamClient` for new code.
+
+`recv_packet(sock)` keeps the seed's packets (dicts with `kind` = xml | mjb | state | close) but
+reads the safe protocol underneath: it says hello (with MJSTREAM_TOKEN) on first use, loads the
+model the server sends, and checks every state against that model's sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import select
+import socket
+import weakref
+
+import mujoco
+import numpy as np
+
+from mjpod import __version__
+from mjpod.stream.model_transfer import ModelInfo, read_model
+from mjpod.stream.protocol import MAX_MODEL, Kind, ProtocolError, Sizes, check_state, encode, read_message
+
+
+class StreamRefused(ConnectionError):
+    """The server refused this client (wrong token, too many clients); retrying will not help."""
+
+
+@dataclasses.dataclass
+class _Session:
+    token: str | None
+    hello_sent: bool = False
+    sizes: Sizes | None = None
+
+
+_sessions: weakref.WeakKeyDictionary[socket.socket, _Session] = weakref.WeakKeyDictionary()
+
+
+def recv_packet(sock: socket.socket, token: str | None = None) -> dict:
+    """The next packet from a StreamServer, as the seed's dict; ConnectionError when the stream breaks.
+
+    The first call on a socket sends the hello (`token`, else MJSTREAM_TOKEN). Packets:
+    `{"kind": "xml" | "mjb", "model": MjModel, "xml": str | None, "name", "path", "digest", "info"}`,
+    then `{"kind": "state", "state": {time, qpos, qvel, act, ctrl, xfrc_applied}, "seq", "world"}`,
+    and `{"kind": "close", "reason"}` at the end.
+    """
+    session = _sessions.get(sock)
+    if session is None:
+        session = _sessions[sock] = _Session(token if token is not None else os.environ.get("MJSTREAM_TOKEN"))
+    if not session.hello_sent:
+        hello = {"client": f"mjpod/{__version__}"}
+        if session.token:
+            hello["token"] = session.token
+        sock.sendall(encode(Kind.HELLO, hello))
+        session.hello_sent = True
+    msg = read_message(sock, MAX_MODEL if session.sizes is None else session.sizes.state_limit())
+    if msg.kind == Kind.MODEL:
+        if session.sizes is not None:
+            raise ProtocolError("a second MODEL on one connection")
+        mjm, info = read_model(msg)
+        session.sizes = info.sizes
+        return {
+            "kind": "xml" if info.xml is not None else "mjb",
+            "model": mjm,
+            "xml": info.xml,
+            "name": info.name,
+            "path": info.path,
+            "digest": info.digest,
+            "info": info,
+        }
+    if msg.kind == Kind.STATE:
+        if session.sizes is None:
+            raise ProtocolError("STATE before MODEL")
+        state = check_state(msg, session.sizes)
+        return {"kind": "state", "state": state, "seq": msg.meta.get("seq"), "world": msg.meta.get("world")}
+    if msg.kind == Kind.CLOSE:
+        return {"kind": "close", "reason": str(msg.meta.get("reason", ""))}
+    if msg.kind == Kind.ERROR:
+        raise StreamRefused(f"server refused the connection: {msg.meta.get('message', 'no reason given')}")
+    raise ProtocolError(f"unexpected {msg.kind.name} from the server")
+
+
+def load_model(packet: dict) -> mujoco.MjModel:
+    """The model of a model packet (exact MJB; no files needed on this machine)."""
+    if packet.get("kind") not in ("xml", "mjb"):
+        raise ValueError(f"not a model packet: kind {packet.get('kind')!r}")
+    return packet["model"]
+
+
+def apply_mjdata(mjd: mujoco.MjData, state: dict) -> None:
+    """Copy a received state into `mjd` (call mj_forward before drawing), checking every size."""
+    if "time" in state:
+        mjd.time = float(state["time"])
+    for name in ("qpos", "qvel", "act", "ctrl", "xfrc_applied"):
+        if name in state:
+            target, value = getattr(mjd, name), np.asarray(state[name])
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"state {name} has shape {value.shape}; this model's MjData needs {target.shape}"
+                )
+            np.copyto(target, value)
+
+
+class StreamClient:
+    """A connected, greeted client: `model`/`info` after connect, then `states()` until the stream ends."""
+
+    def __init__(self, sock: socket.socket, token: str | None = None) -> None:
+        self.sock = sock
+        self.token = token
+        packet = recv_packet(sock, token)
+        if packet["kind"] == "close":
+            raise ConnectionError(f"server closed before sending a model: {packet['reason']}")
+        if packet["kind"] not in ("xml", "mjb"):
+            raise ProtocolError(f"expected the model first, got {packet['kind']}")
+        self.model: mujoco.MjModel = packet["model"]
+        self.info: ModelInfo = packet["info"]
+        self.close_reason: str | None = None
+
+    @classmethod
+    def connect(cls, host: str, port: int, token: str | None = None, timeout: float = 10.0) -> StreamClient:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            client = cls(sock, token)
+        except BaseException:
+            sock.close()
+            raise
+        sock.settimeout(None)  # states may pause (sim paused); a dead peer shows as a reset
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return client
+
+    def next_state(self, newest: bool = True) -> dict | None:
+        """The next state dict (with "seq"), or None when the server closed the stream.
+
+        With `newest`, states already waiting in the socket are read and skipped so a consumer slower
+        than the stream shows the present, not a backlog.
+        """
+        packet = recv_packet(self.sock)
+        while newest and packet["kind"] == "state" and select.select([self.sock], [], [], 0)[0]:
+            packet = recv_packet(self.sock)
+        if packet["kind"] == "close":
+            self.close_reason = packet["reason"]
+            return None
+        return {**packet["state"], "seq": packet["seq"]}
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> StreamClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,184 @@
+"""`mjpod view`: follow a stream (reconnecting) and show it in MuJoCo's viewer, or record it to MP4.
+
+The part that needs no display is `follow`: connect, take the model, apply each state, hand it to a
+sink, and on any connection loss wait `retry_delay` and connect again. The native viewer and the
+headless recorder are two sinks over that one loop, so the recorder's tests exercise the viewer's logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import mujoco
+
+from mjpod import video
+from mjpod.engines import Engine
+from mjpod.stream import simloop
+from mjpod.stream.client import StreamClient, StreamRefused, apply_mjdata
+from mjpod.stream.model_transfer import ModelInfo
+
+log = logging.getLogger("mjpod.stream.view")
+
+
+class Sink(Protocol):
+    """Where a followed stream goes. `show` returns False to stop following."""
+
+    def show(self, state: dict) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+SinkFactory = Callable[[mujoco.MjModel, ModelInfo], Sink]
+
+
+def follow(
+    host: str,
+    port: int,
+    make_sink: SinkFactory,
+    *,
+    token: str | None = None,
+    retry_delay: float = 2.0,
+    once: bool = False,
+    stop: threading.Event | None = None,
+) -> int:
+    """Follow the stream until a sink stops, `stop` is set, or (with `once`) the stream ends.
+
+    Returns the number of connections made. A sink lives as long as the model's digest stays the
+    same, so a server restart with the same model continues the same window or video.
+    """
+    stop = stop or threading.Event()
+    sink: Sink | None = None
+    digest = None
+    connections = 0
+    try:
+        while not stop.is_set():
+            try:
+                client = StreamClient.connect(host, port, token)
+            except StreamRefused:
+                raise
+            except OSError as err:
+                if once and connections:
+                    return connections
+                log.warning("cannot connect to %s:%d (%s); retrying in %.1f s", host, port, err, retry_delay)
+                stop.wait(retry_delay)
+                continue
+            connections += 1
+            with client:
+                info = client.info
+                log.info("connected to %s:%d: model %s (%s…)", host, port, info.name, info.digest[:12])
+                if sink is None or info.digest != digest:
+                    if sink is not None:
+                        log.info("the server's model changed; starting over")
+                        sink.close()
+                    sink, digest = make_sink(client.model, info), info.digest
+                try:
+                    while not stop.is_set():
+                        state = client.next_state()
+                        if state is None:
+                            log.info("server closed the stream: %s", client.close_reason)
+                            break
+                        if sink.show(state) is False:
+                            return connections
+                except StreamRefused:
+                    raise
+                except (ConnectionError, OSError) as err:
+                    log.warning("connection lost: %s", err)
+            if once:
+                return connections
+            if not stop.is_set():
+                log.info("reconnecting in %.1f s", retry_delay)
+                stop.wait(retry_delay)
+        return connections
+    finally:
+        if sink is not None:
+            sink.close()
+
+
+class Recorder:
+    """Renders the followed world headless (EGL) into an MP4, one frame per 1/fps of simulated time."""
+
+    def __init__(
+        self, mjm: mujoco.MjModel, path: Path, *, width: int, height: int, fps: float, max_frames: int = 0
+    ) -> None:
+        from mjpod.render.gl import GLRenderer
+
+        self.mjm, self.path, self.fps, self.max_frames = mjm, path, fps, max_frames
+        self.mjd = mujoco.MjData(mjm)
+        self.renderer = GLRenderer(mjm, height - height % 2, width - width % 2)
+        self.writer = video.VideoWriter(
+            path, self.renderer.width, self.renderer.height, fps, video.choose_encoder("auto")
+        )
+        self.frames = 0
+        self._next_time: float | None = None
+
+    def show(self, state: dict) -> bool:
+        apply_mjdata(self.mjd, state)
+        t = self.mjd.time
+        if self._next_time is None or abs(t - self._next_time) > 1.0:  # first state, a restart or a gap
+            self._next_time = t
+        if t < self._next_time:
+            return True
+        mujoco.mj_forward(self.mjm, self.mjd)
+        frame = self.renderer.render(self.mjd)
+        while t >= self._next_time:  # states skipped by the rate cap: hold the frame so time stays true
+            self.writer.write(frame)
+            self.frames += 1
+            self._next_time += 1.0 / self.fps
+            if self.max_frames and self.frames >= self.max_frames:
+                return False
+        return True
+
+    def close(self) -> None:
+        if self.frames:
+            self.writer.close()
+        else:
+            self.writer.discard()  # nothing arrived: leave no empty file
+        self.renderer.close()
+        log.info("wrote %s: %d frames at %g fps", self.path, self.frames, self.fps)
+
+
+class PassiveViewer:
+    """mujoco.viewer's passive window on the followed world (needs a display)."""
+
+    def __init__(self, mjm: mujoco.MjModel) -> None:
+        import mujoco.viewer
+
+        self.mjm, self.mjd = mjm, mujoco.MjData(mjm)
+        mujoco.mj_forward(mjm, self.mjd)
+        self.handle = mujoco.viewer.launch_passive(mjm, self.mjd)
+
+    def show(self, state: dict) -> bool:
+        if not self.handle.is_running():
+            return False
+        with self.handle.lock():
+            apply_mjdata(self.mjd, state)
+            mujoco.mj_forward(self.mjm, self.mjd)
+        self.handle.sync()
+        return True
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def view_local(engine: Engine, world: int = 0, hz: float = 60.0) -> None:
+    """The seed's test_viewer.py: simulate here in real time with any engine and show world `world`."""
+    import mujoco.viewer
+
+    if not 0 <= world < engine.nworld:
+        raise ValueError(f"--world {world} is out of range: this run has {engine.nworld} world(s)")
+    mjd = engine.get_world(world)
+    with mujoco.viewer.launch_passive(engine.mjm, mjd) as handle:
+
+        def show() -> bool:
+            if not handle.is_running():
+                return False
+            with handle.lock():
+                engine.get_world(world, mjd)
+            handle.sync()
+            return True
+
+        simloop.run(engine, show, hz=hz, realtime=True)

@@ -1,0 +1,32 @@
+"""Bench section `stream` end to end: every condition measured, and bytes/state is the real message size."""
+
+import json
+
+import mujoco
+
+from mjpod import models
+from mjpod.stream.feed import StateFeed
+from tests.cli_runner import run_mjpod
+
+
+def test_stream_section_rows(tmp_path):
+    # fmt: off
+    proc = run_mjpod("bench", "--quick", "--skip", "seed", "--skip", "render", "--skip", "physics",
+                     "--model", "pendulum", "--seconds", "0.2", "--out", str(tmp_path), timeout=600)
+    # fmt: on
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert not [w for w in data["warnings"] if "stream" in w]
+    rows = {r["unit"]: r for r in data["results"] if r["section"] == "stream"}
+    expected = {
+        "steps/s, 0 clients", "steps/s, 1 client", "steps/s, 4 clients", "steps/s, 1 client + 1 stalled",
+        "ms latency p50", "ms latency p99", "bytes/state",
+    }  # fmt: skip
+    assert set(rows) == expected
+    assert all(r["value"] > 0 and r["model"] == "pendulum" and r["engine"] == "mjc" for r in rows.values())
+    assert rows["ms latency p99"]["value"] >= rows["ms latency p50"]["value"]
+    mjm = models.load("pendulum").model
+    feed = StateFeed(hz=0)
+    feed.publish(mujoco.MjData(mjm))
+    expected_size = len(feed.latest().message)
+    assert abs(rows["bytes/state"]["value"] - expected_size) <= 32  # only the digits of seq and time differ

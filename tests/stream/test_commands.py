@@ -1,0 +1,53 @@
+"""`mjpod serve` and `mjpod view` refuse bad input with the problem and the fix, and run with any engine."""
+
+import mjpod.stream as mjstream
+from tests.cli_runner import run_mjpod
+from tests.stream.helpers import Mjpod, free_port
+
+
+def test_bad_input_names_the_problem_and_the_fix():
+    proc = run_mjpod("serve", "--model", "no_such_scene", "--port", "1")
+    assert proc.returncode == 2 and "unknown model 'no_such_scene'" in proc.stderr
+    proc = run_mjpod("serve", "--model", "pendulum", "--world", "3", "--port", str(free_port()))
+    assert proc.returncode == 2 and "--world 3 is out of range" in proc.stderr
+    proc = run_mjpod("serve", "--model", "pendulum", "--port", "0")
+    assert proc.returncode == 2 and "nothing to serve" in proc.stderr
+    proc = run_mjpod("serve", "--web-size", "big")
+    assert proc.returncode == 2 and "WIDTHxHEIGHT" in proc.stderr
+    proc = run_mjpod("view", DISPLAY="", WAYLAND_DISPLAY="")
+    assert proc.returncode == 2 and "--record out.mp4" in proc.stderr and "--web" in proc.stderr
+    proc = run_mjpod("view", "--record", "/no/such/dir/x.mp4")
+    assert proc.returncode == 2 and "existing folder" in proc.stderr
+
+
+def test_port_in_use_is_a_clear_error():
+    with Mjpod("serve", "--model", "pendulum", "--port", str(port := free_port())) as first:
+        first.wait_line("streaming pendulum on")
+        proc = run_mjpod("serve", "--model", "pendulum", "--port", str(port))
+        assert proc.returncode == 2 and "cannot listen" in proc.stderr and "another --port" in proc.stderr
+
+
+def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes():
+    """mjwarp on the cpu device, two worlds, world 1 streamed; --duration ends the run and the stream."""
+    port = free_port()
+    # fmt: off
+    with Mjpod("serve", "--model", "pendulum", "--engine", "mjwarp", "--device", "cpu", "--nworld", "2",
+               "--world", "1", "--port", str(port), "--fast", "--duration", "5", "--wait") as proc:
+        # fmt: on
+        proc.wait_line("waiting for the first viewer", timeout=300)
+        with mjstream.StreamClient.connect("127.0.0.1", port) as client:
+            times = []
+            while (state := client.next_state(newest=False)) is not None:
+                times.append(state["time"])
+            assert client.close_reason == "server stopped"
+        assert proc.proc.wait(timeout=300) == 0, proc.output
+    assert times == sorted(times) and abs(times[-1] - 5.0) < 1e-3  # the final state always arrives (float32 time)
+    assert "done: 2500 steps (5.00 s simulated)" in proc.output
+
+
+def test_help_renders_for_both_commands():
+    for command in ("serve", "view"):
+        proc = run_mjpod(command, "--help")
+        assert proc.returncode == 0 and "--port" in proc.stdout and "MJSTREAM_PORT" in proc.stdout, (
+            proc.stderr
+        )
