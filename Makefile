@@ -10,7 +10,7 @@ export MUJOCO_GL ?= egl
 BENCH_ARGS ?=
 OUT ?= bench/results
 
-.PHONY: help venv bench bench-local bench-quick test test-gpu lint fmt lock doctor models clean view
+.PHONY: help venv bench bench-local bench-quick record record-local serve serve-local view test test-gpu lint fmt lock doctor models clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -24,16 +24,24 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 
 venv: $(BIN)/.installed  ## create the virtual environment from the lock file
 
+# WHERE=auto runs a job (bench, record, serve) in the image when Docker has it, else in the local
+# venv, and says which: $(call dispatch,JOB) runs JOB-container or JOB-local.
+define dispatch
++@where=$(WHERE); \
+if [ "$$where" = auto ]; then where=local; \
+  $(DOCKER) image inspect $(IMAGE_REF) >/dev/null 2>&1 && where=container; fi; \
+case "$$where" in \
+  container) echo "$(1): in the container, image $(IMAGE_REF) (WHERE=local runs the local venv)";; \
+  local) echo "$(1): in the local venv $(VENV) (no Docker engine or no image $(IMAGE_REF); make image builds it)";; \
+  *) echo "$(1): WHERE must be auto, local or container, not '$$where'" >&2; exit 2;; \
+esac; \
+$(MAKE) --no-print-directory $(1)-$$where
+endef
+# the local jobs run the same scripts as the container, with the venv's mjpod first on PATH
+LOCAL_PATH = PATH="$(abspath $(BIN)):$$PATH"
+
 bench:  ## the benchmark -> table, JSON, plot; in the image when Docker has it, else the venv (WHERE=local|container)
-	@where=$(WHERE); \
-	if [ "$$where" = auto ]; then where=local; \
-	  $(DOCKER) image inspect $(IMAGE_REF) >/dev/null 2>&1 && where=container; fi; \
-	case "$$where" in \
-	  container) echo "bench: in the container, image $(IMAGE_REF) (WHERE=local runs the local venv)";; \
-	  local) echo "bench: in the local venv $(VENV) (no Docker engine or no image $(IMAGE_REF); make image builds it)";; \
-	  *) echo "bench: WHERE must be auto, local or container, not '$$where'" >&2; exit 2;; \
-	esac; \
-	$(MAKE) --no-print-directory bench-$$where
+	$(call dispatch,bench)
 
 bench-local: venv  ## the benchmark in the local venv
 	$(BIN)/mjpod bench --out $(OUT) $(BENCH_ARGS)
@@ -65,13 +73,20 @@ lock:  ## re-pin requirements.lock from pyproject.toml (needs uv)
 	uv pip compile -q pyproject.toml --all-extras --universal --python-version 3.11 --no-header \
 	  --custom-compile-command "make lock" -o requirements.lock
 
-SERVE_ARGS ?= --web 8080
-VIEW_ARGS ?=
-serve: venv  ## stream a headless simulation (TCP 7000 + browser 8080 on 127.0.0.1); SERVE_ARGS=...
-	scripts/stream.sh $(SERVE_ARGS)
+record:  ## record an MP4 offscreen into ./videos: make record ARGS="--model bin" (image or venv, as bench)
+	$(call dispatch,record)
 
-view: venv  ## watch a stream (mujoco viewer; VIEW_ARGS="--record out.mp4" without a display)
-	$(BIN)/mjpod view $(VIEW_ARGS)
+record-local: venv  ## mjpod record in the local venv, into ./videos
+	$(LOCAL_PATH) scripts/record.sh $(ARGS)
+
+serve:  ## stream a simulation: 127.0.0.1:7000 (mjpod view), 127.0.0.1:8080 (browser); image or venv, as bench
+	$(call dispatch,serve)
+
+serve-local: venv  ## mjpod serve in the local venv (binds 127.0.0.1)
+	$(LOCAL_PATH) scripts/stream.sh $(ARGS)
+
+view: venv  ## watch a stream (mujoco viewer; ARGS="--record out.mp4" without a display)
+	$(BIN)/mjpod view $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
@@ -79,7 +94,7 @@ clean:
 # ---- the appliance image (Docker) and Runpod ----------------------------------------------------
 # Every target that runs Docker checks the host first (scripts/check-docker.sh) and says what is
 # missing. `make -n TARGET` prints the docker command it would run.
-.PHONY: image bench-container record serve shell up down ssh push gui runpod-up runpod-down runpod-ssh
+.PHONY: image bench-container record-container serve-container shell up down ssh push gui runpod-up runpod-down runpod-ssh
 
 DOCKER ?= docker
 IMAGE ?= mjpod
@@ -97,7 +112,7 @@ WORKSPACE ?= mjpod-workspace
 SSH_PORT ?= 2222
 STREAM_PORT ?= 7000
 WEB_PORT ?= 8080
-# arguments passed through to mjpod record / serve / view / runpod
+# arguments passed through to mjpod record / serve / view / runpod (and defined before the jobs use it)
 ARGS ?=
 WHERE ?= auto
 SSH_PUBKEY ?= $(firstword $(wildcard $(HOME)/.ssh/id_ed25519.pub $(HOME)/.ssh/id_ecdsa.pub $(HOME)/.ssh/id_rsa.pub))
@@ -119,12 +134,12 @@ bench-container:  ## the benchmark in the image; results land in OUT (bench/resu
 	@mkdir -p $(OUT)
 	$(DOCKER_RUN) -v $(abspath $(OUT)):/workspace/results $(IMAGE_REF) scripts/bench.sh $(BENCH_ARGS)
 
-record:  ## record an MP4 offscreen in the image into ./videos: make record ARGS="--model bin"
+record-container:  ## mjpod record in the image, into ./videos
 	@$(GPU_CHECK)
 	@mkdir -p videos
 	$(DOCKER_RUN) -v $(CURDIR)/videos:/workspace/videos $(IMAGE_REF) scripts/record.sh $(ARGS)
 
-serve:  ## stream a simulation from the image: 127.0.0.1:7000 (mjpod view), 127.0.0.1:8080 (browser)
+serve-container:  ## mjpod serve in the image, ports published on 127.0.0.1 only
 	@$(GPU_CHECK)
 	$(DOCKER_RUN) -p 127.0.0.1:$(STREAM_PORT):7000 -p 127.0.0.1:$(WEB_PORT):8080 $(IMAGE_REF) scripts/stream.sh $(ARGS)
 

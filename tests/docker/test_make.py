@@ -74,13 +74,31 @@ def test_bench_rejects_an_unknown_where():
 
 
 def test_record_writes_videos_to_the_host():
-    (cmd,) = docker_lines(dry("record", "ARGS=--model bin --seconds 2"))
+    out = dry("record", "WHERE=container", "ARGS=--model bin --duration 2")
+    assert "record: in the container, image mjpod:latest" in out
+    (cmd,) = docker_lines(out)
     assert "--gpus all" in cmd and f"-v {ROOT}/videos:/workspace/videos" in cmd
-    assert cmd.endswith("mjpod:latest scripts/record.sh --model bin --seconds 2")
+    assert cmd.endswith("mjpod:latest scripts/record.sh --model bin --duration 2")
+
+
+@pytest.mark.parametrize("job, script", [("record", "record.sh"), ("serve", "stream.sh")])
+def test_record_and_serve_without_docker_run_the_same_script_in_the_venv(job, script):
+    out = dry(job, "DOCKER=/nonexistent/docker", "ARGS=--model bin")
+    assert f"{job}: in the local venv .venv (no Docker engine or no image mjpod:latest" in out
+    assert f'PATH="{ROOT}/.venv/bin:$PATH" scripts/{script} --model bin' in out
+    assert not docker_lines(out)
+
+
+def test_record_in_the_venv_writes_a_video(tmp_path):
+    video = tmp_path / "clip.mp4"
+    result = make("record", "WHERE=local", f"ARGS=--model pendulum --duration 0.2 --fps 10 -o {video}")
+    assert result.returncode == 0, result.stderr
+    assert "record: in the local venv" in result.stdout
+    assert video.stat().st_size > 0 and video.with_suffix(".json").is_file()
 
 
 def test_serve_publishes_stream_and_web_on_loopback_only():
-    (cmd,) = docker_lines(dry("serve", "ARGS=--model bin"))
+    (cmd,) = docker_lines(dry("serve", "WHERE=container", "ARGS=--model bin"))
     assert "-p 127.0.0.1:7000:7000" in cmd and "-p 127.0.0.1:8080:8080" in cmd
     assert " -p 7000" not in cmd and " -p 0.0.0.0" not in cmd
     assert cmd.endswith("scripts/stream.sh --model bin")
@@ -138,7 +156,9 @@ def test_runpod_targets_call_the_mjpod_command():
     assert ".venv/bin/mjpod runpod ssh --name mjpod --exec" in dry("runpod-ssh")
 
 
-@pytest.mark.parametrize("target", ["image", "shell", "record", "serve", "push", "up", "bench-container"])
+@pytest.mark.parametrize(
+    "target", ["image", "shell", "record-container", "serve-container", "push", "up", "bench-container"]
+)
 def test_without_docker_the_targets_say_what_to_install(target):
     result = make(target, "DOCKER=/nonexistent/docker", "IMAGE=docker.io/me/mjpod")
     assert result.returncode != 0
