@@ -230,6 +230,25 @@ def test_a_value_that_is_not_a_public_key_is_refused_with_a_message(keys, sandbo
         app.stop()
 
 
+def test_several_keys_on_one_line_with_windows_line_ends_each_log_in(keys, sandbox):
+    """Runpod puts all of an account's keys into PUBLIC_KEY, and env files cannot hold line breaks:
+    keys arrive on one line, and a value pasted on Windows ends in CRLF. Written as one
+    authorized_keys line, every key after the first would be a comment and be refused."""
+    key_dir, good_pub = keys
+    second_pub = keygen(sandbox / "second")
+    app = Appliance(sandbox, PUBLIC_KEY=f"{good_pub} {second_pub}\r\n").start()
+    try:
+        app.wait_for_sshd()
+        for key in (key_dir / "good", sandbox / "second"):
+            result = app.ssh(key, "true")
+            assert result.returncode == 0, f"{key.name}: {result.stderr}\n{app.log}"
+        lines = Path(app.env["MJPOD_AUTHORIZED_KEYS"]).read_text().splitlines()
+        assert lines == [good_pub, second_pub]
+        assert "installed 2 new key(s) of 2 given" in app.log
+    finally:
+        app.stop()
+
+
 def test_a_mounted_keys_file_owned_by_another_user_still_works(keys, sandbox):
     """A host file bind-mounted as authorized_keys keeps the host user's uid, which StrictModes
     refuses; mounted at MJPOD_AUTHORIZED_KEYS_FILE it is installed with root's owner and mode 600."""
