@@ -151,13 +151,15 @@ push:  ## push IMAGE:TAG to its registry: make push IMAGE=docker.io/you/mjpod TA
 	@$(CHECK_DOCKER)
 	$(DOCKER) push $(IMAGE_REF)
 
-gui:  ## the image on this machine's X display: mjpod view --local opens a window (ARGS="--model bin")
+# the model `make gui` simulates (mjpod view --local MODEL); ARGS adds view options (--engine mjwarp)
+GUI_MODEL ?= bin
+gui:  ## the image on this machine's X display: mjpod view --local GUI_MODEL (bin) in a window
 	@test -n "$(DISPLAY)" || { echo "mjpod: DISPLAY is not set: run make gui from a desktop session (headless? use make serve and mjpod view)" >&2; exit 2; }
 	@$(GPU_CHECK)
 	-@xhost +SI:localuser:root >/dev/null 2>&1 || echo "mjpod: xhost not found or refused; if the window does not open run: xhost +SI:localuser:root"
 	$(DOCKER) run --rm -it $(GPU_FLAG) -e DISPLAY=$(DISPLAY) -e MUJOCO_GL=glfw -e PYOPENGL_PLATFORM= \
 	  -v /tmp/.X11-unix:/tmp/.X11-unix:ro $(if $(wildcard /dev/dri),--device /dev/dri) \
-	  -v $(WORKSPACE):/workspace $(IMAGE_REF) mjpod view --local $(ARGS)
+	  -v $(WORKSPACE):/workspace $(IMAGE_REF) mjpod view --local "$(GUI_MODEL)" $(ARGS)
 
 RUNPOD_GPU ?= NVIDIA GeForce RTX 4090
 RUNPOD_CLOUD ?= SECURE

@@ -5,6 +5,7 @@ Also shellcheck over every shell script the image and the targets run."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -123,9 +124,29 @@ def test_gui_uses_the_host_display():
     (cmd,) = docker_lines(dry("gui", "DISPLAY=:1"))
     assert "-e DISPLAY=:1" in cmd and "-v /tmp/.X11-unix:/tmp/.X11-unix:ro" in cmd
     assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd
-    assert cmd.endswith("mjpod view --local")
+    assert cmd.endswith('mjpod view --local "bin"')
     result = make("gui", "DISPLAY=")
     assert result.returncode != 0 and "DISPLAY is not set" in result.stderr
+
+
+def test_gui_command_line_is_one_mjpod_view_accepts():
+    """`mjpod view --local` takes the model as its value; the command make gui prints must get past
+    the real CLI's parsing (here it stops at the missing display, the container's step after)."""
+    (cmd,) = docker_lines(dry("gui", "DISPLAY=:1", "GUI_MODEL=box_drop", "ARGS=--engine mjc"))
+    argv = shlex.split(cmd)
+    view = argv[argv.index("mjpod") :]
+    assert view == ["mjpod", "view", "--local", "box_drop", "--engine", "mjc"]
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mjpod"), *view[1:]],
+        env={**env, "MUJOCO_GL": "glfw", "PYOPENGL_PLATFORM": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = " ".join((result.stdout + result.stderr).split())
+    assert "unexpected extra argument" not in out and "requires an argument" not in out
+    assert "no display here" in out, out
 
 
 def test_runpod_targets_call_the_mjpod_command():
