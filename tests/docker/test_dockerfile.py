@@ -152,6 +152,34 @@ def test_venv_workspace_and_caches_agree_with_the_makefile_and_entrypoint(docker
     assert dockerfile.args["PYTHON_VERSION"] == lock_python  # the lock is resolved for this Python
 
 
+def test_build_args_base_image_warp_and_the_offline_panda(dockerfile):
+    """BASE_IMAGE defaults to a plain CUDA runtime on Ubuntu (made GL-capable here, no cudagl); the
+    Panda is fetched at build time into a cache outside the /workspace volume (a bind mount there
+    would hide it), and MENAGERIE_ROBOTS= turns the fetch off instead of failing the build."""
+    args = dict(
+        i["value"].split("=", 1)
+        for i in dockerfile.structure
+        if i["instruction"] == "ARG" and "=" in i["value"]
+    )
+    assert re.fullmatch(r"nvidia/cuda:[\d.]+-runtime-ubuntu(22|24)\.04", args["BASE_IMAGE"])
+    assert instructions(dockerfile, "FROM")[-1] == "${BASE_IMAGE} AS appliance"
+    assert (
+        dockerfile.args["WARP_CUDA"] == "13" and dockerfile.args["MENAGERIE_ROBOTS"] == "franka_emika_panda"
+    )
+    prefetch = next(v for v in instructions(dockerfile, "RUN") if "prefetch" in v)
+    assert "${MENAGERIE_ROBOTS}" in prefetch and "--no-run-if-empty" in prefetch
+    cache = dockerfile.envs["MENAGERIE_CACHE_DIR"]
+    assert not cache.startswith(dockerfile.envs["MJPOD_WORKSPACE"])
+    for robots, fetched in (("", ""), ("franka_emika_panda", "fetch prefetch franka_emika_panda")):
+        result = subprocess.run(
+            ["bash", "-c", prefetch.replace("mujoco-menagerie", "echo fetch")],
+            env={"MENAGERIE_ROBOTS": robots, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0 and result.stdout.strip() == fetched
+
+
 def test_host_keys_are_not_baked_into_the_image(dockerfile):
     provision_run = next(v for v in instructions(dockerfile, "RUN") if "provision.sh" in v)
     assert "rm -f /etc/ssh/ssh_host_*" in provision_run
