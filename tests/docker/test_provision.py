@@ -103,3 +103,12 @@ def test_unknown_option_is_refused():
         ["bash", str(ROOT / "docker" / "provision.sh"), "--pyhton"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_ci_and_the_image_run_this_same_script():
+    """One install step: what CI exercises on every change is what the image build runs."""
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "bash docker/provision.sh" in ci
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY docker/provision.sh /opt/mjpod/docker/provision.sh" in dockerfile
+    assert "RUN bash /opt/mjpod/docker/provision.sh" in dockerfile
