@@ -143,8 +143,10 @@ down:  ## stop the appliance (the workspace volume stays)
 	@$(CHECK_DOCKER) --compose
 	$(DOCKER) compose down
 
-ssh:  ## ssh into the appliance started with make up, forwarding the stream and web ports
-	ssh -p $(SSH_PORT) -o HostKeyAlias=mjpod-local -L $(STREAM_PORT):127.0.0.1:7000 -L $(WEB_PORT):127.0.0.1:8080 root@127.0.0.1
+# No -L for the stream and web ports: compose already publishes them on 127.0.0.1, so a forward of
+# the same ports cannot bind (and is not needed: mjpod serve in the appliance listens where they arrive).
+ssh:  ## ssh into the appliance started with make up (stream and web: 127.0.0.1:STREAM_PORT, WEB_PORT)
+	ssh -p $(SSH_PORT) -o HostKeyAlias=mjpod-local root@127.0.0.1
 
 push:  ## push IMAGE:TAG to its registry: make push IMAGE=docker.io/you/mjpod TAG=0.1
 	@case "$(IMAGE)" in */*) ;; *) echo "mjpod: IMAGE=$(IMAGE) names no registry or account: docker push would try docker.io/library/$(IMAGE). Use e.g. IMAGE=docker.io/<you>/mjpod or ghcr.io/<you>/mjpod" >&2; exit 2;; esac

@@ -196,6 +196,9 @@ def test_exposed_ports_match_compose_and_stream_ports_stay_on_loopback(dockerfil
         assert published[port].startswith("127.0.0.1:"), f"port {port} would be open to the network"
     for spec in compose["services"]["serve"]["ports"]:
         assert spec.startswith("127.0.0.1:")
+    # Docker delivers published ports on the container's interfaces, not its loopback: mjpod serve
+    # started in an SSH session must listen there (the host side stays 127.0.0.1 only, above)
+    assert compose["services"]["appliance"]["environment"]["MJSTREAM_HOST"] == "0.0.0.0"
 
 
 def test_compose_keeps_the_image_environment_and_reserves_gpus_only(dockerfile, compose):
