@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,12 @@ def test_compose_jobs_run_through_the_image_entrypoint_and_existing_scripts(dock
         assert service["profiles"] == [name]
         assert service["entrypoint"][:-1] == entry
         assert (ROOT / service["entrypoint"][-1]).is_file()
+
+
+def test_labels_name_the_project_version_and_license(dockerfile):
+    """The image's OCI labels say what pyproject.toml says (a release bump must not leave them behind)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    labels = dockerfile.labels
+    assert labels["org.opencontainers.image.title"] == project["name"]
+    assert labels["org.opencontainers.image.version"] == project["version"]
+    assert labels["org.opencontainers.image.licenses"] == project["license"]
