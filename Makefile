@@ -158,21 +158,25 @@ down:  ## stop the appliance (the workspace volume stays)
 	@$(CHECK_DOCKER) --compose
 	$(DOCKER) compose down
 
-ssh:  ## ssh into the appliance started with make up, forwarding the stream and web ports
-	ssh -p $(SSH_PORT) -o HostKeyAlias=mjpod-local -L $(STREAM_PORT):127.0.0.1:7000 -L $(WEB_PORT):127.0.0.1:8080 root@127.0.0.1
+# No -L for the stream and web ports: compose already publishes them on 127.0.0.1, so a forward of
+# the same ports cannot bind (and is not needed: mjpod serve in the appliance listens where they arrive).
+ssh:  ## ssh into the appliance started with make up (stream and web: 127.0.0.1:STREAM_PORT, WEB_PORT)
+	ssh -p $(SSH_PORT) -o HostKeyAlias=mjpod-local root@127.0.0.1
 
 push:  ## push IMAGE:TAG to its registry: make push IMAGE=docker.io/you/mjpod TAG=0.1
 	@case "$(IMAGE)" in */*) ;; *) echo "mjpod: IMAGE=$(IMAGE) names no registry or account: docker push would try docker.io/library/$(IMAGE). Use e.g. IMAGE=docker.io/<you>/mjpod or ghcr.io/<you>/mjpod" >&2; exit 2;; esac
 	@$(CHECK_DOCKER)
 	$(DOCKER) push $(IMAGE_REF)
 
-gui:  ## the image on this machine's X display: mjpod view --local opens a window (ARGS="--model bin")
+# the model `make gui` simulates (mjpod view --local MODEL); ARGS adds view options (--engine mjwarp)
+GUI_MODEL ?= bin
+gui:  ## the image on this machine's X display: mjpod view --local GUI_MODEL (bin) in a window
 	@test -n "$(DISPLAY)" || { echo "mjpod: DISPLAY is not set: run make gui from a desktop session (headless? use make serve and mjpod view)" >&2; exit 2; }
 	@$(GPU_CHECK)
 	-@xhost +SI:localuser:root >/dev/null 2>&1 || echo "mjpod: xhost not found or refused; if the window does not open run: xhost +SI:localuser:root"
 	$(DOCKER) run --rm -it $(GPU_FLAG) -e DISPLAY=$(DISPLAY) -e MUJOCO_GL=glfw -e PYOPENGL_PLATFORM= \
 	  -v /tmp/.X11-unix:/tmp/.X11-unix:ro $(if $(wildcard /dev/dri),--device /dev/dri) \
-	  -v $(WORKSPACE):/workspace $(IMAGE_REF) mjpod view --local $(ARGS)
+	  -v $(WORKSPACE):/workspace $(IMAGE_REF) mjpod view --local "$(GUI_MODEL)" $(ARGS)
 
 RUNPOD_GPU ?= NVIDIA GeForce RTX 4090
 RUNPOD_CLOUD ?= SECURE

@@ -20,7 +20,7 @@ STATE_DIR="${MJPOD_STATE_DIR:-/run/mjpod}"
 
 # What SSH sessions inherit: the GL/CUDA/Warp/venv set-up, never secrets. Names in MJPOD_SSH_ENV
 # (space separated) are passed as well, secret-looking or not: naming them is the opt-in.
-SESSION_ENV_PATTERN='^(PATH|VIRTUAL_ENV|LD_LIBRARY_PATH|LANG|LC_[A-Z]+|TZ|PYTHONUNBUFFERED|PYOPENGL_PLATFORM|DISPLAY|MUJOCO_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|WARP_[A-Z0-9_]+|MJPOD_[A-Z0-9_]+|MENAGERIE_[A-Z0-9_]+|RUNPOD_[A-Z0-9_]+|__EGL_[A-Z0-9_]+|__GLX_[A-Z0-9_]+)$'
+SESSION_ENV_PATTERN='^(PATH|VIRTUAL_ENV|LD_LIBRARY_PATH|LANG|LC_[A-Z]+|TZ|PYTHONUNBUFFERED|PYOPENGL_PLATFORM|DISPLAY|MUJOCO_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|WARP_[A-Z0-9_]+|MJPOD_[A-Z0-9_]+|MENAGERIE_[A-Z0-9_]+|MJSTREAM_(HOST|PORT|WEB)|RUNPOD_[A-Z0-9_]+|__EGL_[A-Z0-9_]+|__GLX_[A-Z0-9_]+)$'
 SECRET_PATTERN='(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)'
 
 HOST_KEYS=()
@@ -65,10 +65,44 @@ write_session_env() {
   SESSION_SETENV+=("\"MJPOD_SESSION_ENV=$ENV_FILE\"")
 }
 
+# One key per line from a variable's value. Several keys can arrive on one line: Runpod puts all
+# of an account's keys into PUBLIC_KEY, and env files cannot hold line breaks. authorized_keys would
+# take everything after the first key as its comment, so such a line is split before each further
+# key (a type like ssh-ed25519 followed by its AAAA... blob). Windows line ends are dropped.
+split_keys() {
+  local line words i keys out
+  while IFS= read -r line; do
+    line="${line//$'\r'/}"
+    read -r -a words <<<"$line"
+    keys=0
+    for ((i = 0; i + 1 < ${#words[@]}; i++)); do
+      [[ "${words[i]}" =~ ^(ssh-|ecdsa-|sk-) && "${words[i + 1]}" == AAAA* ]] && keys=$((keys + 1))
+    done
+    if ((keys < 2)); then
+      printf '%s\n' "$line"
+      continue
+    fi
+    out=""
+    keys=0
+    for ((i = 0; i < ${#words[@]}; i++)); do
+      if [[ "${words[i]}" =~ ^(ssh-|ecdsa-|sk-) && "${words[i + 1]:-}" == AAAA* ]]; then
+        keys=$((keys + 1))
+        if ((keys > 1)); then
+          printf '%s\n' "$out"
+          out=""
+        fi
+      fi
+      out+="${out:+ }${words[i]}"
+    done
+    printf '%s\n' "$out"
+  done <<<"$1"
+}
+
 # The keys given to this container: PUBLIC_KEY (Runpod sets it from the account's keys),
-# SSH_PUBLIC_KEY, and a mounted file; one key per line, authorized_keys format.
+# SSH_PUBLIC_KEY, and a mounted file (authorized_keys format, taken as it is).
 given_keys() {
-  printf '%s\n' "${PUBLIC_KEY:-}" "${SSH_PUBLIC_KEY:-}"
+  split_keys "${PUBLIC_KEY:-}"
+  split_keys "${SSH_PUBLIC_KEY:-}"
   if [[ -r "$MOUNTED_KEYS" && -f "$MOUNTED_KEYS" ]]; then cat "$MOUNTED_KEYS"; fi
 }
 

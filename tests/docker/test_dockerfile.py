@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,34 @@ def test_venv_workspace_and_caches_agree_with_the_makefile_and_entrypoint(docker
     assert dockerfile.args["PYTHON_VERSION"] == lock_python  # the lock is resolved for this Python
 
 
+def test_build_args_base_image_warp_and_the_offline_panda(dockerfile):
+    """BASE_IMAGE defaults to a plain CUDA runtime on Ubuntu (made GL-capable here, no cudagl); the
+    Panda is fetched at build time into a cache outside the /workspace volume (a bind mount there
+    would hide it), and MENAGERIE_ROBOTS= turns the fetch off instead of failing the build."""
+    args = dict(
+        i["value"].split("=", 1)
+        for i in dockerfile.structure
+        if i["instruction"] == "ARG" and "=" in i["value"]
+    )
+    assert re.fullmatch(r"nvidia/cuda:[\d.]+-runtime-ubuntu(22|24)\.04", args["BASE_IMAGE"])
+    assert instructions(dockerfile, "FROM")[-1] == "${BASE_IMAGE} AS appliance"
+    assert (
+        dockerfile.args["WARP_CUDA"] == "13" and dockerfile.args["MENAGERIE_ROBOTS"] == "franka_emika_panda"
+    )
+    prefetch = next(v for v in instructions(dockerfile, "RUN") if "prefetch" in v)
+    assert "${MENAGERIE_ROBOTS}" in prefetch and "--no-run-if-empty" in prefetch
+    cache = dockerfile.envs["MENAGERIE_CACHE_DIR"]
+    assert not cache.startswith(dockerfile.envs["MJPOD_WORKSPACE"])
+    for robots, fetched in (("", ""), ("franka_emika_panda", "fetch prefetch franka_emika_panda")):
+        result = subprocess.run(
+            ["bash", "-c", prefetch.replace("mujoco-menagerie", "echo fetch")],
+            env={"MENAGERIE_ROBOTS": robots, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0 and result.stdout.strip() == fetched
+
+
 def test_host_keys_are_not_baked_into_the_image(dockerfile):
     provision_run = next(v for v in instructions(dockerfile, "RUN") if "provision.sh" in v)
     assert "rm -f /etc/ssh/ssh_host_*" in provision_run
@@ -168,6 +197,9 @@ def test_exposed_ports_match_compose_and_stream_ports_stay_on_loopback(dockerfil
         assert published[port].startswith("127.0.0.1:"), f"port {port} would be open to the network"
     for spec in compose["services"]["serve"]["ports"]:
         assert spec.startswith("127.0.0.1:")
+    # Docker delivers published ports on the container's interfaces, not its loopback: mjpod serve
+    # started in an SSH session must listen there (the host side stays 127.0.0.1 only, above)
+    assert compose["services"]["appliance"]["environment"]["MJSTREAM_HOST"] == "0.0.0.0"
 
 
 def test_compose_keeps_the_image_environment_and_reserves_gpus_only(dockerfile, compose):
@@ -188,3 +220,12 @@ def test_compose_jobs_run_through_the_image_entrypoint_and_existing_scripts(dock
         assert service["profiles"] == [name]
         assert service["entrypoint"][:-1] == entry
         assert (ROOT / service["entrypoint"][-1]).is_file()
+
+
+def test_labels_name_the_project_version_and_license(dockerfile):
+    """The image's OCI labels say what pyproject.toml says (a release bump must not leave them behind)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    labels = dockerfile.labels
+    assert labels["org.opencontainers.image.title"] == project["name"]
+    assert labels["org.opencontainers.image.version"] == project["version"]
+    assert labels["org.opencontainers.image.licenses"] == project["license"]

@@ -45,7 +45,14 @@ def running(keys):
     """One appliance started with PUBLIC_KEY and a secret in its environment, as Runpod does."""
     key_dir, good_pub = keys
     root = make_root()
-    app = Appliance(root, PUBLIC_KEY=good_pub, RUNPOD_API_KEY=SECRET, WANDB_API_KEY=SECRET).start()
+    app = Appliance(
+        root,
+        PUBLIC_KEY=good_pub,
+        RUNPOD_API_KEY=SECRET,
+        WANDB_API_KEY=SECRET,
+        MJSTREAM_TOKEN=SECRET,
+        MJSTREAM_HOST="0.0.0.0",
+    ).start()
     app.wait_for_sshd()
     yield app, key_dir
     app.stop()
@@ -70,6 +77,7 @@ def test_non_interactive_session_sees_the_container_environment(running):
     assert env["MUJOCO_GL"] == "egl"
     assert env["PYOPENGL_PLATFORM"] == "egl"
     assert env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility,graphics,video"
+    assert env["MJSTREAM_HOST"] == "0.0.0.0"  # compose's appliance: mjpod serve where the ports arrive
     assert str(VENV_BIN) in env["PATH"].split(":")
     assert env["MJPOD_WHICH"] == str(VENV_BIN / "mjpod")
 
@@ -80,7 +88,7 @@ def test_secrets_and_public_key_stay_out_of_sessions(running):
     result = app.ssh(key_dir / "good", "env")
     assert result.returncode == 0, result.stderr
     names = {line.split("=", 1)[0] for line in result.stdout.splitlines()}
-    assert not names & {"PUBLIC_KEY", "SSH_PUBLIC_KEY", "RUNPOD_API_KEY", "WANDB_API_KEY"}
+    assert not names & {"PUBLIC_KEY", "SSH_PUBLIC_KEY", "RUNPOD_API_KEY", "WANDB_API_KEY", "MJSTREAM_TOKEN"}
     assert SECRET not in result.stdout
     assert SECRET not in Path(app.env["MJPOD_ENV_FILE"]).read_text()
 
@@ -226,6 +234,25 @@ def test_a_value_that_is_not_a_public_key_is_refused_with_a_message(keys, sandbo
         assert "not an SSH public key" in app.log
         assert "PRIVATE key was passed" in app.log
         assert "OPENSSH PRIVATE KEY" not in Path(app.env["MJPOD_AUTHORIZED_KEYS"]).read_text()
+    finally:
+        app.stop()
+
+
+def test_several_keys_on_one_line_with_windows_line_ends_each_log_in(keys, sandbox):
+    """Runpod puts all of an account's keys into PUBLIC_KEY, and env files cannot hold line breaks:
+    keys arrive on one line, and a value pasted on Windows ends in CRLF. Written as one
+    authorized_keys line, every key after the first would be a comment and be refused."""
+    key_dir, good_pub = keys
+    second_pub = keygen(sandbox / "second")
+    app = Appliance(sandbox, PUBLIC_KEY=f"{good_pub} {second_pub}\r\n").start()
+    try:
+        app.wait_for_sshd()
+        for key in (key_dir / "good", sandbox / "second"):
+            result = app.ssh(key, "true")
+            assert result.returncode == 0, f"{key.name}: {result.stderr}\n{app.log}"
+        lines = Path(app.env["MJPOD_AUTHORIZED_KEYS"]).read_text().splitlines()
+        assert lines == [good_pub, second_pub]
+        assert "installed 2 new key(s) of 2 given" in app.log
     finally:
         app.stop()
 

@@ -5,6 +5,7 @@ Also shellcheck over every shell script the image and the targets run."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -121,12 +122,12 @@ def test_up_passes_the_public_key_and_ports_to_compose():
     assert "MJPOD_SSH_PORT=2200" in out and "docker compose up -d appliance" in out
 
 
-def test_ssh_forwards_the_stream_ports():
+def test_ssh_does_not_forward_the_ports_compose_already_publishes():
+    """compose publishes 127.0.0.1:7000 and :8080 on this host; an ssh -L of the same ports could
+    not bind ("Address already in use") and would only add a warning."""
     out = dry("ssh")
-    assert (
-        "ssh -p 2222 -o HostKeyAlias=mjpod-local -L 7000:127.0.0.1:7000 -L 8080:127.0.0.1:8080 root@127.0.0.1"
-        in out
-    )
+    assert "ssh -p 2222 -o HostKeyAlias=mjpod-local root@127.0.0.1" in out
+    assert " -L " not in out
 
 
 def test_push_needs_a_registry_name():
@@ -141,9 +142,29 @@ def test_gui_uses_the_host_display():
     (cmd,) = docker_lines(dry("gui", "DISPLAY=:1"))
     assert "-e DISPLAY=:1" in cmd and "-v /tmp/.X11-unix:/tmp/.X11-unix:ro" in cmd
     assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd
-    assert cmd.endswith("mjpod view --local")
+    assert cmd.endswith('mjpod view --local "bin"')
     result = make("gui", "DISPLAY=")
     assert result.returncode != 0 and "DISPLAY is not set" in result.stderr
+
+
+def test_gui_command_line_is_one_mjpod_view_accepts():
+    """`mjpod view --local` takes the model as its value; the command make gui prints must get past
+    the real CLI's parsing (here it stops at the missing display, the container's step after)."""
+    (cmd,) = docker_lines(dry("gui", "DISPLAY=:1", "GUI_MODEL=box_drop", "ARGS=--engine mjc"))
+    argv = shlex.split(cmd)
+    view = argv[argv.index("mjpod") :]
+    assert view == ["mjpod", "view", "--local", "box_drop", "--engine", "mjc"]
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mjpod"), *view[1:]],
+        env={**env, "MUJOCO_GL": "glfw", "PYOPENGL_PLATFORM": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = " ".join((result.stdout + result.stderr).split())
+    assert "unexpected extra argument" not in out and "requires an argument" not in out
+    assert "no display here" in out, out
 
 
 def test_runpod_targets_call_the_mjpod_command():

@@ -1,0 +1,96 @@
+"""scripts/check-docker.sh, the host check every Docker-using Make target runs first, with the real
+docker CLI: against no engine at all, and against a local engine (tests/docker/docker_engine.py)
+with and without the NVIDIA Container Toolkit registered as a runtime."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.docker.docker_engine import NVIDIA, RUNC, FakeDockerEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK = ROOT / "scripts" / "check-docker.sh"
+
+pytestmark = pytest.mark.skipif(not shutil.which("docker"), reason="needs the docker CLI")
+
+
+def run(argv: list[str], **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "MJPOD_SKIP_GPU_CHECK")}
+    return subprocess.run(
+        argv,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def past_the_check(engine: FakeDockerEngine) -> list[str]:
+    """Requests beyond the check's own (`docker info`): a container the target tried to create."""
+    return [r for r in engine.requests if not r.endswith(("/_ping", "/info"))]
+
+
+def test_an_unreachable_engine_is_named_with_how_to_start_it(tmp_path):
+    result = run([str(CHECK)], DOCKER_HOST=f"unix://{tmp_path / 'no-engine.sock'}")
+    assert result.returncode == 1
+    assert "the Docker engine is not reachable" in result.stderr
+    assert "sudo systemctl start docker" in result.stderr and "DOCKER_HOST" in result.stderr
+
+
+def test_an_engine_without_the_nvidia_runtime_stops_gpu_targets_with_the_install_steps():
+    with FakeDockerEngine(RUNC) as engine:
+        result = run([str(CHECK), "--gpu"], DOCKER_HOST=engine.host)
+        assert result.returncode == 1
+        assert "the NVIDIA Container Toolkit is not registered with Docker" in result.stderr
+        assert "container-toolkit/latest/install-guide.html" in result.stderr
+        assert "sudo nvidia-ctk runtime configure --runtime=docker" in result.stderr
+        assert "GPUS=" in result.stderr  # and how to go on without a GPU
+        # the same engine is fine for targets that need no GPU (make image, make push)
+        assert run([str(CHECK)], DOCKER_HOST=engine.host).returncode == 0
+
+        shell = run(["make", "--no-print-directory", "shell"], DOCKER_HOST=engine.host)
+        assert shell.returncode != 0
+        assert "NVIDIA Container Toolkit is not registered" in shell.stderr
+        assert not past_the_check(engine), "make shell ran docker although the check failed"
+
+
+def bench_in_container(engine: FakeDockerEngine, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(
+        ["make", "--no-print-directory", "bench-container", f"OUT={tmp_path}", *args], DOCKER_HOST=engine.host
+    )
+
+
+def test_an_engine_with_the_nvidia_runtime_lets_the_target_run_docker(tmp_path):
+    with FakeDockerEngine(NVIDIA) as engine:
+        assert run([str(CHECK), "--gpu"], DOCKER_HOST=engine.host).returncode == 0
+        bench = bench_in_container(engine, tmp_path)
+        # the check passed, so docker run reached the engine (which creates no containers)
+        assert "docker run --rm --gpus all" in " ".join(bench.stdout.split()), bench.stdout + bench.stderr
+        assert any("/containers/create" in r for r in past_the_check(engine)), engine.requests
+
+
+def test_no_gpu_mode_and_the_override_skip_the_toolkit_check(tmp_path):
+    with FakeDockerEngine(RUNC) as engine:
+        assert run([str(CHECK), "--gpu"], DOCKER_HOST=engine.host, MJPOD_SKIP_GPU_CHECK="1").returncode == 0
+        bench = bench_in_container(engine, tmp_path, "GPUS=")
+        assert "Toolkit" not in bench.stderr and "--gpus" not in bench.stdout
+        assert any("/containers/create" in r for r in past_the_check(engine)), engine.requests
+
+
+def test_missing_compose_plugin_is_named_with_the_package_to_install():
+    if run(["docker", "compose", "version"]).returncode == 0:
+        pytest.skip("Docker Compose is installed here")
+    with FakeDockerEngine(NVIDIA) as engine:
+        result = run([str(CHECK), "--gpu", "--compose"], DOCKER_HOST=engine.host)
+        assert result.returncode == 1
+        assert "Docker Compose v2 ('docker compose') is missing" in result.stderr
+        assert "docker-compose-plugin" in result.stderr
+        up = run(["make", "--no-print-directory", "up", "SSH_PUBKEY=/dev/null"], DOCKER_HOST=engine.host)
+        assert up.returncode != 0 and "Docker Compose v2" in up.stderr
