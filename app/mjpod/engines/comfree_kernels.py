@@ -4,6 +4,12 @@ Replaces mujoco_warp's iterative solve inside a step (COMFREE.md): each active r
 from the smooth dynamics' predicted velocity and gap, the forces map to joint space through Jᵀ, and
 one solve with the mass matrix's existing factorization gives qacc. Every launch has a fixed size
 and no host synchronisation, so the pass records into a CUDA graph like the rest of the step.
+
+Where COMFREE.md writes f = max(m a, 0) for every row, only contacts and limits are clamped that way:
+an equality row holds both ways (clamping it would let a weld pull but never push) and a friction-loss
+row is clamped to ±frictionloss, MuJoCo's bound for it. Jᵀf is a per-dof loop over rows (ordered,
+deterministic) with a dense Jacobian; with a sparse one it is row-parallel atomics, made run-to-run
+deterministic by Warp when the model asks for DeterminismType.ATOMICS.
 """
 
 from __future__ import annotations
