@@ -206,7 +206,8 @@ def _jt_force_dense(
     """qfrc_constraint = Jᵀ f, one thread per dof summing its rows in order: deterministic."""
     world, dof = wp.tid()
     total = float(0.0)
-    for row in range(wp.min(nefc[world], efc_J.shape[1])):
+    # efc.J is padded past njmax but efc.force is not; nefc itself passes njmax when rows overflow
+    for row in range(wp.min(nefc[world], efc_force.shape[1])):
         total += efc_J[world, row, dof] * efc_force[world, row]
     qfrc_constraint[world, dof] = total
 
