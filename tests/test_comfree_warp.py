@@ -56,3 +56,17 @@ def test_elliptic_cone_is_refused_before_touching_a_device():
     box.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
     with pytest.raises(mjwarp.ComFreeSettingError, match='cone="pyramidal"'):
         mjwarp.put_model(box)
+
+
+def test_the_rest_of_mujoco_warp_passes_through_but_not_its_solver():
+    """A seed script may call mujoco_warp helpers through the same alias; none may bypass ComFree."""
+    import mujoco_warp
+
+    assert mjwarp.kinematics is mujoco_warp.kinematics
+    assert mjwarp.DisableBit is mujoco_warp.DisableBit
+    assert mjwarp.step is not mujoco_warp.step and mjwarp.forward is not mujoco_warp.forward
+    for name in ("step1", "step2", "solve", "inverse", "rungekutta4"):
+        with pytest.raises(AttributeError, match=f"no {name}: .*use step or forward"):
+            getattr(mjwarp, name)
+    with pytest.raises(AttributeError, match="no attribute 'not_a_function'"):
+        mjwarp.not_a_function  # noqa: B018

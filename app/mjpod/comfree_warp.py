@@ -4,6 +4,8 @@ Seed scripts port by changing one import (`import mjpod.comfree_warp as mjwarp`)
 `comfree_stiffness` and `comfree_damping`, and `put_data`, `step`, `forward`, `get_data_into`,
 `reset_data` keep their mujoco_warp shapes. A step runs mujoco_warp up to the smooth dynamics and
 replaces only the constraint solve with the closed-form ComFree pass (engines/comfree_kernels.py).
+Every other mujoco_warp name (types, enums, kinematics, collision, rendering) passes through, as the
+seed re-exports them, except those that would run mujoco_warp's own solver instead of ComFree.
 """
 
 from __future__ import annotations
@@ -135,6 +137,23 @@ def forward(m: Model, d: mjw.Data) -> None:
         mjw.rne_postconstraint(m, d)
     if sensors:
         mjw.sensor_acc(m, d, skip_rne_postconstraint=True)
+
+
+# mujoco_warp entry points that run its own constraint solver (or an integrator ComFree refuses):
+# passing them through would quietly simulate without ComFree
+_NOT_COMFREE = frozenset({"step1", "step2", "solve", "inverse", "rungekutta4", "discrete"})
+
+
+def __getattr__(name: str) -> object:
+    """The rest of mujoco_warp's public API, so seed scripts that call e.g. `kinematics` still port."""
+    if name in _NOT_COMFREE:
+        raise AttributeError(
+            f"mjpod.comfree_warp has no {name}: mujoco_warp's {name} runs its own constraint solver, "
+            "not ComFree; use step or forward (or mujoco_warp itself for the iterative solver)"
+        )
+    if not name.startswith("_") and hasattr(mjw, name):
+        return getattr(mjw, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def step(m: Model, d: mjw.Data) -> None:

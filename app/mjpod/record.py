@@ -126,6 +126,7 @@ class Recording:
     ctrl: str
     interrupted: bool
     overflow: str | None
+    comfree_gains: list[list[float]] | None = None  # comfree: [stiffness, damping] of each shown world
     mjpod_version: str = __version__
     created: str = dataclasses.field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -261,6 +262,8 @@ def record(
         wall = time.perf_counter() - start
         overflow = engine.overflow()
         device = engine.device
+        gains = getattr(engine, "gains", None)  # comfree only: a sweep must say which tile ran what
+        comfree_gains = [list(gains(w)) for w in settings.worlds] if gains else None
 
     result = Recording(
         path=str(out),
@@ -292,6 +295,7 @@ def record(
         ctrl=f"replay {settings.replay}" if replay is not None else config.ctrl,
         interrupted=writer.frames < settings.frames,
         overflow=overflow,
+        comfree_gains=comfree_gains,
     )
     result.write_sidecar()
     return result

@@ -32,6 +32,14 @@ def test_both_engines_on_both_scenes_in_dense_contact(contact_run):
     assert not any("overflow" in w for w in data["warnings"]), data["warnings"]
 
 
+def test_the_console_table_shows_contacts_per_world(contact_run):
+    proc, data = contact_run
+    assert "contacts" in proc.stdout
+    row = next(r for r in data["results"] if r["section"] == "contact" and r["engine"] == "comfree")
+    line = next(ln for ln in proc.stdout.splitlines() if "world-steps/s" in ln and "comfree" in ln)
+    assert f"{row['contacts']:,.0f}" in line
+
+
 def test_ratio_rows_divide_the_two_figures_of_the_same_run(contact_run):
     _, data = contact_run
     rows = [r for r in data["results"] if r["section"] == "contact"]

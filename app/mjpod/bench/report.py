@@ -14,8 +14,19 @@ from mjpod.bench.runner import BenchResult, Row
 
 def table(result: BenchResult) -> Table:
     t = Table(title="mjpod bench", show_lines=False)
-    for col in ("section", "model", "engine", "device", "nworld", "size", "value", "unit", "note"):
-        t.add_column(col, justify="right" if col in ("nworld", "value") else "left")
+    for col in (
+        "section",
+        "model",
+        "engine",
+        "device",
+        "nworld",
+        "size",
+        "value",
+        "unit",
+        "contacts",
+        "note",
+    ):
+        t.add_column(col, justify="right" if col in ("nworld", "value", "contacts") else "left")
     for r in result.rows:
         size = f"{r.width}x{r.height}" if r.width else ""
         t.add_row(
@@ -27,6 +38,7 @@ def table(result: BenchResult) -> Table:
             size,
             f"{r.value:,.1f}",
             r.unit,
+            "" if r.contacts is None else f"{r.contacts:,.0f}",  # per world: how dense the figure was
             r.note or "",
         )
     return t

@@ -4,6 +4,12 @@ Replaces mujoco_warp's iterative solve inside a step (COMFREE.md): each active r
 from the smooth dynamics' predicted velocity and gap, the forces map to joint space through Jᵀ, and
 one solve with the mass matrix's existing factorization gives qacc. Every launch has a fixed size
 and no host synchronisation, so the pass records into a CUDA graph like the rest of the step.
+
+Where COMFREE.md writes f = max(m a, 0) for every row, only contacts and limits are clamped that way:
+an equality row holds both ways (clamping it would let a weld pull but never push) and a friction-loss
+row is clamped to ±frictionloss, MuJoCo's bound for it. Jᵀf is a per-dof loop over rows (ordered,
+deterministic) with a dense Jacobian; with a sparse one it is row-parallel atomics, made run-to-run
+deterministic by Warp when the model asks for DeterminismType.ATOMICS.
 """
 
 from __future__ import annotations
@@ -200,7 +206,8 @@ def _jt_force_dense(
     """qfrc_constraint = Jᵀ f, one thread per dof summing its rows in order: deterministic."""
     world, dof = wp.tid()
     total = float(0.0)
-    for row in range(wp.min(nefc[world], efc_J.shape[1])):
+    # efc.J is padded past njmax but efc.force is not; nefc itself passes njmax when rows overflow
+    for row in range(wp.min(nefc[world], efc_force.shape[1])):
         total += efc_J[world, row, dof] * efc_force[world, row]
     qfrc_constraint[world, dof] = total
 
