@@ -22,7 +22,7 @@ def sim():
 @pytest.fixture
 def server():
     srv = mjstream.StreamServer(model_path="box_drop", port=free_port(), hz=0)
-    srv.start()
+    srv.start(wait=False)
     yield srv
     srv.stop_connection()
 
@@ -68,6 +68,8 @@ def test_round_trip_is_exact_with_the_seed_client_code(server, sim):
         assert view.time == mjd.time
         assert np.array_equal(view.qpos, mjd.qpos) and np.array_equal(view.qvel, mjd.qvel)
         assert np.array_equal(view.xfrc_applied, mjd.xfrc_applied)
+        # the seed's send_state(mjd, target_pos, target_quat, target_body_id) still works
+        assert server.send_state(mjd, np.zeros(3), np.array([1.0, 0, 0, 0]), 1) is not None
 
 
 def test_three_clients_and_a_late_joiner(server, sim):

@@ -81,6 +81,7 @@ class StreamServer:
         self._clients = 0
         self._joined = threading.Condition(self._lock)
         self._stopping = threading.Event()
+        self._unsent: mujoco.MjData | None = None
 
     @property
     def enabled(self) -> bool:
@@ -100,10 +101,24 @@ class StreamServer:
         """Where the server listens."""
         return self.host, self.port
 
-    def start(self) -> None:
-        """Bind, listen and accept in the background; returns at once (see `wait_for_client`)."""
-        if not self.enabled or self._listener is not None:
+    def start(self, wait: bool = True) -> None:
+        """Bind and accept in the background; then, as the seed did, hold until a viewer connects.
+
+        A seed script's `start()` therefore still waits for its viewer before simulating. Code that
+        streams to whoever comes (`mjpod serve`, the benchmark) calls `start(wait=False)`; clients that
+        join later get the model and the current state either way.
+        """
+        if not self.enabled:
             return
+        if self._listener is None:
+            self._listen()
+        if wait:
+            log.info("waiting for a viewer on %s:%d", *self.address)
+            while not self.wait_for_client(timeout=0.5):  # short waits keep Ctrl-C responsive
+                if self._stopping.is_set():
+                    return
+
+    def _listen(self) -> None:
         mjm, name, path = self._model, self._name, self.model_path
         if mjm is None:  # as in the seed: the server compiles model_path itself
             loaded = models.load(str(self.model_path))
@@ -117,22 +132,39 @@ class StreamServer:
         log.info("streaming %s on %s:%d", name, *self.address)
 
     def wait_for_client(self, timeout: float | None = None) -> bool:
-        """Block until a client is streaming (the seed's start() did this); False on timeout."""
+        """Block until a client is streaming; False on timeout or when the server stops."""
         with self._joined:
             return self._joined.wait_for(lambda: self._clients > 0 or self._stopping.is_set(), timeout) and (
                 self._clients > 0
             )
 
-    def send_state(self, mjd: mujoco.MjData, force: bool = False) -> int | None:
-        """Offer the newest state to every client; never blocks on them. None: skipped by the rate cap."""
+    def send_state(
+        self,
+        mjd: mujoco.MjData,
+        target_pos: object = None,
+        target_quat: object = None,
+        target_body_id: object = None,
+        *,
+        force: bool = False,
+    ) -> int | None:
+        """Offer the newest state to every client; never blocks on them. None: skipped by the rate cap.
+
+        `target_*` are the seed's optional arguments, accepted so seed calls keep working; the seed's
+        client overwrote them with `mj_forward` before drawing, so they are not sent.
+        """
         if not self.enabled:
             return None
-        return self.feed.publish(mjd, force=force)
+        seq = self.feed.publish(mjd, force=force)
+        self._unsent = mjd if seq is None else None  # stop_connection sends it, so viewers end on it
+        return seq
 
     def stop_connection(self) -> None:
         """Tell every client the stream ends, then close everything."""
         if self._stopping.is_set():
             return
+        if self._unsent is not None:  # the last state offered was skipped by the rate cap
+            self.feed.publish(self._unsent, force=True)
+            self._unsent = None
         self._stopping.set()
         with self._joined:
             self._joined.notify_all()
