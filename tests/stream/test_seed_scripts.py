@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from mjpod import models
 from tests.stream.helpers import free_port, wait_for
 
@@ -66,3 +68,16 @@ def test_seed_scripts_stream_a_self_contained_model(tmp_path):
     assert line(client, "model").split()[1] == "xml"
     assert int(line(client, "states").split()[1]) > 0
     assert line(client, "final") == line(server, "final")  # time and qpos, bit for bit
+
+
+def test_seed_scripts_stream_a_mesh_model_to_a_client_without_its_files(panda_available, tmp_path):
+    """The seed's `model_path` packet now points at a private copy the client received, not the server's files."""
+    if not panda_available:
+        pytest.skip("the Panda meshes are not in MENAGERIE_ROOT")
+    source = models.load("franka_emika_panda/mjx_scene").path
+    server, client = run_pair(source, 300, tmp_path, MENAGERIE_ROOT="/nonexistent")
+    kind, path = line(client, "model").split()[1:]
+    assert kind == "model_path"
+    assert Path(path).name == "model.xml" and Path(source).parent not in Path(path).parents
+    assert not Path(path).exists(), "the received model's temporary folder outlived the client"
+    assert line(client, "final") == line(server, "final")

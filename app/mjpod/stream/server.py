@@ -74,6 +74,9 @@ class StreamServer:
         self._model = model
         self._name = name
         self._model_message: bytes | None = None
+        self._files_message: bytes | None = None  # the MODEL with the MJCF's files, built when asked
+        self._model_args: tuple = ()
+        self._files_lock = threading.Lock()
         self.info: ModelInfo | None = None
         self._listener: socket.socket | None = None
         self._threads: list[threading.Thread] = []
@@ -126,6 +129,7 @@ class StreamServer:
             self._model = mjm
         name = name or (Path(path).stem if path else "model")
         self._model_message, self.info = model_message(mjm, name, path)
+        self._model_args = (mjm, name, path)
         self._listener = socket.create_server((self.host, self.port), reuse_port=False, backlog=16)
         self._listener.settimeout(0.5)
         self._spawn(self._accept_loop, "mjstream-accept")
@@ -204,6 +208,10 @@ class StreamServer:
             hello = read_message(conn, MAX_HELLO)
             if hello.kind != Kind.HELLO:
                 raise ProtocolError(f"expected HELLO first, got {hello.kind.name}")
+            if hello.arrays:
+                raise ProtocolError(f"HELLO carries arrays ({', '.join(hello.arrays)}); it may carry none")
+            if not isinstance(hello.meta.get("files", False), bool):
+                raise ProtocolError(f"HELLO 'files' must be true or false, got {hello.meta['files']!r}")
             refusal = self._refusal(hello.meta)
             if refusal:
                 log.warning("client %s refused: %s", peer, refusal)
@@ -217,7 +225,7 @@ class StreamServer:
                 "client %s connected (%s); %d watching", peer, hello.meta.get("client", "?"), self._clients
             )
             conn.settimeout(self.stall_timeout)
-            conn.sendall(self._model_message)  # type: ignore[arg-type]
+            conn.sendall(self._model_for(hello.meta.get("files", False)))
             # A small send buffer keeps what waits in the kernel for a slow client to a few states.
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self._stream_states(conn, peer)
@@ -234,6 +242,24 @@ class StreamServer:
                 with self._joined:
                     self._clients -= 1
             conn.close()
+
+    def _model_for(self, files: bool) -> bytes:
+        """The MODEL message; with the MJCF's files for clients that compile it themselves (seed code)."""
+        if not files:
+            return self._model_message  # type: ignore[return-value]
+        with self._files_lock:
+            if self._files_message is None:
+                try:
+                    message, info = model_message(*self._model_args, files=True)
+                    problem = None if info.xml is not None else "MuJoCo cannot write it back"
+                except ValueError as err:  # over the size limit with its files
+                    message, problem = self._model_message, str(err)
+                if problem:
+                    log.warning(
+                        "the model's MJCF cannot travel with its files (%s); clients get the MJB", problem
+                    )
+                self._files_message = message
+        return self._files_message  # type: ignore[return-value]
 
     def _refusal(self, meta: dict) -> str | None:
         if self.token is not None:
