@@ -1,5 +1,9 @@
 """`mjpod serve` and `mjpod view` refuse bad input with the problem and the fix, and run with any engine."""
 
+import re
+
+import pytest
+
 import mjpod.stream as mjstream
 from tests.cli_runner import run_mjpod
 from tests.stream.helpers import Mjpod, free_port
@@ -27,11 +31,12 @@ def test_port_in_use_is_a_clear_error():
         assert proc.returncode == 2 and "cannot listen" in proc.stderr and "another --port" in proc.stderr
 
 
-def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes():
-    """mjwarp on the cpu device, two worlds, world 1 streamed; --duration ends the run and the stream."""
+@pytest.mark.parametrize("engine", ["mjwarp", "comfree"])
+def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes(engine):
+    """A Warp engine on the cpu device, two worlds, world 1 streamed; --duration ends the run and the stream."""
     port = free_port()
     # fmt: off
-    with Mjpod("serve", "--model", "pendulum", "--engine", "mjwarp", "--device", "cpu", "--nworld", "2",
+    with Mjpod("serve", "--model", "pendulum", "--engine", engine, "--device", "cpu", "--nworld", "2",
                "--world", "1", "--port", str(port), "--fast", "--duration", "5", "--wait") as proc:
         # fmt: on
         proc.wait_line("waiting for the first viewer", timeout=300)
@@ -43,6 +48,8 @@ def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes():
         assert proc.proc.wait(timeout=300) == 0, proc.output
     assert times == sorted(times) and abs(times[-1] - 5.0) < 1e-3  # the final state always arrives (float32 time)
     assert "done: 2500 steps (5.00 s simulated)" in proc.output
+    wall = float(re.search(r"simulated\) in ([0-9.]+) s", proc.output).group(1))
+    assert len(times) <= wall * 60 + 3  # --hz 60 (default): the first, the capped ones, the final one
 
 
 def test_help_renders_for_both_commands():
