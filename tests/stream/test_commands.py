@@ -1,12 +1,18 @@
 """`mjpod serve` and `mjpod view` refuse bad input with the problem and the fix, and run with any engine."""
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 import mjpod.stream as mjstream
 from tests.cli_runner import run_mjpod
 from tests.stream.helpers import Mjpod, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bad_input_names_the_problem_and_the_fix():
@@ -58,3 +64,23 @@ def test_help_renders_for_both_commands():
         assert proc.returncode == 0 and "--port" in proc.stdout and "MJSTREAM_PORT" in proc.stdout, (
             proc.stderr
         )
+
+
+def test_stream_script_takes_its_ports_from_the_environment():
+    """scripts/stream.sh (make serve, compose's serve profile) honours MJSTREAM_PORT and MJSTREAM_WEB."""
+    port = free_port()
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "stream.sh"), "--model", "pendulum", "--fast", "--duration", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "MJSTREAM_PORT": str(port),
+            "MJSTREAM_WEB": "0",
+            "MJPOD_IN_CONTAINER": "",
+        },
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"streaming pendulum on 127.0.0.1:{port}" in proc.stderr and "browser" not in proc.stdout
