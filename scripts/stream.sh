@@ -3,10 +3,10 @@
 # `mjpod serve` with the stream on 7000 and the browser view on 8080, options passed through.
 # In a container the server listens on all of the container's interfaces, because Docker's port
 # publishing arrives on them; the host publishes the ports on 127.0.0.1 only (compose.yaml, make
-# serve). Outside a container mjpod serve keeps its own default, 127.0.0.1. MJSTREAM_PORT and
-# MJSTREAM_WEB (0: no browser view) choose the ports, as MJSTREAM_HOST/TOKEN do for mjpod serve.
+# serve). Outside a container mjpod serve keeps its own default, 127.0.0.1 (or MJSTREAM_HOST).
+# MJSTREAM_PORT and MJSTREAM_WEB move the ports inside; options given later win.
 set -euo pipefail
-args=(--port "${MJSTREAM_PORT:-${MJPOD_STREAM_PORT:-7000}}" --web "${MJSTREAM_WEB:-${MJPOD_WEB_PORT:-8080}}")
+args=(--port "${MJSTREAM_PORT:-7000}" --web "${MJSTREAM_WEB:-8080}")
 if [[ -n "${MJPOD_IN_CONTAINER:-}" && " $* " != *" --host "* ]]; then
   args+=(--host 0.0.0.0)
 fi
