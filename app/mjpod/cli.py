@@ -443,6 +443,8 @@ def view(
                 v.view_local(sim, world)
         except ValueError as err:
             raise fail(str(err)) from None
+        except RuntimeError as err:
+            raise fail(_viewer_hint(err)) from None
         except KeyboardInterrupt:
             pass
         return
@@ -465,6 +467,17 @@ def view(
         pass
     except ConnectionError as err:  # refused: wrong token, too many clients
         raise fail(str(err), code=1) from None
+    except RuntimeError as err:
+        raise fail(_viewer_hint(err)) from None
+
+
+def _viewer_hint(err: RuntimeError) -> str:
+    """MuJoCo's passive viewer refuses to start outside mjpython on macOS: say how to start it there."""
+    if "mjpython" in str(err):
+        return (
+            f'{err}: start it as `mjpython "$(which mjpod)" view …` (mjpython comes with the mujoco package)'
+        )
+    return str(err)
 
 
 from mjpod.runpod_cli import runpod_app  # noqa: E402 - the Runpod commands live in their own module

@@ -1,8 +1,18 @@
 """`mjpod serve` and `mjpod view` refuse bad input with the problem and the fix, and run with any engine."""
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 import mjpod.stream as mjstream
 from tests.cli_runner import run_mjpod
 from tests.stream.helpers import Mjpod, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bad_input_names_the_problem_and_the_fix():
@@ -27,11 +37,12 @@ def test_port_in_use_is_a_clear_error():
         assert proc.returncode == 2 and "cannot listen" in proc.stderr and "another --port" in proc.stderr
 
 
-def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes():
-    """mjwarp on the cpu device, two worlds, world 1 streamed; --duration ends the run and the stream."""
+@pytest.mark.parametrize("engine", ["mjwarp", "comfree"])
+def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes(engine):
+    """A Warp engine on the cpu device, two worlds, world 1 streamed; --duration ends the run and the stream."""
     port = free_port()
     # fmt: off
-    with Mjpod("serve", "--model", "pendulum", "--engine", "mjwarp", "--device", "cpu", "--nworld", "2",
+    with Mjpod("serve", "--model", "pendulum", "--engine", engine, "--device", "cpu", "--nworld", "2",
                "--world", "1", "--port", str(port), "--fast", "--duration", "5", "--wait") as proc:
         # fmt: on
         proc.wait_line("waiting for the first viewer", timeout=300)
@@ -43,6 +54,8 @@ def test_serve_streams_a_chosen_world_of_a_warp_engine_as_fast_as_it_goes():
         assert proc.proc.wait(timeout=300) == 0, proc.output
     assert times == sorted(times) and abs(times[-1] - 5.0) < 1e-3  # the final state always arrives (float32 time)
     assert "done: 2500 steps (5.00 s simulated)" in proc.output
+    wall = float(re.search(r"simulated\) in ([0-9.]+) s", proc.output).group(1))
+    assert len(times) <= wall * 60 + 3  # --hz 60 (default): the first, the capped ones, the final one
 
 
 def test_help_renders_for_both_commands():
@@ -51,3 +64,23 @@ def test_help_renders_for_both_commands():
         assert proc.returncode == 0 and "--port" in proc.stdout and "MJSTREAM_PORT" in proc.stdout, (
             proc.stderr
         )
+
+
+def test_stream_script_takes_its_ports_from_the_environment():
+    """scripts/stream.sh (make serve, compose's serve profile) honours MJSTREAM_PORT and MJSTREAM_WEB."""
+    port = free_port()
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "stream.sh"), "--model", "pendulum", "--fast", "--duration", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "MJSTREAM_PORT": str(port),
+            "MJSTREAM_WEB": "0",
+            "MJPOD_IN_CONTAINER": "",
+        },
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"streaming pendulum on 127.0.0.1:{port}" in proc.stderr and "browser" not in proc.stdout

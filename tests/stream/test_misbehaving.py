@@ -6,6 +6,7 @@ import socket
 import struct
 import threading
 
+import numpy as np
 import pytest
 
 import mjpod.stream as mjstream
@@ -80,6 +81,10 @@ CASES = {
     "garbage bytes": (lambda _: os.urandom(64), "not an mjstream message"),
     "oversized length": (lambda _: HEADER.pack(MAGIC, VERSION, Kind.HELLO, 0, 1 << 30), "exceeds the limit"),
     "wrong array sizes": (lambda _: short_array_hello(), "the message is short"),
+    "arrays in a well-formed hello": (
+        lambda _: encode(Kind.HELLO, {"token": TOKEN}, {"qpos": np.zeros(9)}),
+        "HELLO carries arrays (qpos)",
+    ),
     "seed pickle framing": (lambda m: struct.pack("!I", 99) + pickled_exploit(m), "not an mjstream message"),
     "pickle in a valid frame": (
         lambda m: (p := pickled_exploit(m)) and HEADER.pack(MAGIC, VERSION, Kind.HELLO, 0, len(p)) + p,

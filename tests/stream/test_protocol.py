@@ -4,6 +4,7 @@ import os
 import pickle
 import socket
 import struct
+import zlib
 
 import mujoco
 import numpy as np
@@ -76,6 +77,42 @@ def test_mesh_model_arrives_without_its_files(panda_available, tmp_path, monkeyp
     mjm, _ = read_model(decode(*split(message)))
     assert mjm.nmesh == lm.model.nmesh > 0
     assert np.array_equal(mjm.mesh_vert, lm.model.mesh_vert)
+
+
+def test_mesh_model_travels_as_mjcf_with_its_files_when_asked(panda_available, tmp_path, monkeypatch):
+    """For seed clients: the MJCF and its meshes under flat names, compiling to the same model."""
+    if not panda_available:
+        pytest.skip("the Panda meshes are not in MENAGERIE_ROOT")
+    lm = models.load("franka_emika_panda/mjx_scene")
+    message, sent = model_message(lm.model, lm.name, lm.path, files=True)
+    monkeypatch.chdir(tmp_path)
+    _, got = read_model(decode(*split(message)))
+    assert got.assets == sent.assets and all("/" not in name for name in got.assets)
+    assert 'meshdir="' not in got.xml
+    again = mujoco.MjSpec.from_string(got.xml, assets=got.assets).compile()
+    assert np.array_equal(again.mesh_vert, lm.model.mesh_vert)
+    assert np.array_equal(again.geom_dataid, lm.model.geom_dataid)
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ([{"name": "../escape.stl", "size": 3}], "not a plain, unique file name"),
+        ([{"name": "/etc/x.stl", "size": 3}], "not a plain, unique file name"),
+        ([{"name": "model.xml", "size": 3}], "not a plain, unique file name"),
+        ([{"name": "a.stl", "size": 1}, {"name": "a.stl", "size": 2}], "not a plain, unique file name"),
+        ([{"name": "a.stl", "size": -3}], "invalid size"),
+        ([{"name": "a.stl", "size": 0}], "add up to 0 bytes"),
+        ([{"name": "a.stl", "size": 2}], "more or less than the announced 2 bytes"),
+    ],
+)
+def test_model_files_with_unsafe_names_or_sizes_are_refused(box, files, reason):
+    lm, _ = box
+    msg = decode(*split(model_message(lm.model, lm.name, lm.path)[0]))
+    arrays = {**msg.arrays, "files": np.frombuffer(zlib.compress(b"abc"), np.uint8)}
+    bad = decode(*split(encode(Kind.MODEL, {**msg.meta, "files": files}, arrays)))
+    with pytest.raises(ProtocolError, match=reason):
+        read_model(bad)
 
 
 @pytest.mark.parametrize(

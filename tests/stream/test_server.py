@@ -1,7 +1,9 @@
 """StreamServer over real loopback sockets: exact states, many clients, late joiners, stalled clients."""
 
+import contextlib
 import socket
 import threading
+import time
 
 import mujoco
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 import mjpod.stream as mjstream
 from mjpod import models
+from mjpod.stream.feed import StateFeed
 from mjpod.stream.protocol import Kind, encode
 from tests.stream.helpers import free_port, wait_for
 
@@ -22,7 +25,7 @@ def sim():
 @pytest.fixture
 def server():
     srv = mjstream.StreamServer(model_path="box_drop", port=free_port(), hz=0)
-    srv.start()
+    srv.start(wait=False)
     yield srv
     srv.stop_connection()
 
@@ -44,6 +47,10 @@ def test_seed_defaults_and_disabled_port(monkeypatch):
     monkeypatch.delenv("MJSTREAM_PORT", raising=False)
     srv = mjstream.StreamServer(model_path="box_drop")
     assert (srv.host, srv.port, srv.enabled) == ("127.0.0.1", 7000, True)
+    monkeypatch.setenv("MJSTREAM_PORT", str(port := free_port()))
+    with contextlib.closing(mjstream.StreamServer(model_path="box_drop")) as bound:
+        bound.start(wait=False)
+        assert bound._listener.getsockname() == ("127.0.0.1", port)  # loopback only, unless told
     monkeypatch.setenv("MJSTREAM_PORT", "0")
     off = mjstream.StreamServer(model_path="box_drop")
     off.start()  # as in the seed: a disabled server accepts every call and does nothing
@@ -68,6 +75,8 @@ def test_round_trip_is_exact_with_the_seed_client_code(server, sim):
         assert view.time == mjd.time
         assert np.array_equal(view.qpos, mjd.qpos) and np.array_equal(view.qvel, mjd.qvel)
         assert np.array_equal(view.xfrc_applied, mjd.xfrc_applied)
+        # the seed's send_state(mjd, target_pos, target_quat, target_body_id) still works
+        assert server.send_state(mjd, np.zeros(3), np.array([1.0, 0, 0, 0]), 1) is not None
 
 
 def test_three_clients_and_a_late_joiner(server, sim):
@@ -133,3 +142,15 @@ def test_apply_mjdata_refuses_a_state_of_another_model(sim):
     state = {"time": 1.0, "qpos": np.array(mjd.qpos)}
     with pytest.raises(ValueError, match="state qpos has shape"):
         mjstream.apply_mjdata(other, state)
+
+
+def test_the_rate_cap_publishes_at_most_hz_states_a_second(sim):
+    """--hz: however often send_state is called, no more than hz states a second go out."""
+    mjm, mjd = sim
+    feed = StateFeed(hz=20)
+    start, published = time.perf_counter(), 0
+    while (elapsed := time.perf_counter() - start) < 0.5:
+        mujoco.mj_step(mjm, mjd)
+        published += feed.publish(mjd) is not None
+    assert 2 <= published <= elapsed * 20 + 1
+    assert feed.publish(mjd, force=True) is not None  # the final state always goes

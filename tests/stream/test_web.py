@@ -1,8 +1,11 @@
 """The browser view in real headless Chromium: the page loads, shows the model, and its image is live."""
 
+import contextlib
 import io
 import json
 import shutil
+import socket
+import threading
 import urllib.error
 import urllib.request
 
@@ -101,3 +104,66 @@ def test_page_shows_a_live_simulation_in_headless_chromium(web, browser):
         lambda: float(browser.find_element("id", "fps").text.replace("–", "0") or 0), 30, "an fps figure"
     )
     assert fps > 0
+
+
+class PrefixProxy:
+    """A port forward that also moves the server under a path prefix, as code-server's /proxy/PORT/ does.
+
+    Requests outside the prefix get a 404, so a page that used absolute URLs would show nothing.
+    """
+
+    def __init__(self, target: int, prefix: str) -> None:
+        self.target, self.prefix = target, prefix
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
+
+    def _forward(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            head = b""
+            while b"\r\n" not in head and (chunk := conn.recv(4096)):
+                head += chunk
+            method, path, rest = head.split(b" ", 2)
+            if not path.startswith(self.prefix.encode()):
+                conn.sendall(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                return
+            path = b"/" + path[len(self.prefix) :]
+            with socket.create_connection(("127.0.0.1", self.target)) as up:
+                up.sendall(b" ".join([method, path, rest]))
+                threading.Thread(target=self._pump, args=(conn, up), daemon=True).start()
+                self._pump(up, conn)
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_page_works_through_a_forwarded_port_under_a_path_prefix(web, browser):
+    """Relative URLs: through another port and under /proxy/PORT/, the page still loads its stream."""
+    base, _ = web
+    port = int(base.rsplit(":", 1)[1])
+    proxy = PrefixProxy(port, f"/proxy/{port}/")
+    try:
+        browser.get(f"http://127.0.0.1:{proxy.port}/proxy/{port}/?token={TOKEN}")
+        wait_for(
+            lambda: browser.execute_script("return document.getElementById('view').naturalWidth"),
+            60,
+            "the first frame through the proxy",
+        )
+        wait_for(lambda: browser.find_element("id", "model").text == "pendulum", 30, "the model name")
+        assert image_pixels(browser).std() > 5, "the image is blank"
+    finally:
+        proxy.close()

@@ -8,11 +8,13 @@ separate processes, as real viewers are. Then states at about 200 Hz give the lo
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import mujoco
 import numpy as np
@@ -82,11 +84,18 @@ def _measure_model(
     progress.advance(task)
 
 
-def _server(lm: models.LoadedModel) -> StreamServer:
+@contextlib.contextmanager
+def _server(lm: models.LoadedModel) -> Iterator[StreamServer]:
+    """A listening server on a free loopback port that does not wait for its first client."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    return StreamServer(model_path=lm.path, model=lm.model, name=lm.name, port=port, hz=0)
+    server = StreamServer(model_path=lm.path, model=lm.model, name=lm.name, port=port, hz=0)
+    server.start(wait=False)
+    try:
+        yield server
+    finally:
+        server.stop_connection()
 
 
 class _clients:

@@ -1,8 +1,10 @@
 """The client side: seed-compatible `recv_packet` / `apply_mjdata`, and `StreamClient` for new code.
 
-`recv_packet(sock)` keeps the seed's packets (dicts with `kind` = xml | mjb | state | close) but
-reads the safe protocol underneath: it says hello (with MJSTREAM_TOKEN) on first use, loads the
-model the server sends, and checks every state against that model's sizes.
+`recv_packet(sock)` keeps the seed's packets (dicts with `kind` = model_path | xml | state | close)
+but reads the safe protocol underneath: it says hello (with MJSTREAM_TOKEN) on first use, loads the
+model the server sends, and checks every state against that model's sizes. A model whose MJCF
+loads meshes or textures arrives with them and is written to a private temporary folder, so the
+seed's `MjSpec.from_file(packet["path"])` works on a machine with none of the server's files.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import select
+import shutil
 import socket
+import tempfile
 import weakref
+from pathlib import Path
 
 import mujoco
 import numpy as np
 
 from mjpod import __version__
-from mjpod.stream.model_transfer import ModelInfo, read_model
+from mjpod.stream.model_transfer import MODEL_XML, ModelInfo, read_model
 from mjpod.stream.protocol import MAX_MODEL, Kind, ProtocolError, Sizes, check_state, encode, read_message
 
 
@@ -28,6 +33,7 @@ class StreamRefused(ConnectionError):
 @dataclasses.dataclass
 class _Session:
     token: str | None
+    files: bool  # ask for the MJCF's files (seed code compiles the model itself)
     hello_sent: bool = False
     sizes: Sizes | None = None
 
@@ -35,19 +41,22 @@ class _Session:
 _sessions: weakref.WeakKeyDictionary[socket.socket, _Session] = weakref.WeakKeyDictionary()
 
 
-def recv_packet(sock: socket.socket, token: str | None = None) -> dict:
+def recv_packet(sock: socket.socket, token: str | None = None, *, files: bool = True) -> dict:
     """The next packet from a StreamServer, as the seed's dict; ConnectionError when the stream breaks.
 
-    The first call on a socket sends the hello (`token`, else MJSTREAM_TOKEN). Packets:
-    `{"kind": "xml" | "mjb", "model": MjModel, "xml": str | None, "name", "path", "digest", "info"}`,
-    then `{"kind": "state", "state": {time, qpos, qvel, act, ctrl, xfrc_applied}, "seq", "world"}`,
-    and `{"kind": "close", "reason"}` at the end.
+    The first call on a socket sends the hello (`token`, else MJSTREAM_TOKEN). Packets: the model,
+    `{"kind": "model_path" | "xml" | "mjb", "model": MjModel, "path", "xml", "name", "digest", "info"}`
+    (`model_path`: a local MJCF beside its files, `xml`: a self-contained MJCF, `mjb`: the server
+    could send no MJCF; `model` is always there), then
+    `{"kind": "state", "state": {time, qpos, qvel, act, ctrl, xfrc_applied}, "seq", "world"}`, and
+    `{"kind": "close", "reason"}` at the end. `files=False` (StreamClient) skips the MJCF's files.
     """
     session = _sessions.get(sock)
     if session is None:
-        session = _sessions[sock] = _Session(token if token is not None else os.environ.get("MJSTREAM_TOKEN"))
+        env_token = os.environ.get("MJSTREAM_TOKEN")
+        session = _sessions[sock] = _Session(token if token is not None else env_token, files)
     if not session.hello_sent:
-        hello = {"client": f"mjpod/{__version__}"}
+        hello: dict = {"client": f"mjpod/{__version__}", "files": session.files}
         if session.token:
             hello["token"] = session.token
         sock.sendall(encode(Kind.HELLO, hello))
@@ -58,15 +67,12 @@ def recv_packet(sock: socket.socket, token: str | None = None) -> dict:
             raise ProtocolError("a second MODEL on one connection")
         mjm, info = read_model(msg)
         session.sizes = info.sizes
-        return {
-            "kind": "xml" if info.xml is not None else "mjb",
-            "model": mjm,
-            "xml": info.xml,
-            "name": info.name,
-            "path": info.path,
-            "digest": info.digest,
-            "info": info,
-        }
+        packet = {"kind": "mjb", "model": mjm, "xml": info.xml, "path": None}
+        if info.xml is not None and info.assets:
+            packet.update(kind="model_path", path=_write_model(session, info))
+        elif info.xml is not None:
+            packet["kind"] = "xml"
+        return {**packet, "name": info.name, "digest": info.digest, "info": info}
     if msg.kind == Kind.STATE:
         if session.sizes is None:
             raise ProtocolError("STATE before MODEL")
@@ -79,9 +85,22 @@ def recv_packet(sock: socket.socket, token: str | None = None) -> dict:
     raise ProtocolError(f"unexpected {msg.kind.name} from the server")
 
 
+def _write_model(session: _Session, info: ModelInfo) -> str:
+    """The MJCF and its files in a fresh private folder, removed when the socket is gone or at exit.
+
+    read_model has already refused any file name that is not a plain name, so nothing lands outside.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="mjstream-model-"))
+    weakref.finalize(session, shutil.rmtree, folder, ignore_errors=True)
+    for name, data in info.assets.items():
+        (folder / name).write_bytes(data)
+    (folder / MODEL_XML).write_text(info.xml or "", encoding="utf-8")
+    return str(folder / MODEL_XML)
+
+
 def load_model(packet: dict) -> mujoco.MjModel:
     """The model of a model packet (exact MJB; no files needed on this machine)."""
-    if packet.get("kind") not in ("xml", "mjb"):
+    if packet.get("kind") not in ("model_path", "xml", "mjb"):
         raise ValueError(f"not a model packet: kind {packet.get('kind')!r}")
     return packet["model"]
 
@@ -106,10 +125,10 @@ class StreamClient:
     def __init__(self, sock: socket.socket, token: str | None = None) -> None:
         self.sock = sock
         self.token = token
-        packet = recv_packet(sock, token)
+        packet = recv_packet(sock, token, files=False)  # the MJB is the model: no files to write
         if packet["kind"] == "close":
             raise ConnectionError(f"server closed before sending a model: {packet['reason']}")
-        if packet["kind"] not in ("xml", "mjb"):
+        if packet["kind"] not in ("model_path", "xml", "mjb"):
             raise ProtocolError(f"expected the model first, got {packet['kind']}")
         self.model: mujoco.MjModel = packet["model"]
         self.info: ModelInfo = packet["info"]

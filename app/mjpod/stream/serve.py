@@ -58,7 +58,7 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
     web = None
     mjd = mujoco.MjData(lm.model)
     try:
-        server.start()
+        server.start(wait=False)  # viewers join whenever they like; --wait holds below
         feed.publish(
             engine.get_world(opts.world, mjd)
         )  # a viewer joining before the first step sees something

@@ -74,6 +74,9 @@ class StreamServer:
         self._model = model
         self._name = name
         self._model_message: bytes | None = None
+        self._files_message: bytes | None = None  # the MODEL with the MJCF's files, built when asked
+        self._model_args: tuple = ()
+        self._files_lock = threading.Lock()
         self.info: ModelInfo | None = None
         self._listener: socket.socket | None = None
         self._threads: list[threading.Thread] = []
@@ -81,6 +84,7 @@ class StreamServer:
         self._clients = 0
         self._joined = threading.Condition(self._lock)
         self._stopping = threading.Event()
+        self._unsent: mujoco.MjData | None = None
 
     @property
     def enabled(self) -> bool:
@@ -100,10 +104,24 @@ class StreamServer:
         """Where the server listens."""
         return self.host, self.port
 
-    def start(self) -> None:
-        """Bind, listen and accept in the background; returns at once (see `wait_for_client`)."""
-        if not self.enabled or self._listener is not None:
+    def start(self, wait: bool = True) -> None:
+        """Bind and accept in the background; then, as the seed did, hold until a viewer connects.
+
+        A seed script's `start()` therefore still waits for its viewer before simulating. Code that
+        streams to whoever comes (`mjpod serve`, the benchmark) calls `start(wait=False)`; clients that
+        join later get the model and the current state either way.
+        """
+        if not self.enabled:
             return
+        if self._listener is None:
+            self._listen()
+        if wait:
+            log.info("waiting for a viewer on %s:%d", *self.address)
+            while not self.wait_for_client(timeout=0.5):  # short waits keep Ctrl-C responsive
+                if self._stopping.is_set():
+                    return
+
+    def _listen(self) -> None:
         mjm, name, path = self._model, self._name, self.model_path
         if mjm is None:  # as in the seed: the server compiles model_path itself
             loaded = models.load(str(self.model_path))
@@ -111,28 +129,46 @@ class StreamServer:
             self._model = mjm
         name = name or (Path(path).stem if path else "model")
         self._model_message, self.info = model_message(mjm, name, path)
+        self._model_args = (mjm, name, path)
         self._listener = socket.create_server((self.host, self.port), reuse_port=False, backlog=16)
         self._listener.settimeout(0.5)
         self._spawn(self._accept_loop, "mjstream-accept")
         log.info("streaming %s on %s:%d", name, *self.address)
 
     def wait_for_client(self, timeout: float | None = None) -> bool:
-        """Block until a client is streaming (the seed's start() did this); False on timeout."""
+        """Block until a client is streaming; False on timeout or when the server stops."""
         with self._joined:
             return self._joined.wait_for(lambda: self._clients > 0 or self._stopping.is_set(), timeout) and (
                 self._clients > 0
             )
 
-    def send_state(self, mjd: mujoco.MjData, force: bool = False) -> int | None:
-        """Offer the newest state to every client; never blocks on them. None: skipped by the rate cap."""
+    def send_state(
+        self,
+        mjd: mujoco.MjData,
+        target_pos: object = None,
+        target_quat: object = None,
+        target_body_id: object = None,
+        *,
+        force: bool = False,
+    ) -> int | None:
+        """Offer the newest state to every client; never blocks on them. None: skipped by the rate cap.
+
+        `target_*` are the seed's optional arguments, accepted so seed calls keep working; the seed's
+        client overwrote them with `mj_forward` before drawing, so they are not sent.
+        """
         if not self.enabled:
             return None
-        return self.feed.publish(mjd, force=force)
+        seq = self.feed.publish(mjd, force=force)
+        self._unsent = mjd if seq is None else None  # stop_connection sends it, so viewers end on it
+        return seq
 
     def stop_connection(self) -> None:
         """Tell every client the stream ends, then close everything."""
         if self._stopping.is_set():
             return
+        if self._unsent is not None:  # the last state offered was skipped by the rate cap
+            self.feed.publish(self._unsent, force=True)
+            self._unsent = None
         self._stopping.set()
         with self._joined:
             self._joined.notify_all()
@@ -172,6 +208,10 @@ class StreamServer:
             hello = read_message(conn, MAX_HELLO)
             if hello.kind != Kind.HELLO:
                 raise ProtocolError(f"expected HELLO first, got {hello.kind.name}")
+            if hello.arrays:
+                raise ProtocolError(f"HELLO carries arrays ({', '.join(hello.arrays)}); it may carry none")
+            if not isinstance(hello.meta.get("files", False), bool):
+                raise ProtocolError(f"HELLO 'files' must be true or false, got {hello.meta['files']!r}")
             refusal = self._refusal(hello.meta)
             if refusal:
                 log.warning("client %s refused: %s", peer, refusal)
@@ -185,7 +225,7 @@ class StreamServer:
                 "client %s connected (%s); %d watching", peer, hello.meta.get("client", "?"), self._clients
             )
             conn.settimeout(self.stall_timeout)
-            conn.sendall(self._model_message)  # type: ignore[arg-type]
+            conn.sendall(self._model_for(hello.meta.get("files", False)))
             # A small send buffer keeps what waits in the kernel for a slow client to a few states.
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self._stream_states(conn, peer)
@@ -202,6 +242,24 @@ class StreamServer:
                 with self._joined:
                     self._clients -= 1
             conn.close()
+
+    def _model_for(self, files: bool) -> bytes:
+        """The MODEL message; with the MJCF's files for clients that compile it themselves (seed code)."""
+        if not files:
+            return self._model_message  # type: ignore[return-value]
+        with self._files_lock:
+            if self._files_message is None:
+                try:
+                    message, info = model_message(*self._model_args, files=True)
+                    problem = None if info.xml is not None else "MuJoCo cannot write it back"
+                except ValueError as err:  # over the size limit with its files
+                    message, problem = self._model_message, str(err)
+                if problem:
+                    log.warning(
+                        "the model's MJCF cannot travel with its files (%s); clients get the MJB", problem
+                    )
+                self._files_message = message
+        return self._files_message  # type: ignore[return-value]
 
     def _refusal(self, meta: dict) -> str | None:
         if self.token is not None:
