@@ -53,7 +53,9 @@ def test_token_is_required_and_a_frame_is_a_real_jpeg(web):
 def browser():
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.fail(
-            "headless Chromium is missing: install chromium and chromium-driver (docker/provision.sh)"
+            "headless Chromium is missing: on Debian docker/provision.sh installs chromium and"
+            " chromium-driver; on Ubuntu (no deb, only a snap) install Google Chrome and a matching"
+            " chromedriver, or run the browser test on Debian"
         )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
