@@ -1,10 +1,12 @@
 """`mjpod record` for real: MuJoCo renders on Mesa EGL, ffmpeg encodes, the MP4 is decoded back."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +39,8 @@ def test_video_matches_its_settings_and_moves(tmp_path):
         out, "-m", "pendulum", "--fps", "20", "--duration", "1.5", "--width", "96", "--height", "64"
     )
     assert frames.shape == (30, 64, 96, 3)  # fps x duration, at the asked size
+    meta = decode(out)[1]
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and meta["fps"] == 20
     assert frames[0].std() > 10  # a rendered scene, not a blank
     assert np.abs(frames[-1].astype(int) - frames[0]).mean() > 1  # the pendulum swings
     timestep = sidecar["timestep"]
@@ -46,6 +50,25 @@ def test_video_matches_its_settings_and_moves(tmp_path):
     assert sidecar["camera"] == "front" and sidecar["model"] == "pendulum" and sidecar["engine"] == "mjc"
     assert sidecar["gl_renderer"] == gl_info().renderer
     assert sidecar["encoder"] in ("libx264", "h264_nvenc") and sidecar["encoder_reason"]
+    assert sidecar["wall_seconds"] > 0 and sidecar["device"] == "cpu" and sidecar["ctrl"] == "noise"
+
+
+def test_free_camera_looks_the_same_through_gl_and_batch(tmp_path):
+    """The batch renderer gets the free camera as an added model camera: the box sits where GL draws it."""
+    common = ("-m", "box_drop", "-e", "mjwarp", "--device", "cpu", "--camera", "free", "--azimuth", "60")
+    common += ("--elevation", "-25", "--distance", "1.5", "--width", "128", "--height", "96")
+    common += ("--fps", "10", "--duration", "0.5")
+    gl, gl_car = record(tmp_path / "gl.mp4", *common, "--renderer", "gl")
+    traced, traced_car = record(tmp_path / "batch.mp4", *common, "--renderer", "batch")
+    assert gl_car["camera"] == traced_car["camera"] and gl_car["camera"].startswith("free azimuth=60")
+    centres = []
+    for frames in (gl, traced):
+        rgb = frames.astype(int)
+        box = (rgb[..., 0] - rgb[..., 2]) > 60  # the orange box
+        assert all(mask.sum() > 30 for mask in box)
+        centres.append(np.array([np.argwhere(mask).mean(0) for mask in box]))
+    assert centres[0][-1, 0] > centres[0][0, 0] + 2  # it falls: lower in the picture
+    assert np.abs(centres[0] - centres[1]).max() < 2  # same place in every frame
 
 
 def test_grid_from_the_batch_renderer_puts_tiles_in_place(tmp_path):
@@ -126,6 +149,9 @@ def test_ctrl_c_keeps_a_playable_file(tmp_path):
         (("--camera", "top"), "unknown camera 'top'; the model's cameras: front"),
         (("--width", "97"), "even width and height"),
         (("--fps", "0"), "fps must be positive"),
+        (("--fps", "nan"), "fps must be positive"),
+        (("--duration", "inf"), "duration must be positive"),
+        (("--cols", "0"), "--cols must be at least 1"),
         (("--nworld", "2", "--worlds", "0,2"), r"world\(s\) \[2\] out of range"),
         (("--renderer", "batch"), "--renderer gl"),
         (("--lookat", "1,2"), "--lookat needs 3 number"),
@@ -137,6 +163,7 @@ def test_bad_arguments_are_named_and_leave_nothing(tmp_path, args, message):
     proc = run_mjpod("record", "-m", "pendulum", "--duration", "0.2", "--out", str(out), *args)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message.replace("\\", "") in " ".join(proc.stderr.split()) or pytest.fail(proc.stderr)
+    assert "recording" not in proc.stderr  # the error alone: no empty progress bar with it
     assert not out.parent.exists() or not list(out.parent.iterdir())
 
 
@@ -144,6 +171,27 @@ def test_unwritable_output_is_named(tmp_path):
     (tmp_path / "file").write_text("")
     proc = run_mjpod("record", "-m", "pendulum", "--out", str(tmp_path / "file" / "a.mp4"))
     assert proc.returncode == 2 and "cannot write to" in proc.stderr
+
+
+def test_record_script_writes_into_the_workspace_and_passes_the_exit_status(tmp_path):
+    """scripts/record.sh as the container runs it: videos land in $MJPOD_WORKSPACE/videos."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "record.sh"
+    env = {
+        **os.environ,
+        "MJPOD_WORKSPACE": str(tmp_path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    args = ["-m", "pendulum", "--duration", "0.2", "--width", "64", "--height", "48"]
+    proc = subprocess.run(["bash", str(script), *args], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    videos = sorted((tmp_path / "videos").iterdir())
+    assert [p.suffix for p in videos] == [".json", ".mp4"] and videos[1].name.startswith("pendulum-mjc-")
+    assert decode(videos[1])[0].shape == (6, 48, 64, 3)
+    proc = subprocess.run(
+        ["bash", str(script), *args, "--camera", "top"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "unknown camera 'top'" in proc.stderr
+    assert len(list((tmp_path / "videos").iterdir())) == 2  # nothing added
 
 
 def test_default_output_goes_to_the_workspace(tmp_path, monkeypatch):

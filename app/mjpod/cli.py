@@ -242,18 +242,27 @@ def record(
         TextColumn("frames {task.fields[rate]}"),
         TimeRemainingColumn(),
     )
-    with rec.stop_on_signals() as stop, Progress(*columns, console=err_console) as progress:
-        task = progress.add_task("record", total=settings.frames, rate="")
-        started = time.perf_counter()
+    # The bar starts with the first frame: a refused setting prints its error alone, and the
+    # frames/s shown leave out loading the model and compiling kernels.
+    progress = Progress(*columns, console=err_console)
+    bar: dict = {}
 
-        def on_frame(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            progress.update(task, completed=done, total=total, rate=f"{rate:.1f}/s")
+    def on_frame(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if not bar:
+            progress.start()
+            bar.update(task=progress.add_task("record", total=total, rate=""), start=now, first=done)
+        rate = f"{(done - bar['first']) / (now - bar['start']):.1f}/s" if now > bar["start"] else ""
+        progress.update(bar["task"], completed=done, total=total, rate=rate)
 
+    with rec.stop_on_signals() as stop:
         try:
             result = rec.record(settings, stop, on_frame, lambda text: progress.console.print(text))
         except (m.ModelError, CameraError, video.VideoError, ReplayError, ValueError) as err:
             raise fail(str(err)) from None
+        finally:
+            if bar:
+                progress.stop()
     verb = "interrupted: kept" if result.interrupted else "wrote"
     console.print(
         f"{verb} {result.path} ({result.frames}/{result.frames_planned} frames, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 import signal
 import threading
@@ -195,8 +196,14 @@ def check(settings: RecordSettings) -> None:
     """Reject bad numbers before anything is loaded or written."""
     if settings.renderer not in ("gl", "batch"):
         raise ValueError(f"renderer must be gl or batch, got {settings.renderer!r}")
-    if settings.duration <= 0:
-        raise ValueError(f"duration must be positive, got {settings.duration}")
+    if not (math.isfinite(settings.fps) and settings.fps > 0):
+        raise ValueError(f"fps must be positive, got {settings.fps}")
+    if not (math.isfinite(settings.duration) and settings.duration > 0):
+        raise ValueError(f"duration must be positive seconds, got {settings.duration}")
+    if settings.cols is not None and settings.cols < 1:
+        raise ValueError(
+            f"--cols must be at least 1 (or left out for a near-square grid), got {settings.cols}"
+        )
     if not settings.worlds:
         raise ValueError("choose at least one world to show")
     bad = [w for w in settings.worlds if not 0 <= w < settings.engine_config.nworld]
@@ -220,12 +227,12 @@ def record(
     """
     check(settings)
     loaded, mjm, cam, camera_text = prepare(settings)
+    replay = ControlReplay.load(settings.replay, mjm.nu, mjm.opt.timestep) if settings.replay else None
+    encoder = video.choose_encoder(settings.encoder)
     frame_w, frame_h = settings.frame_size()
-    out = video.check_output(
+    out = video.check_output(  # last of the checks: it creates the output folder
         settings.out or default_output(loaded.name, settings.engine), frame_w, frame_h, settings.fps
     )
-    encoder = video.choose_encoder(settings.encoder)
-    replay = ControlReplay.load(settings.replay, mjm.nu, mjm.opt.timestep) if settings.replay else None
     config = settings.engine_config
     if replay is not None:
         config = dataclasses.replace(config, ctrl="hold")

@@ -1,5 +1,6 @@
 """The mujoco_warp engine on Warp's cpu device: controls, reset, device choice, overflow reporting."""
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -66,3 +67,15 @@ def test_buffers_are_sized_from_a_probe_so_a_pile_does_not_overflow():
     engine.step(400)  # 1.6 s: the pile has formed
     assert engine.overflow() is None
     assert engine.get_world(0).ncon > 48
+
+
+def test_a_scene_without_joints_hands_back_its_world():
+    """`mjpod record -e mjwarp` of a static scene (nq = nv = 0) draws it instead of failing to copy qpos."""
+    mjm = mujoco.MjModel.from_xml_string(
+        '<mujoco><worldbody><geom size=".1" pos="0 0 .3"/></worldbody></mujoco>'
+    )
+    with engines.make("mjwarp", mjm, EngineConfig(nworld=2, device="cpu")) as engine:
+        engine.step(2)
+        mjd = engine.get_world(1)
+    assert mjd.time == pytest.approx(2 * mjm.opt.timestep)
+    assert mjd.geom_xpos[0][2] == pytest.approx(0.3)

@@ -56,3 +56,27 @@ def test_nvenc_is_reported_honestly():
     chosen = video.choose_encoder("auto")
     # H100/H200 have no NVENC: libx264 with the reason; GPUs with NVENC and the video capability: NVENC
     assert chosen.name in video.ENCODERS and chosen.reason
+
+
+def test_batch_section_sets_testspeed_render_beside_the_batch_renderer_at_8192_worlds(tmp_path):
+    """The issue's target is read from this run: batch world-frames/s over testspeed's, same run."""
+    import json
+
+    from tests.cli_runner import run_mjpod
+
+    skip = [
+        a
+        for s in ("seed", "render", "physics", "contact", "stream", "encode", "record")
+        for a in ("--skip", s)
+    ]
+    # fmt: off
+    proc = run_mjpod("bench", "--out", str(tmp_path), *skip, "--model", "bin", "--nworld", "8192",
+                     "--nstep", "50", "--device", "cuda:0", timeout=900)
+    # fmt: on
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(next(tmp_path.glob("*.json")).read_text())
+    rows = [r for r in data["results"] if r["section"] == "batch" and r.get("nworld") == 8192]
+    figures = {r["engine"]: r for r in rows if r["unit"] == "world-frames/s" and r["width"] == 64}
+    assert set(figures) == {"mjwarp", "mjwarp-testspeed"}, data["warnings"]
+    ratio = next(r for r in rows if r["unit"] == "x mjwarp-testspeed")
+    assert ratio["value"] == pytest.approx(figures["mjwarp"]["value"] / figures["mjwarp-testspeed"]["value"])

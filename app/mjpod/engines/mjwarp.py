@@ -134,8 +134,10 @@ class MjWarpEngine(Engine):
         mjd = mjd if mjd is not None else mujoco.MjData(self.mjm)
         d = self.d
         mjd.time = float(d.time[i : i + 1].numpy()[0])
-        mjd.qpos[:] = d.qpos[i].numpy()
-        mjd.qvel[:] = d.qvel[i].numpy()
+        if self.mjm.nq:  # Warp cannot slice a zero-width row: a scene with no joints has none
+            mjd.qpos[:] = d.qpos[i].numpy()
+        if self.mjm.nv:
+            mjd.qvel[:] = d.qvel[i].numpy()
         if self.mjm.na:
             mjd.act[:] = d.act[i].numpy()
         if self.mjm.nu:

@@ -59,6 +59,11 @@ class BatchRenderer:
                 cam_res=(width, height),
                 render_rgb=True,
                 render_depth=False,
+                # as GL draws the scene (skybox, textures, no shadows), and as mjwarp-testspeed's defaults
+                # draw it, so its --function=render figure measures the same work (bench/video.py)
+                render_skybox=True,
+                use_textures=True,
+                use_shadows=False,
                 cam_active=[camera],
             )
             self._worlds = wp.array(np.asarray(worlds, dtype=np.int32), dtype=wp.int32)
