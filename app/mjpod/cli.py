@@ -115,7 +115,7 @@ def bench(
         config = BenchConfig.quick_run(**given) if quick else BenchConfig(**given)
     except ValueError as err:
         raise fail(str(err)) from None
-    recorder = Console(record=True, width=max(console.width, 120))
+    recorder = Console(record=True, width=max(console.width, 150))  # the transcript keeps rows on one line
     result = runner.run(config, recorder)
     recorder.print(report.table(result))
     for w in result.warnings:

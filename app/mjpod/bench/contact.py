@@ -135,6 +135,6 @@ def _measure(
         nworld=nworld,
         nconmax=nconmax,
         njmax=njmax,
-        note=note or f"{rows:.0f} constraint rows per world",
+        note=note or f"{rows:.0f} rows/world",
         contacts=contacts,
     )

@@ -11,9 +11,12 @@ from rich.table import Table
 
 from mjpod.bench.runner import BenchResult, Row
 
+NOTE_WIDTH = 30  # longer notes become numbered footnotes under the table, so every row stays one line
+
 
 def table(result: BenchResult) -> Table:
-    t = Table(title="mjpod bench", show_lines=False)
+    t = Table(title="mjpod bench", show_lines=False, caption_justify="left")
+    footnotes: dict[str, int] = {}
     for col in (
         "section",
         "model",
@@ -39,9 +42,16 @@ def table(result: BenchResult) -> Table:
             f"{r.value:,.1f}",
             r.unit,
             "" if r.contacts is None else f"{r.contacts:,.0f}",  # per world: how dense the figure was
-            r.note or "",
+            _note(r.note or "", footnotes),
         )
+    t.caption = "\n".join(f"[{n}] {text}" for text, n in footnotes.items()) or None
     return t
+
+
+def _note(note: str, footnotes: dict[str, int]) -> str:
+    if len(note) <= NOTE_WIDTH:
+        return note
+    return f"[{footnotes.setdefault(note, len(footnotes) + 1)}]"
 
 
 def tag(result: BenchResult) -> str:

@@ -250,7 +250,9 @@ def gl_row(
     height, width = size
     with GLRenderer(lm.model, height, width) as renderer:
         frames, secs = timed(renderer)
-    return Row(section, lm.name, frames / secs, "frames/s", frames, secs, width=width, height=height)
+    return Row(
+        section, lm.name, frames / secs, "frames/s", frames, secs, width=width, height=height, note="GL"
+    )
 
 
 def _render(

@@ -1,0 +1,38 @@
+"""The console table: long notes move to numbered footnotes, so each figure stays on one line."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from mjpod.bench import report
+from mjpod.bench.runner import BenchConfig, BenchResult, Row
+
+LONG = "comfree world-steps/s over mjwarp's: same run, same buffers, same settled start"
+
+
+def render(rows: list[Row]) -> str:
+    result = BenchResult(
+        BenchConfig(), host={"gpus": [], "cpu_count": 2}, gl=None, warp_device="cpu", rows=rows
+    )
+    console = Console(record=True, width=150)
+    console.print(report.table(result))
+    return console.export_text()
+
+
+def test_long_notes_become_shared_footnotes_and_short_ones_stay():
+    text = render(
+        [
+            Row("contact", "bin", 3.0, "x mjwarp", 1, 1.0, engine="comfree", nworld=8, note=LONG),
+            Row("contact", "bin", 4.5, "x mjwarp", 1, 1.0, engine="comfree", nworld=32, note=LONG),
+            Row("encode", "synthetic", 500.0, "frames/s", 1, 1.0, note="libx264"),
+        ]
+    )
+    figures = [line for line in text.splitlines() if "x mjwarp" in line]
+    assert len(figures) == 2 and all(line.split("│")[-2].strip() == "[1]" for line in figures)
+    assert text.count(LONG) == 1 and f"[1] {LONG}" in text
+    assert "libx264 " in text and "[2]" not in text
+
+
+def test_a_table_without_long_notes_has_no_caption():
+    text = render([Row("encode", "synthetic", 500.0, "frames/s", 1, 1.0, note="libx264")])
+    assert "[1]" not in text
