@@ -154,3 +154,23 @@ def test_the_rate_cap_publishes_at_most_hz_states_a_second(sim):
         published += feed.publish(mjd) is not None
     assert 2 <= published <= elapsed * 20 + 1
     assert feed.publish(mjd, force=True) is not None  # the final state always goes
+
+
+def test_with_block_streams_without_waiting_for_a_viewer(sim):
+    """Only the seed's explicit start() holds for a viewer; `with StreamServer(...)` returns at once."""
+    _, mjd = sim
+    entered = threading.Event()
+    kinds: list[str] = []
+
+    def serve():
+        with mjstream.StreamServer(model_path="box_drop", port=free_port(), hz=0) as srv:
+            entered.set()
+            srv.send_state(mjd)
+            with connect(srv) as sock:
+                kinds.append(mjstream.recv_packet(sock)["kind"])
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    assert entered.wait(timeout=30), "the with block waited for a viewer"
+    worker.join(timeout=30)
+    assert kinds == ["xml"]  # box_drop's MJCF needs no files: it travels as XML beside the MJB

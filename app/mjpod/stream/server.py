@@ -180,7 +180,8 @@ class StreamServer:
     close = stop_connection
 
     def __enter__(self) -> StreamServer:
-        self.start()
+        """`with StreamServer(...)` streams at once: waiting for a viewer is the seed's start() only."""
+        self.start(wait=False)
         return self
 
     def __exit__(self, *exc: object) -> None:
