@@ -36,3 +36,28 @@ def test_long_notes_become_shared_footnotes_and_short_ones_stay():
 def test_a_table_without_long_notes_has_no_caption():
     text = render([Row("encode", "synthetic", 500.0, "frames/s", 1, 1.0, note="libx264")])
     assert "[1]" not in text
+
+
+def test_the_batch_panel_draws_gl_beside_the_ray_tracer():
+    """GL rows are frames/s of one world: they belong on the world-frames/s panel as flat lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    rows = [
+        Row("batch", "bin", 700.0, "world-frames/s", 1, 1.0, engine="mjwarp", nworld=1, width=64, height=64),
+        Row("batch", "bin", 900.0, "world-frames/s", 1, 1.0, engine="mjwarp", nworld=8, width=64, height=64),
+        Row("batch", "bin", 20.0, "frames/s", 1, 1.0, width=64, height=64, note="GL"),
+        Row(
+            "batch", "bin", 1.2, "x mjwarp-testspeed", 1, 1.0, engine="mjwarp", nworld=8, width=64, height=64
+        ),
+    ]
+    result = BenchResult(
+        BenchConfig(), host={"gpus": [], "cpu_count": 2}, gl=None, warp_device="cpu", rows=rows
+    )
+    ax = Figure().add_subplot()
+    report._panel(ax, result, ("batch",), ("world-frames/s", "frames/s"), lambda r: f"{r.engine or 'GL'}")
+    assert sorted(ax.get_legend_handles_labels()[1]) == ["GL", "mjwarp"]  # the ratio row is no line
+    (gl,) = [line for line in ax.get_lines() if line.get_label() == "GL"]
+    assert set(gl.get_ydata()) == {20.0}

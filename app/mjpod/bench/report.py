@@ -88,12 +88,12 @@ def plot(result: BenchResult, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (physics, render) = plt.subplots(1, 2, figsize=(14, 5), dpi=110)
-    _panel(physics, result, ("physics", "testspeed", "contact"), "world-steps / s", _physics_label)
+    _panel(physics, result, ("physics", "testspeed", "contact"), ("world-steps/s",), _physics_label)
     _panel(
         render,
         result,
         ("batch",),
-        "world-frames / s",
+        ("world-frames/s", "frames/s"),  # a GL frame is one world's: the same unit
         lambda r: f"{r.model} · {r.engine or 'GL'} · {r.width}x{r.height}",
     )
     gpus = result.host["gpus"]
@@ -109,13 +109,12 @@ def _physics_label(r: Row) -> str:
     return f"{r.model} · {r.engine}" + (" (settled pile)" if r.section == "contact" else "")
 
 
-def _panel(ax, result: BenchResult, sections: tuple[str, ...], ylabel: str, label) -> None:
+def _panel(ax, result: BenchResult, sections: tuple[str, ...], units: tuple[str, ...], label) -> None:
     """One line per label (testspeed dashed, settled piles dotted); rows without nworld (GL) drawn flat."""
     series: dict[str, list[tuple[int, float]]] = {}
     flat: dict[str, float] = {}
-    unit = ylabel.replace(" ", "")
     for r in result.rows:
-        if r.section not in sections or r.unit != unit:  # ratio rows ("x mjwarp") are tables, not lines
+        if r.section not in sections or r.unit not in units:  # ratio rows ("x mjwarp") are tables, not lines
             continue
         if r.nworld:
             series.setdefault(label(r), []).append((r.nworld, r.value))
@@ -131,7 +130,7 @@ def _panel(ax, result: BenchResult, sections: tuple[str, ...], ylabel: str, labe
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("nworld (parallel worlds)")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(units[0].replace("/", " / "))
     ax.grid(True, which="both", alpha=0.3)
     if series or flat:
         ax.legend(fontsize=7)
