@@ -375,10 +375,10 @@ def serve(
         web_size=_frame_size(web_size, "--web-size"), camera=int(camera) if camera.lstrip("-").isdigit() else camera,
         duration=duration, realtime=not fast, wait=wait,
     )  # fmt: skip
-    gains = getattr(sim, "gains", None)  # comfree: which stiffness and damping the streamed world runs
+    gains = sim.gains(world)  # comfree: which stiffness and damping the streamed world runs
     console.print(
         f"mjpod serve: {lm.name} on {engine} ({sim.nworld} world(s), {sim.device}), streaming world {world}"
-        + ("; comfree stiffness {:g}, damping {:g}".format(*gains(world)) if gains else "")
+        + ("; comfree stiffness {:g}, damping {:g}".format(*gains) if gains else "")
         + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then mjpod view --port {port})" if port > 0 else "")
         + (f"; browser http://{host}:{web}/" if web > 0 else ""),
         soft_wrap=True,

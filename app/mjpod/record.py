@@ -269,8 +269,8 @@ def record(
         wall = time.perf_counter() - start
         overflow = engine.overflow()
         device = engine.device
-        gains = getattr(engine, "gains", None)  # comfree only: a sweep must say which tile ran what
-        comfree_gains = [list(gains(w)) for w in settings.worlds] if gains else None
+        shown = [engine.gains(w) for w in settings.worlds]  # comfree: a sweep says which tile ran what
+        comfree_gains = [list(g) for g in shown] if shown[0] is not None else None
 
     result = Recording(
         path=str(out),

@@ -91,6 +91,10 @@ class Engine(abc.ABC):
         """A message when a buffer (contacts, constraint rows) overflowed in some world, else None."""
         return None
 
+    def gains(self, world: int) -> tuple[float, float] | None:
+        """The contact gains (stiffness, damping) world `world` runs with, for engines that take them."""
+        return None
+
     def _ctrl_rows(self, ctrl: np.ndarray) -> np.ndarray:
         ctrl = np.asarray(ctrl, dtype=np.float64)
         nu = self.mjm.nu
