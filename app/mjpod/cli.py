@@ -493,6 +493,10 @@ from mjpod.runpod_cli import runpod_app  # noqa: E402 - the Runpod commands live
 
 app.add_typer(runpod_app, name="runpod")
 
+from mjpod.sweep.command import sweep  # noqa: E402 - `mjpod sweep` lives in the sweep package
+
+app.command()(sweep)
+
 
 def main() -> None:
     app()
