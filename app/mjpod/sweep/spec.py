@@ -173,5 +173,5 @@ def _typed(value: object, kind: type, item: type | None, where: str, source: str
 
 def _suggest(name: str, known: object) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} Known keys: {', '.join(known)}"
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"; {hint}known keys: {', '.join(known)}"
