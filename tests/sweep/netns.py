@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 SUBNET = "10.77.0"  # exists only inside the namespaces below
-PORT = 6379
-RAY = str(Path(sys.executable).parent / "ray")
+PORT = 6379  # scripts/ray-node.sh's default
+RAY_NODE = Path(__file__).resolve().parents[2] / "scripts" / "ray-node.sh"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -54,7 +54,8 @@ class Cluster:
         self.cpus = cpus
         self.tmp = Path(tempfile.mkdtemp(prefix="mjray"))  # short: Ray's socket paths live under it
         self.token = secrets.token_hex(16)
-        self.env = {**os.environ, **(env or {}), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
+        path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"  # the venv's ray and mjpod
+        self.env = {**os.environ, **(env or {}), "PATH": path, "RAY_AUTH_TOKEN": self.token}
         self.env.pop("RAY_ADDRESS", None)
 
     @property
@@ -67,7 +68,14 @@ class Cluster:
     def node_env(self, node: int) -> dict[str, str]:
         """Each node has its own Ray temp folder and Warp kernel cache, as separate machines would."""
         folder = self.tmp / f"n{node}"
-        return {**self.env, "RAY_TMPDIR": str(folder), "WARP_CACHE_PATH": str(folder / "warp")}
+        return {
+            **self.env,
+            "NODE_RANK": str(node),
+            "NODE_ADDR": self.ip(node),
+            "PRIMARY_ADDR": self.ip(0),
+            "RAY_TMPDIR": str(folder),
+            "WARP_CACHE_PATH": str(folder / "warp"),
+        }
 
     def start(self) -> Cluster:
         _ip("netns", "add", self.hub)
@@ -81,21 +89,30 @@ class Cluster:
             _ip("-n", ns, "addr", "add", f"{self.ip(i)}/24", "dev", "eth0")
             _ip("-n", ns, "link", "set", "eth0", "up")
             (self.tmp / f"n{i}").mkdir()
-        common = ["--num-cpus", str(self.cpus), "--disable-usage-stats", "--object-store-memory", "80000000"]
-        self._ray_start(0, ["--head", "--port", str(PORT), "--include-dashboard=false", *common])
-        joins = [
-            self.popen(i, [RAY, "start", "--address", self.address, "--node-ip-address", self.ip(i), *common])
-            for i in range(1, len(self.nodes))
-        ]
-        for p in joins:
-            out, _ = p.communicate(timeout=120)
-            assert p.returncode == 0, f"ray start (worker) failed:\n{out}"
+        # every node starts the way a Runpod Instant Cluster pod would: scripts/ray-node.sh by rank
+        for node in range(len(self.nodes)):
+            self._start_node(node)
         return self
 
-    def _ray_start(self, node: int, args: list[str]) -> None:
-        p = self.popen(node, [RAY, "start", "--node-ip-address", self.ip(node), *args])
-        out, _ = p.communicate(timeout=120)
-        assert p.returncode == 0, f"ray start failed:\n{out}"
+    def _start_node(self, node: int, tries: int = 2) -> None:
+        """One node at a time, with a second try: on a loaded 2-core machine Ray's own 30 s wait for a
+        raylet to register can run out, which says nothing about the sweep under test."""
+        extra = ["--num-cpus", str(self.cpus), "--object-store-memory", "80000000"]
+        for _ in range(tries):
+            p = self.popen(node, [str(RAY_NODE), *extra])
+            out, _ = p.communicate(timeout=120)
+            if p.returncode == 0:
+                return
+            self._kill(node, signal.SIGKILL)
+        raise AssertionError(f"node {node}: ray-node.sh failed {tries} times:\n{out}\n{self.logs()}")
+
+    def logs(self, lines: int = 15) -> str:
+        """The end of every node's Ray logs: what a failed start needs to be understood."""
+        tails = []
+        for log in sorted(self.tmp.glob("n*/ray/session_*/logs/*.out")):
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            tails.append(f"--- {log.relative_to(self.tmp)}\n" + "\n".join(text))
+        return "\n".join(tails)
 
     def popen(self, node: int, argv: list[str], **kw) -> subprocess.Popen:
         """Start `argv` inside node `node`'s namespace with the node's environment."""
