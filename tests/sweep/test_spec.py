@@ -144,3 +144,12 @@ def test_dry_run_lists_jobs_and_resources_and_runs_nothing(tmp_path):
         "run",
     ]  # no GPU here: cpu, no GPU asked
     assert not (tmp_path / "out").exists()
+
+
+def test_every_key_is_documented():
+    from pathlib import Path
+
+    from mjpod.sweep.keys import KEYS, RESOURCE_KEYS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sweep.md").read_text()
+    assert [k for k in [*KEYS, *RESOURCE_KEYS] if f"`{k}`" not in doc] == []
