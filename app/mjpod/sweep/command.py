@@ -46,6 +46,7 @@ def sweep(
     cpus: Annotated[int | None, typer.Option(help="CPUs the embedded Ray may use (default: all)")] = None,
 ) -> None:
     """Run a grid of record / rollout / bench jobs on Ray: skips finished jobs, writes results.csv."""
+    address = address or None  # RAY_ADDRESS="" means no cluster, as unset does
     try:
         parsed = sweep_spec.load(spec)
         jobs = sweep_jobs.expand(parsed)
@@ -118,10 +119,12 @@ def _run(jobs: list[sweep_jobs.Job], store: Store, backend: Any, where: str) -> 
         if skipped:
             progress.console.print(f"{skipped} job(s) already done in {store.root}: skipped")
         outcome = runner.run(jobs, store, backend, events, on_result)
-        if stop.is_set():
+        progress.update(task, running=0)
+        if events.cancel.is_set():
+            progress.console.print("interrupted twice: running jobs cancelled; the same command goes on")
+        elif stop.is_set():
             progress.console.print(
-                "interrupted: no new jobs were started, running ones finished "
-                "(a second Ctrl-C cancels them); run the same command again to go on"
+                "interrupted: no new jobs were started, the running ones finished; the same command goes on"
             )
     return outcome
 
@@ -164,4 +167,7 @@ def _summary(outcome: runner.Outcome) -> None:
     counts = ", ".join(
         f"{outcome.count(s)} {s}" for s in ("done", "failed", "cancelled", "pending") if outcome.count(s)
     )
-    console.print(f"{counts} ({outcome.ran} ran now); table: {outcome.table}")
+    console.print(
+        f"{counts}; {outcome.ran} ran now in {outcome.seconds:.1f} s ({outcome.jobs_per_second:.2f} jobs/s); "
+        f"table: {outcome.table}"
+    )

@@ -47,6 +47,11 @@ class Outcome:
     records: list[dict[str, Any]]  # one per job of the spec, in spec order
     table: str
     ran: int
+    seconds: float  # wall time of this run's jobs, from the first submitted to the last finished
+
+    @property
+    def jobs_per_second(self) -> float:
+        return self.ran / self.seconds if self.seconds > 0 else 0.0
 
     def count(self, status: str) -> int:
         return sum(r["status"] == status for r in self.records)
@@ -103,10 +108,13 @@ def run(
                 table()
 
         table()
+        start = time.perf_counter()
         try:
             backend.run(todo, str(store.root.resolve()), finished, events)
         finally:
+            seconds = time.perf_counter() - start
             table()
             store.clear_staging()
     rows = [records.get(j.id) or pending_record(j, "pending") for j in jobs]
-    return Outcome(rows, str(store.root / "results.csv"), sum(1 for r in rows if r.get("reused") is False))
+    ran = sum(1 for r in rows if r.get("reused") is False)
+    return Outcome(rows, str(store.root / "results.csv"), ran, seconds)
