@@ -143,7 +143,7 @@ class Cluster:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for i in range(len(self.nodes)):
                 self._kill(i, sig)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 3
             while time.monotonic() < deadline and any(self.pids(i) for i in range(len(self.nodes))):
                 time.sleep(0.2)
         for ns in [*self.nodes, self.hub]:
