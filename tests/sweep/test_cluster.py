@@ -1,6 +1,7 @@
 """`mjpod sweep` on a real three-node Ray cluster (head + two workers), each node in its own network
 namespace with a private address: jobs spread over nodes, a node killed mid-sweep loses no job, a
-re-run skips what is done, and a failing job is reported while the others complete.
+re-run skips what is done, a failing job is reported while the others complete, and a driver
+without the cluster's token is refused.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def started_on(out: Path, ip: str) -> str | None:
 def test_sweep_spreads_survives_a_dead_node_and_skips_finished_jobs(cluster, tmp_path):
     spec, out = specs.write(tmp_path), tmp_path / "out"
     driver = sweep(cluster, spec, out)
+    # meanwhile, from a worker node, a driver with a wrong token: token authentication must refuse it
+    argv = [sys.executable, "-m", "mjpod", "sweep", str(spec), "--dry-run", "--address", cluster.address]
+    intruder = cluster.popen(1, argv, env={"RAY_AUTH_TOKEN": "not-the-cluster-token"})
     victim = cluster.ip(2)
     deadline = time.monotonic() + 120
     while (killed := started_on(out, victim)) is None:
@@ -63,6 +67,10 @@ def test_sweep_spreads_survives_a_dead_node_and_skips_finished_jobs(cluster, tmp
     cluster.kill_node(2)  # mid-job: the node's raylet and workers die at once
     output, _ = driver.communicate(timeout=240)
     assert driver.returncode == 1, output  # 1: the sweep ran, one job failed
+    refused, _ = intruder.communicate(timeout=240)
+    assert intruder.returncode == 2 and f"cannot join the Ray cluster at {cluster.address}" in refused, (
+        refused
+    )
 
     rows = results.check_finished(out)
     by_id = {r["id"]: r for r in rows}
