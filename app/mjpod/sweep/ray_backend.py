@@ -111,17 +111,7 @@ class RayBackend:
                         not inflight or _fits(pending[0].request(self.has_gpus), used, self.totals)
                     ):
                         job = pending.popleft()
-                        request = job.request(self.has_gpus)
-                        options = {
-                            "num_cpus": request["CPU"],
-                            "num_gpus": request["GPU"],
-                            "max_retries": MAX_RETRIES,
-                        }
-                        if request["GPU"]:
-                            options["max_calls"] = 1  # a fresh process per GPU job: it sees only its GPU
-                        ref = remote.options(**options).remote(
-                            job.id, job.params, out, job.device(self.has_gpus), job.cpus
-                        )
+                        ref, request = self._submit(remote, job, out)
                         inflight[ref] = (job, request)
                         for r in used:
                             used[r] += request[r]
@@ -146,6 +136,15 @@ class RayBackend:
                 )
         finally:
             events.running = 0
+
+    def _submit(self, remote, job: Job, out: str) -> tuple:
+        """Hand one job to Ray with its resource request; returns its ObjectRef and the request."""
+        request = job.request(self.has_gpus)
+        options = {"num_cpus": request["CPU"], "num_gpus": request["GPU"], "max_retries": MAX_RETRIES}
+        if request["GPU"]:
+            options["max_calls"] = 1  # a fresh process per GPU job: it sees only its GPU
+        ref = remote.options(**options).remote(job.id, job.params, out, job.device(self.has_gpus), job.cpus)
+        return ref, request
 
     def _result(self, ref, job: Job) -> dict:
         """The job's own record, or a failure record when Ray gave up on it (its worker kept dying)."""
