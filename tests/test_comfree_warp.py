@@ -6,7 +6,8 @@ import pytest
 import warp as wp
 
 import mjpod.comfree_warp as mjwarp  # the seed's own alias: the point of this module
-from mjpod import models, warp_setup
+from mjpod import models
+from mjpod.engines import warp_setup
 
 
 @pytest.fixture(scope="module")

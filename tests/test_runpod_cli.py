@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from tests.cli_runner import run_mjpod
+from tests.cloud.runpod_api import SSH_IP, SSH_PORT, FakeRunpod
 from tests.docker.appliance import ROOT
-from tests.runpod_api import SSH_IP, SSH_PORT, FakeRunpod
 
 
 @pytest.fixture

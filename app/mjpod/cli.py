@@ -90,7 +90,7 @@ def bench(
     comfree_damping: DampingOpt = None,
 ) -> None:
     """Benchmark this box: the seed loop, GL rendering, and physics steps/s for every engine across nworld."""
-    from mjpod.bench import BenchConfig, report, runner
+    from mjpod.jobs.bench import BenchConfig, report, runner
 
     given = {
         k: v
@@ -136,7 +136,7 @@ def doctor(
     height: Annotated[int, typer.Option(help="frame height to check")] = 480,
 ) -> None:
     """Check GPU driver, EGL, GL renderer, Warp, ffmpeg and disk; print each problem with its fix."""
-    from mjpod import doctor as d
+    from mjpod.host import doctor as d
 
     workspace = workspace or Path(os.environ.get("MJPOD_WORKSPACE", "."))
     findings = d.run_checks(workspace, (model, width, height) if model else None)
@@ -205,10 +205,10 @@ def record(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from mjpod import models as m
-    from mjpod import record as rec
     from mjpod import video
+    from mjpod.jobs import record as rec
+    from mjpod.jobs.replay import ReplayError
     from mjpod.render.camera import CameraError, CameraSpec
-    from mjpod.replay import ReplayError
 
     settings = rec.RecordSettings(
         model=model,
@@ -362,8 +362,8 @@ def serve(
     ] = False,
 ) -> None:
     """Run a headless simulation and stream one world to `mjpod view` clients and, with --web, a browser."""
-    from mjpod.stream.serve import ServeOptions
-    from mjpod.stream.serve import serve as run_serve
+    from mjpod.jobs.serve import ServeOptions
+    from mjpod.jobs.serve import serve as run_serve
 
     _log_to_stderr()
     lm, sim = _build_engine(

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mjpod.cli_common import console, fail
-from mjpod.runpod_host import (
+from mjpod.cloud.runpod import (
     CLOUDS,
     Pod,
     PodRequest,

@@ -10,7 +10,8 @@ import pytest
 import warp as wp
 
 import mjpod.comfree_warp as cf
-from mjpod import models, warp_setup
+from mjpod import models
+from mjpod.engines import warp_setup
 
 # Every kind of row ComFree handles, each one active in the initial state: contacts of condim 1, 3, 4
 # and 6 (penetrating and moving), a violated hinge limit and tendon limit, dof and tendon friction loss

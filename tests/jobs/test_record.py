@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mjpod import record as rec
+from mjpod.jobs import record as rec
 from mjpod.render.gl import gl_info
 from tests.cli_runner import run_mjpod
 from tests.mp4 import decode
@@ -175,7 +175,7 @@ def test_unwritable_output_is_named(tmp_path):
 
 def test_record_script_writes_into_the_workspace_and_passes_the_exit_status(tmp_path):
     """scripts/record.sh as the container runs it: videos land in $MJPOD_WORKSPACE/videos."""
-    script = Path(__file__).resolve().parents[1] / "scripts" / "record.sh"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "record.sh"
     env = {
         **os.environ,
         "MJPOD_WORKSPACE": str(tmp_path),

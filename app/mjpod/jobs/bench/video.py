@@ -11,10 +11,10 @@ import numpy as np
 from rich.progress import Progress
 
 from mjpod import models, video
-from mjpod import record as rec
-from mjpod.bench import measure, testspeed
-from mjpod.bench.runner import BenchConfig, BenchResult, Row, gl_row, nworld_sweep
-from mjpod.engines import EngineConfig, caps, make
+from mjpod.engines import EngineConfig, buffers, make
+from mjpod.jobs import record as rec
+from mjpod.jobs.bench import measure, testspeed
+from mjpod.jobs.bench.runner import BenchConfig, BenchResult, Row, gl_row, nworld_sweep
 
 ENCODE_SIZES = ((480, 640), (720, 1280))  # height, width
 RECORD_SIZE = (240, 320)
@@ -132,7 +132,7 @@ def batch(config: BenchConfig, result: BenchResult, loaded: list, progress: Prog
     sweep = nworld_sweep(config, "mjwarp", result.warp_device)
     task = progress.add_task("batch render", total=len(with_camera) * len(BATCH_SIZES) * (len(sweep) + 1))
     for lm in with_camera:
-        nconmax, njmax = caps.sized(lm.model, EngineConfig.keyframe, config.nconmax, config.njmax)
+        nconmax, njmax = buffers.sized(lm.model, EngineConfig.keyframe, config.nconmax, config.njmax)
         for size in BATCH_SIZES:
             if result.gl is not None:  # GL draws the same camera at the same size, for comparison
                 mjd = _settled(lm)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mjpod.replay import ControlReplay, ReplayError
+from mjpod.jobs.replay import ControlReplay, ReplayError
 
 
 def test_zero_order_hold_between_times(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from mjpod.bench import report
-from mjpod.bench.runner import BenchConfig, BenchResult, Row
+from mjpod.jobs.bench import report
+from mjpod.jobs.bench.runner import BenchConfig, BenchResult, Row
 
 LONG = "comfree world-steps/s over mjwarp's: same run, same buffers, same settled start"
 

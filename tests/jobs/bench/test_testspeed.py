@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from mjpod import models
-from mjpod.bench import testspeed
+from mjpod.jobs.bench import testspeed
 
 
 def test_a_failed_run_says_which_run_and_why():
@@ -15,7 +15,7 @@ def test_a_failed_run_says_which_run_and_why():
 
 def test_render_flags_are_ones_testspeed_accepts():
     """The exact flags the batch section passes parse in mjwarp-testspeed (which then stops: no GPU here)."""
-    from mjpod.bench.video import testspeed_render_flags
+    from mjpod.jobs.bench.video import testspeed_render_flags
 
     lm = models.load("bin")
     flags = testspeed_render_flags(lm.model)
@@ -27,7 +27,7 @@ def test_render_flags_are_ones_testspeed_accepts():
 
 
 def test_unnamed_camera_is_chosen_by_position(tmp_path):
-    from mjpod.bench.video import testspeed_render_flags
+    from mjpod.jobs.bench.video import testspeed_render_flags
 
     path = tmp_path / "two.xml"
     path.write_text('<mujoco><worldbody><camera pos="0 -1 0"/><camera name="b"/></worldbody></mujoco>')
@@ -36,8 +36,8 @@ def test_unnamed_camera_is_chosen_by_position(tmp_path):
 
 
 def test_ratio_row_divides_the_two_figures():
-    from mjpod.bench.runner import Row
-    from mjpod.bench.video import testspeed_ratio
+    from mjpod.jobs.bench.runner import Row
+    from mjpod.jobs.bench.video import testspeed_ratio
 
     ours = Row("batch", "bin", 900.0, "world-frames/s", 9000, 10.0, engine="mjwarp", nworld=8192)
     theirs = Row("batch", "bin", 1000.0, "world-frames/s", 8000, 8.0, engine="mjwarp-testspeed", nworld=8192)

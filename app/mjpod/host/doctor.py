@@ -10,7 +10,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from mjpod import sysinfo
+from mjpod.host import sysinfo
 
 # warp-lang wheels from 1.18 on are built against CUDA 13, which needs an R580+ driver; the same
 # versions' +cu12 wheels (GitHub releases; the image's WARP_CUDA=12) and older wheels need R525+.
@@ -212,7 +212,7 @@ def check_gl() -> Finding:
 
 def check_warp() -> Finding:
     try:
-        from mjpod import warp_setup
+        from mjpod.engines import warp_setup
 
         warp_setup.init()
         import warp as wp

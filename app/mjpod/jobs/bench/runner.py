@@ -11,9 +11,10 @@ import mujoco
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mjpod import __version__, models, sysinfo
-from mjpod.bench import measure, testspeed
-from mjpod.engines import ENGINES, EngineConfig, caps, make
+from mjpod import __version__, models
+from mjpod.engines import ENGINES, EngineConfig, buffers, make
+from mjpod.host import sysinfo
+from mjpod.jobs.bench import measure, testspeed
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
 SECTIONS = ("seed", "render", "physics", "contact", "stream", "encode", "record", "batch")  # in run order
@@ -116,7 +117,7 @@ class BenchResult:
 def _warp_device(config: BenchConfig) -> str | None:
     if not set(config.engines) - {"mjc"} or {"physics", "contact", "record", "batch"} <= set(config.skip):
         return None
-    from mjpod import warp_setup
+    from mjpod.engines import warp_setup
 
     return str(warp_setup.device(config.device).alias)
 
@@ -178,7 +179,11 @@ Section = Callable[["BenchConfig", "BenchResult", list[models.LoadedModel], Prog
 
 def _section_runners() -> dict[str, Section]:
     """Section name -> the function that measures it and appends its rows to the result."""
-    from mjpod.bench import contact, stream, video  # they import this module: load them when sections run
+    from mjpod.jobs.bench import (  # they import this module: load them when sections run
+        contact,
+        stream,
+        video,
+    )
 
     return {
         "seed": _seed,
@@ -279,15 +284,15 @@ def _physics(
         for n in nworld_sweep(config, engine, result.warp_device)
     ]
     task = progress.add_task("physics", total=len(plan))
-    buffers: dict[str, tuple[int, int]] = {}  # probe each model once, not once per nworld
-    margin = caps.margin([e for e in config.engines if e != "mjc"])  # Warp engines share one size
+    sizes: dict[str, tuple[int, int]] = {}  # probe each model once, not once per nworld
+    margin = buffers.margin([e for e in config.engines if e != "mjc"])  # Warp engines share one size
     for lm, engine_name, nworld in plan:
         progress.update(task, description=f"physics {lm.name} {engine_name} nworld={nworld}")
         nconmax, njmax = config.nconmax, config.njmax
         if engine_name != "mjc":  # only the Warp engines have per-world buffers to size
-            if lm.name not in buffers:
-                buffers[lm.name] = caps.sized(lm.model, EngineConfig.keyframe, nconmax, njmax, margin)
-            nconmax, njmax = buffers[lm.name]
+            if lm.name not in sizes:
+                sizes[lm.name] = buffers.sized(lm.model, EngineConfig.keyframe, nconmax, njmax, margin)
+            nconmax, njmax = sizes[lm.name]
         engine_config = EngineConfig(
             nworld=nworld,
             device=config.device,
@@ -336,7 +341,7 @@ def _wants_testspeed(config: BenchConfig, engine: str, device: str) -> bool:
 def _testspeed(
     config: BenchConfig, result: BenchResult, lm: models.LoadedModel, nworld: int, nconmax: int, njmax: int
 ) -> None:
-    """mjwarp-testspeed on the same model, nworld and caps, in this same run, for comparison."""
+    """mjwarp-testspeed on the same model, nworld and buffers, in this same run, for comparison."""
     try:
         figures = testspeed.run(lm, nworld, config.nstep, nconmax, njmax, config.device)
     except testspeed.TestspeedError as err:

@@ -16,9 +16,9 @@ import mujoco_warp
 from rich.progress import Progress
 
 from mjpod import models
-from mjpod.bench import measure
-from mjpod.bench.runner import BenchConfig, BenchResult, Row, nworld_sweep
-from mjpod.engines import EngineConfig, caps, make
+from mjpod.engines import EngineConfig, buffers, make
+from mjpod.jobs.bench import measure
+from mjpod.jobs.bench.runner import BenchConfig, BenchResult, Row, nworld_sweep
 
 ENGINES = ("mjwarp", "comfree")  # baseline first: the ratio row compares against it
 SETTLE_SECONDS = 1.5  # simulated time for the dropped bodies to land and pile up
@@ -61,7 +61,7 @@ def run_section(
     task = progress.add_task("contact", total=len(scenes_loaded) * len(engines) * len(sweep))
     for lm in scenes_loaded:
         mjm = settled(lm)
-        nconmax, njmax = caps.sized(mjm, 0, config.nconmax, config.njmax, caps.margin(engines))
+        nconmax, njmax = buffers.sized(mjm, 0, config.nconmax, config.njmax, buffers.margin(engines))
         for nworld in sweep:
             figures: dict[str, Row] = {}
             for engine_name in engines:

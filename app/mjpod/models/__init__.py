@@ -15,7 +15,7 @@ from pathlib import Path
 import mujoco
 import mujoco_menagerie
 
-SCENES_PACKAGE = "mjpod.scenes"
+SCENES_PACKAGE = "mjpod.models.scenes"
 MODEL_SUFFIXES = (".xml", ".mjb")
 OFFLINE_HINT = (
     "set MENAGERIE_ROOT to a folder in Menagerie layout (one folder per robot, e.g. "

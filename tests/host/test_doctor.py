@@ -2,7 +2,7 @@
 
 import pytest
 
-from mjpod import doctor
+from mjpod.host import doctor
 from tests.cli_runner import run_mjpod
 
 
@@ -68,7 +68,7 @@ def test_known_gl_failures_map_to_their_fixes(message, fix_part):
 
 
 def test_old_driver_for_this_warp_is_a_failure(monkeypatch):
-    from mjpod import sysinfo
+    from mjpod.host import sysinfo
 
     monkeypatch.setattr(
         sysinfo, "nvidia_gpus", lambda: [sysinfo.Gpu("NVIDIA H100 80GB HBM3", "550.54.15", 81559)]

@@ -1,4 +1,4 @@
-"""mjpod.runpod_host through the real runpod SDK, against a local server speaking Runpod's GraphQL API
+"""mjpod.cloud.runpod through the real runpod SDK, against a local server speaking Runpod's GraphQL API
 (the SDK honours RUNPOD_API_BASE_URL). Asserts on what the server received and on the messages."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from mjpod.runpod_host import Pod, PodRequest, Runpod, RunpodError, find_public_key, ssh_config_entry
-from tests.runpod_api import SSH_IP, SSH_PORT, FakeRunpod
+from mjpod.cloud.runpod import Pod, PodRequest, Runpod, RunpodError, find_public_key, ssh_config_entry
+from tests.cloud.runpod_api import SSH_IP, SSH_PORT, FakeRunpod
 
 IMAGE = "docker.io/me/mjpod:0.1"
 

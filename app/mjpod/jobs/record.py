@@ -26,9 +26,9 @@ import numpy as np
 
 from mjpod import __version__, models, video
 from mjpod.engines import EngineConfig, make
+from mjpod.jobs.replay import ControlReplay
 from mjpod.render import camera as cameras
 from mjpod.render import grid
-from mjpod.replay import ControlReplay
 
 Renderer = Literal["gl", "batch"]
 
