@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from mjpod.jobs.bench import report
-from mjpod.jobs.bench.runner import BenchConfig, BenchResult, Row
+from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 
 LONG = "comfree world-steps/s over mjwarp's: same run, same buffers, same settled start"
 

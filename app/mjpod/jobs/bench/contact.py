@@ -16,9 +16,9 @@ import mujoco_warp
 from rich.progress import Progress
 
 from mjpod import models
-from mjpod.engines import EngineConfig, buffers, make
-from mjpod.jobs.bench import measure
-from mjpod.jobs.bench.runner import BenchConfig, BenchResult, Row, nworld_sweep
+from mjpod.engines import EngineConfig, buffers
+from mjpod.jobs.bench.physics import timed_physics
+from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
 
 ENGINES = ("mjwarp", "comfree")  # baseline first: the ratio row compares against it
 SETTLE_SECONDS = 1.5  # simulated time for the dropped bodies to land and pile up
@@ -66,7 +66,18 @@ def run_section(
             figures: dict[str, Row] = {}
             for engine_name in engines:
                 progress.update(task, description=f"contact {lm.name} {engine_name} nworld={nworld}")
-                row = _measure(config, result, lm.name, mjm, engine_name, nworld, nconmax, njmax)
+                engine_config = EngineConfig(
+                    nworld=nworld,
+                    device=config.device,
+                    nconmax=nconmax,
+                    njmax=njmax,
+                    ctrl="zero",
+                    comfree_stiffness=config.comfree_stiffness,
+                    comfree_damping=config.comfree_damping,
+                )
+                row = timed_physics(
+                    "contact", config, result, lm.name, mjm, engine_name, engine_config, contacts=True
+                )
                 if row is not None:
                     result.rows.append(row)
                     figures[engine_name] = row
@@ -89,52 +100,4 @@ def _ratio(comfree: Row, mjwarp: Row) -> Row:
         nworld=comfree.nworld,
         note="comfree world-steps/s over mjwarp's: same run, same buffers, same settled start",
         contacts=comfree.contacts,
-    )
-
-
-def _measure(
-    config: BenchConfig,
-    result: BenchResult,
-    name: str,
-    mjm: mujoco.MjModel,
-    engine_name: str,
-    nworld: int,
-    nconmax: int,
-    njmax: int,
-) -> Row | None:
-    """One timed run; a failure is a warning, not the end of the benchmark."""
-    engine_config = EngineConfig(
-        nworld=nworld,
-        device=config.device,
-        nconmax=nconmax,
-        njmax=njmax,
-        ctrl="zero",
-        comfree_stiffness=config.comfree_stiffness,
-        comfree_damping=config.comfree_damping,
-    )
-    try:
-        with make(engine_name, mjm, engine_config) as engine:
-            steps, secs = measure.physics(engine, config.nstep, config.seconds)
-            contacts, rows = engine.contact_counts()
-            note = engine.overflow()
-            device = engine.device
-    except Exception as err:  # memory or a model feature: record it and go on
-        result.warnings.append(f"contact: {engine_name} on {name} nworld={nworld} failed: {err}")
-        return None
-    if note:
-        result.warnings.append(f"contact: {engine_name} on {name} nworld={nworld}: {note}")
-    return Row(
-        "contact",
-        name,
-        steps / secs,
-        "world-steps/s",
-        steps,
-        secs,
-        engine=engine_name,
-        device=device,
-        nworld=nworld,
-        nconmax=nconmax,
-        njmax=njmax,
-        note=note or f"{rows:.0f} rows/world",
-        contacts=contacts,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mjpod.jobs.bench.runner import BenchResult, Row
+from mjpod.jobs.bench.types import BenchResult, Row
 
 NOTE_WIDTH = 30  # longer notes become numbered footnotes under the table, so every row stays one line
 

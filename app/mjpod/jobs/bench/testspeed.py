@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
+import mujoco
+
 from mjpod import models
+from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 
 
 class TestspeedError(RuntimeError):
@@ -34,3 +37,78 @@ def run(
         raise TestspeedError(
             f"mjwarp-testspeed {' '.join(extra)} on {lm.name} nworld={nworld} failed: {err}"
         ) from None
+
+
+def wanted(config: BenchConfig, device: str | None) -> bool:
+    """Compare with mjwarp-testspeed? Unless told not to, on CUDA (testspeed runs on GPUs only)."""
+    return config.testspeed is not False and str(device).startswith("cuda")
+
+
+def row(
+    config: BenchConfig,
+    result: BenchResult,
+    lm: models.LoadedModel,
+    nworld: int,
+    nconmax: int,
+    njmax: int,
+    section: str,
+    unit: str,
+    flags: tuple[str, ...] = (),
+    **fields: object,
+) -> Row | None:
+    """mjwarp-testspeed's figure on the same model, nworld and buffers, appended as a row of `section`;
+    a failed run is a warning."""
+    try:
+        figures = run(lm, nworld, config.nstep, nconmax, njmax, config.device, *flags)
+    except TestspeedError as err:
+        result.warnings.append(str(err))
+        return None
+    figure = Row(
+        section,
+        lm.name,
+        float(figures["steps_per_second"]),
+        unit,
+        nworld * config.nstep,
+        float(figures["run_time"]),
+        engine="mjwarp-testspeed",
+        device=config.device or "cuda",
+        nworld=nworld,
+        **fields,  # type: ignore[arg-type]
+    )
+    result.rows.append(figure)
+    return figure
+
+
+def render_flags(mjm: mujoco.MjModel, width: int = 64, height: int = 64) -> list[str]:
+    """mjwarp-testspeed flags for the image BatchRenderer draws of camera 0: RGB, skybox and textures,
+    no shadows, pinned rather than left to testspeed's defaults so both figures measure the same work."""
+    flags = ["--function=render", f"--render_width={width}", f"--render_height={height}"]
+    flags += [
+        "--render_depth=false",
+        "--render_skybox=true",
+        "--render_textures=true",
+        "--render_shadows=false",
+    ]
+    camera = mujoco.mj_id2name(mjm, mujoco.mjtObj.mjOBJ_CAMERA, 0)
+    if camera:
+        return [*flags, f"--camera_name={camera}"]
+    return [*flags, "--cam_active=true", *["--cam_active=false"] * (mjm.ncam - 1)]  # unnamed camera 0
+
+
+def ratio_row(ours: Row, theirs: Row) -> Row:
+    """Batch world-frames/s over mjwarp-testspeed's at the same nworld and size: the figure the
+    issue's target (within 10%, so at least 0.9) is read from."""
+    return Row(
+        section="batch",
+        model=ours.model,
+        value=ours.value / theirs.value,
+        unit="x mjwarp-testspeed",
+        count=ours.count,
+        seconds=ours.seconds + theirs.seconds,  # the timed work this ratio rests on
+        engine="mjwarp",
+        device=ours.device,
+        nworld=ours.nworld,
+        width=ours.width,
+        height=ours.height,
+        note="batch render world-frames/s over mjwarp-testspeed --function=render's, same run",
+    )

@@ -21,7 +21,7 @@ import numpy as np
 from rich.progress import Progress
 
 from mjpod import models
-from mjpod.jobs.bench.runner import BenchConfig, BenchResult, Row
+from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 from mjpod.stream.client import StreamClient
 from mjpod.stream.protocol import Kind, encode
 from mjpod.stream.server import StreamServer
@@ -108,7 +108,7 @@ class _clients:
 
     def __enter__(self) -> _clients:
         host, port = self.server.address
-        cmd = [sys.executable, "-m", "mjpod.jobs.bench.stream", host, str(port)]
+        cmd = [sys.executable, "-m", "mjpod.jobs.bench.streaming", host, str(port)]
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for _ in range(self.n)]
         if self.stalled:
             self.sock = socket.socket()
