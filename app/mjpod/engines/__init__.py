@@ -21,7 +21,7 @@ def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> 
 
         return MjWarpEngine(mjm, config)
     if name == "comfree":
-        from mjpod.engines.comfree import ComFreeEngine
+        from mjpod.engines.comfree.engine import ComFreeEngine
 
         return ComFreeEngine(mjm, config)
     raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")

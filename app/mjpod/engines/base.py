@@ -27,7 +27,7 @@ class EngineConfig:
     keyframe: int | None = 0  # reset to this keyframe when the model has one (as mjwarp-testspeed)
     cuda_graph: bool = True  # capture the step in a CUDA graph on CUDA devices
     nthread: int | None = None  # mjc: rollout threads for nworld > 1 (None: all cores)
-    # comfree: per-step stiffness and damping; world w uses element w % len (COMFREE.md)
+    # comfree: per-step stiffness and damping; world w uses element w % len (docs/comfree.md)
     comfree_stiffness: tuple[float, ...] = (0.2,)
     comfree_damping: tuple[float, ...] = (0.001,)
 

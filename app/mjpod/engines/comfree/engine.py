@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import mujoco
 
-from mjpod import comfree_warp
 from mjpod.engines.base import EngineConfig
+from mjpod.engines.comfree.forward import step
+from mjpod.engines.comfree.model import Model, check_supported, put_model
 from mjpod.engines.mjwarp import MjWarpEngine
 
 
@@ -15,18 +16,18 @@ class ComFreeEngine(MjWarpEngine):
     name = "comfree"
 
     def __init__(self, mjm: mujoco.MjModel, config: EngineConfig) -> None:
-        comfree_warp.check_supported(mjm)  # refuse before the contact probe and device buffers
+        check_supported(mjm)  # refuse before the contact probe and device buffers
         super().__init__(mjm, config)
 
-    def _put_model(self) -> comfree_warp.Model:
-        return comfree_warp.put_model(
+    def _put_model(self) -> Model:
+        return put_model(
             self.mjm,
             comfree_stiffness=self.config.comfree_stiffness,
             comfree_damping=self.config.comfree_damping,
         )
 
     def _physics_step(self) -> None:
-        comfree_warp.step(self.m, self.d)
+        step(self.m, self.d)
 
     def gains(self, world: int) -> tuple[float, float]:
         """(stiffness, damping) that world `world` runs with: element world % len of each vector."""

@@ -1,4 +1,4 @@
-"""The comfree engine on Warp's cpu device: the contact properties COMFREE.md promises, and its refusals.
+"""The comfree engine on Warp's cpu device: the contact properties docs/comfree.md promises, and its refusals.
 
 Each test runs a small scene for a few hundred steps; several parameter settings share one batch
 (world w takes element w % len of the gain vectors), which is itself one of the properties checked.
@@ -11,8 +11,8 @@ import pytest
 import warp as wp
 
 from mjpod import engines, models
-from mjpod.comfree_warp import ComFreeSettingError
 from mjpod.engines import EngineConfig
+from mjpod.engines.comfree import ComFreeSettingError
 
 BOX_ON_FLOOR = """
 <mujoco>

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import warp as wp
 
-import mjpod.comfree_warp as cf
 from mjpod import models
+from mjpod.engines import comfree as cf
 from mjpod.engines import warp_setup
 
 # Every kind of row ComFree handles, each one active in the initial state: contacts of condim 1, 3, 4
@@ -145,7 +145,7 @@ def row_object(mjm: mujoco.MjModel, mjd: mujoco.MjData, i: int) -> tuple[float, 
 
 
 def oracle(mjm: mujoco.MjModel, mjd: mujoco.MjData, k: float, d: float) -> tuple[np.ndarray, np.ndarray]:
-    """(row forces, qacc) of one ComFree pass, row by row as COMFREE.md states it."""
+    """(row forces, qacc) of one ComFree pass, row by row as docs/comfree.md states it."""
     h = mjm.opt.timestep
     J = mjd.efc_J.reshape(mjd.nefc, mjm.nv)
     v_hat = mjd.qvel + h * mjd.qacc_smooth

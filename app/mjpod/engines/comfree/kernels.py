@@ -1,11 +1,11 @@
 """The ComFree constraint pass in Warp: one closed-form sweep over constraint rows, no iterations.
 
-Replaces mujoco_warp's iterative solve inside a step (COMFREE.md): each active row gets a force
+Replaces mujoco_warp's iterative solve inside a step (docs/comfree.md): each active row gets a force
 from the smooth dynamics' predicted velocity and gap, the forces map to joint space through Jᵀ, and
 one solve with the mass matrix's existing factorization gives qacc. Every launch has a fixed size
 and no host synchronisation, so the pass records into a CUDA graph like the rest of the step.
 
-Where COMFREE.md writes f = max(m a, 0) for every row, only contacts and limits are clamped that way:
+The authors' rule clamps every row as f = max(m a, 0); here only contacts and limits are clamped so:
 an equality row holds both ways (clamping it would let a weld pull but never push) and a friction-loss
 row is clamped to ±frictionloss, MuJoCo's bound for it. Jᵀf is a per-dof loop over rows (ordered,
 deterministic) with a dense Jacobian; with a sparse one it is row-parallel atomics, made run-to-run
@@ -33,7 +33,7 @@ _EQ_WELD = wp.constant(int(mujoco.mjtEq.mjEQ_WELD))
 _EQ_JOINT = wp.constant(int(mujoco.mjtEq.mjEQ_JOINT))
 _OBJ_SITE = wp.constant(int(mujoco.mjtObj.mjOBJ_SITE))
 
-IMP_WIDTH = 0.01  # solimp width is fixed here: large initial penetrations must not jump (COMFREE.md)
+IMP_WIDTH = 0.01  # solimp width is fixed here, so that large initial penetrations do not jump
 _IMP_WIDTH = wp.constant(IMP_WIDTH)
 _MINIMP = wp.constant(float(mujoco.mjMINIMP))
 _MAXIMP = wp.constant(float(mujoco.mjMAXIMP))
