@@ -29,7 +29,10 @@ from mjpod.cli_common import (
     err_console,
     fail,
     float_list,
+    user_errors,
 )
+from mjpod.errors import MjpodError
+from mjpod.stream.server import DEFAULT_PORT
 
 app = typer.Typer(
     help="mjpod: MuJoCo GPU rendering and simulation appliance.", no_args_is_help=True, add_completion=False
@@ -101,20 +104,20 @@ def bench(
             "nstep": nstep,
             "seconds": seconds,
             "skip": tuple(skip) if skip else None,
-            "device": device,
-            "nconmax": nconmax,
-            "njmax": njmax,
             "testspeed": testspeed,
             "out": out,
-            "comfree_stiffness": float_list(comfree_stiffness, "--comfree-stiffness"),
-            "comfree_damping": float_list(comfree_damping, "--comfree-damping"),
         }.items()
         if v is not None
     }
-    try:
+    given["engine_config"] = engine_config(
+        device=device,
+        nconmax=nconmax,
+        njmax=njmax,
+        comfree_stiffness=comfree_stiffness,
+        comfree_damping=comfree_damping,
+    )
+    with user_errors():
         config = BenchConfig.quick_run(**given) if quick else BenchConfig(**given)
-    except ValueError as err:
-        raise fail(str(err)) from None
     recorder = Console(record=True, width=max(console.width, 150))  # the transcript keeps rows on one line
     result = runner.run(config, recorder)
     recorder.print(report.table(result))
@@ -204,11 +207,8 @@ def record(
     """Record an MP4 offscreen (MUJOCO_GL=egl) with a JSON sidecar; Ctrl-C keeps a playable file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from mjpod import models as m
-    from mjpod import video
     from mjpod.jobs import record as rec
-    from mjpod.jobs.replay import ReplayError
-    from mjpod.render.camera import CameraError, CameraSpec
+    from mjpod.render.camera import CameraSpec
 
     settings = rec.RecordSettings(
         model=model,
@@ -258,8 +258,8 @@ def record(
     with rec.stop_on_signals() as stop:
         try:
             result = rec.record(settings, stop, on_frame, lambda text: progress.console.print(text))
-        except (m.ModelError, CameraError, video.VideoError, ReplayError, ValueError) as err:
-            raise fail(str(err)) from None
+        except MjpodError as err:
+            raise fail(str(err), err.exit_code) from None
         finally:
             if bar:
                 progress.stop()
@@ -311,19 +311,10 @@ def _frame_size(text: str, option: str) -> tuple[int, int]:
 
 
 def _build_engine(model: str, engine: str, **config: object):
-    from mjpod import engines, models
-    from mjpod.cli_common import engine_config
+    from mjpod.jobs import simulation
 
-    try:
-        lm = models.load(model)
-    except models.ModelError as err:
-        raise fail(str(err)) from None
-    if engine not in engines.ENGINES:
-        raise fail(f"unknown engine {engine!r}; choose one of: {', '.join(engines.ENGINES)}")
-    try:
-        return lm, engines.make(engine, lm.model, engine_config(**config))
-    except (ValueError, RuntimeError) as err:
-        raise fail(f"cannot start {engine} on {lm.name}: {err}") from None
+    with user_errors():
+        return simulation.start(model, engine, engine_config(**config))
 
 
 def _stop_on_sigterm():
@@ -349,7 +340,7 @@ def serve(
     comfree_damping: DampingOpt = None,
     world: Annotated[int, typer.Option(help="which world to stream")] = 0,
     host: HostOpt = "127.0.0.1",
-    port: PortOpt = 7000,
+    port: PortOpt = DEFAULT_PORT,
     hz: Annotated[float, typer.Option(help="states (and browser frames) per second at most")] = 60.0,
     token: TokenOpt = None,
     web: Annotated[int, typer.Option(help="also serve the browser view on this port (0: off)")] = 0,
@@ -390,10 +381,8 @@ def serve(
     except KeyboardInterrupt:
         console.print("stopped (Ctrl-C)")
         return
-    except (ValueError, RuntimeError) as err:
-        raise fail(str(err)) from None
-    except OSError as err:
-        raise fail(f"cannot listen ({err}); choose another --port / --web or stop what uses it") from None
+    except MjpodError as err:
+        raise fail(str(err), err.exit_code) from None
     console.print(
         f"done: {stats.steps} steps ({stats.sim_time:.2f} s simulated) in {stats.wall:.2f} s, "
         f"{stats.steps_per_second:,.0f} steps/s"
@@ -403,7 +392,7 @@ def serve(
 @app.command()
 def view(
     host: HostOpt = "127.0.0.1",
-    port: PortOpt = 7000,
+    port: PortOpt = DEFAULT_PORT,
     retry_delay: Annotated[float, typer.Option(help="seconds between reconnect attempts")] = 2.0,
     token: TokenOpt = None,
     record: Annotated[
@@ -450,10 +439,8 @@ def view(
         try:
             with sim:
                 v.view_local(sim, world)
-        except ValueError as err:
-            raise fail(str(err)) from None
-        except RuntimeError as err:
-            raise fail(_viewer_hint(err)) from None
+        except MjpodError as err:
+            raise fail(str(err), err.exit_code) from None
         except KeyboardInterrupt:
             pass
         return
@@ -474,19 +461,8 @@ def view(
         v.follow(host, port, make_sink, token=token, retry_delay=retry_delay, once=once, stop=stop)
     except KeyboardInterrupt:
         pass
-    except ConnectionError as err:  # refused: wrong token, too many clients
-        raise fail(str(err), code=1) from None
-    except RuntimeError as err:
-        raise fail(_viewer_hint(err)) from None
-
-
-def _viewer_hint(err: RuntimeError) -> str:
-    """MuJoCo's passive viewer refuses to start outside mjpython on macOS: say how to start it there."""
-    if "mjpython" in str(err):
-        return (
-            f'{err}: start it as `mjpython "$(which mjpod)" view …` (mjpython comes with the mujoco package)'
-        )
-    return str(err)
+    except MjpodError as err:  # refused (wrong token, too many clients: exit code 1), or no window
+        raise fail(str(err), err.exit_code) from None
 
 
 from mjpod.runpod_cli import runpod_app  # noqa: E402 - the Runpod commands live in their own module

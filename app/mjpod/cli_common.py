@@ -6,12 +6,15 @@ world and control options, declared once here so their names, defaults and help 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from mjpod.engines import ENGINES, EngineConfig
+from mjpod.errors import MjpodError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -21,6 +24,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print `message` as an error and return the exit to raise (code 2: bad input, 1: it ran and failed)."""
     err_console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+@contextmanager
+def user_errors(code: int | None = None) -> Iterator[None]:
+    """The CLI's one `except`: an MjpodError inside becomes its message and an exit (its code, or `code`)."""
+    try:
+        yield
+    except MjpodError as err:
+        raise fail(str(err), err.exit_code if code is None else code) from None
 
 
 def float_list(text: str | None, option: str, size: int | None = None) -> tuple[float, ...] | None:
@@ -83,9 +95,7 @@ def engine_config(
         }.items()
         if v is not None
     }
-    try:
+    with user_errors():
         return EngineConfig(
             nworld=nworld, device=device, ctrl=ctrl, seed=seed, nconmax=nconmax, njmax=njmax, **extra
         )
-    except ValueError as err:
-        raise fail(str(err)) from None

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mjpod.errors import MjpodError
+from mjpod.stream.server import DEFAULT_PORT as STREAM_PORT
+
 CLOUDS = ("SECURE", "COMMUNITY", "ALL")
 # Host CUDA versions (as Runpod reports a host's driver) that run the image's warp-lang wheel:
 # the PyPI wheel is built with CUDA 13 (driver R580+); the +cu12 wheel runs on any CUDA 12 driver.
@@ -32,7 +35,7 @@ API_KEY_FIX = (
 )
 
 
-class RunpodError(Exception):
+class RunpodError(MjpodError):
     """A Runpod problem stated with its fix; the CLI prints it and exits."""
 
 
@@ -322,7 +325,7 @@ def ssh_config_entry(pod: Pod, identity: Path | None) -> str:
         f"    HostKeyAlias mjpod-{pod.id}",
         "    StrictHostKeyChecking accept-new",
         "    ServerAliveInterval 30",
-        "    LocalForward 7000 127.0.0.1:7000",
+        f"    LocalForward {STREAM_PORT} 127.0.0.1:{STREAM_PORT}",
         "    LocalForward 8080 127.0.0.1:8080",
     ]
     return "\n".join(lines)

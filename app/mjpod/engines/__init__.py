@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 
 from mjpod.engines.base import Engine, EngineConfig
+from mjpod.errors import SettingError
 
 ENGINES = ("mjc", "mjwarp", "comfree")
 
@@ -24,7 +25,7 @@ def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> 
         from mjpod.engines.comfree.engine import ComFreeEngine
 
         return ComFreeEngine(mjm, config)
-    raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    raise SettingError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
 __all__ = ["ENGINES", "Engine", "EngineConfig", "make"]

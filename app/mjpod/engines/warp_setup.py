@@ -6,7 +6,13 @@ import os
 
 import warp as wp
 
+from mjpod.errors import MjpodError
+
 _initialised = False
+
+
+class DeviceError(MjpodError, RuntimeError):
+    """The Warp device asked for does not exist here; the message lists what does and how to fall back."""
 
 
 def init() -> None:
@@ -29,7 +35,7 @@ def device(name: str | None = None) -> wp.context.Device:
     if name is None:
         return wp.get_preferred_device()
     if name.startswith("cuda") and not wp.is_cuda_available():
-        raise RuntimeError(
+        raise DeviceError(
             f"Warp device {name!r} requested but no CUDA device is available "
             f"(Warp sees: {', '.join(d.alias for d in wp.get_devices())}). "
             "Run with --device cpu, or check the GPU with `mjpod doctor`."
@@ -38,4 +44,4 @@ def device(name: str | None = None) -> wp.context.Device:
         return wp.get_device(name)
     except (ValueError, RuntimeError) as err:
         known = ", ".join(d.alias for d in wp.get_devices())
-        raise RuntimeError(f"unknown Warp device {name!r} ({err}); available: {known}") from None
+        raise DeviceError(f"unknown Warp device {name!r} ({err}); available: {known}") from None

@@ -25,8 +25,10 @@ import mujoco
 import numpy as np
 
 from mjpod import __version__, models, video
-from mjpod.engines import EngineConfig, make
+from mjpod.engines import EngineConfig
+from mjpod.errors import SettingError
 from mjpod.jobs.replay import ControlReplay
+from mjpod.jobs.simulation import make_engine
 from mjpod.render import camera as cameras
 from mjpod.render import grid
 
@@ -195,20 +197,20 @@ def prepare(
 def check(settings: RecordSettings) -> None:
     """Reject bad numbers before anything is loaded or written."""
     if settings.renderer not in ("gl", "batch"):
-        raise ValueError(f"renderer must be gl or batch, got {settings.renderer!r}")
+        raise SettingError(f"renderer must be gl or batch, got {settings.renderer!r}")
     if not (math.isfinite(settings.fps) and settings.fps > 0):
-        raise ValueError(f"fps must be positive, got {settings.fps}")
+        raise SettingError(f"fps must be positive, got {settings.fps}")
     if not (math.isfinite(settings.duration) and settings.duration > 0):
-        raise ValueError(f"duration must be positive seconds, got {settings.duration}")
+        raise SettingError(f"duration must be positive seconds, got {settings.duration}")
     if settings.cols is not None and settings.cols < 1:
-        raise ValueError(
+        raise SettingError(
             f"--cols must be at least 1 (or left out for a near-square grid), got {settings.cols}"
         )
     if not settings.worlds:
-        raise ValueError("choose at least one world to show")
+        raise SettingError("choose at least one world to show")
     bad = [w for w in settings.worlds if not 0 <= w < settings.engine_config.nworld]
     if bad:
-        raise ValueError(
+        raise SettingError(
             f"world(s) {bad} out of range: --nworld {settings.engine_config.nworld} gives worlds "
             f"0..{settings.engine_config.nworld - 1}"
         )
@@ -222,8 +224,8 @@ def record(
 ) -> Recording:
     """Record the video and its sidecar; `on_frame(done, total)` follows progress, `on_start` hears the plan.
 
-    Raises ModelError, CameraError, VideoError, ReplayError or ValueError with a message for the user
-    before any file exists; a failure midway removes the partial file.
+    A setting that cannot work raises an MjpodError (ModelError, CameraError, VideoError, ReplayError,
+    SettingError) with the fix before any file exists; a failure midway removes the partial file.
     """
     check(settings)
     loaded, mjm, cam, camera_text = prepare(settings)
@@ -243,7 +245,7 @@ def record(
         if on_start:
             on_start(warn)
 
-    with make(settings.engine, mjm, config) as engine:
+    with make_engine(loaded.name, mjm, settings.engine, config) as engine:
         frames = _Frames(settings, engine, cam)
         if on_start:
             on_start(

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mjpod.errors import MjpodError
 
-class ReplayError(ValueError):
+
+class ReplayError(MjpodError, ValueError):
     """A controls file that cannot drive this model: the message names the file and the problem."""
 
 

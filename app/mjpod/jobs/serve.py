@@ -13,10 +13,11 @@ import threading
 import mujoco
 
 from mjpod.engines import Engine
+from mjpod.errors import MjpodError, SettingError
 from mjpod.models import LoadedModel
 from mjpod.stream import simloop
 from mjpod.stream.feed import StateFeed
-from mjpod.stream.server import StreamServer
+from mjpod.stream.server import DEFAULT_PORT, StreamServer
 
 log = logging.getLogger("mjpod.stream")
 
@@ -25,7 +26,7 @@ log = logging.getLogger("mjpod.stream")
 class ServeOptions:
     world: int = 0
     host: str = "127.0.0.1"
-    port: int = 7000  # <= 0: no TCP stream (the browser view alone)
+    port: int = DEFAULT_PORT  # <= 0: no TCP stream (the browser view alone)
     hz: float = 60.0
     token: str | None = None
     web_port: int = 0  # > 0: also serve the browser view there
@@ -40,11 +41,11 @@ class ServeOptions:
 def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.Event) -> simloop.RunStats:
     """Run `engine` and stream world `opts.world` until `duration`, Ctrl-C or `stop`."""
     if not 0 <= opts.world < engine.nworld:
-        raise ValueError(
+        raise SettingError(
             f"--world {opts.world} is out of range: this run has {engine.nworld} world(s) (0..{engine.nworld - 1})"
         )
     if opts.port <= 0 and opts.web_port <= 0:
-        raise ValueError("nothing to serve: give --port (TCP stream) and/or --web PORT (browser view)")
+        raise SettingError("nothing to serve: give --port (TCP stream) and/or --web PORT (browser view)")
     feed = StateFeed(hz=0, world=opts.world)  # the loop below already paces frames at opts.hz
     server = StreamServer(
         model_path=lm.path,
@@ -58,19 +59,24 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
     web = None
     mjd = mujoco.MjData(lm.model)
     try:
-        server.start(wait=False)  # viewers join whenever they like; --wait holds below
-        feed.publish(
-            engine.get_world(opts.world, mjd)
-        )  # a viewer joining before the first step sees something
-        if opts.web_port > 0:
-            from mjpod.stream.web import WebView
+        try:
+            server.start(wait=False)  # viewers join whenever they like; --wait holds below
+            feed.publish(
+                engine.get_world(opts.world, mjd)
+            )  # a viewer joining before the first step sees something
+            if opts.web_port > 0:
+                from mjpod.stream.web import WebView
 
-            height, width = opts.web_size
-            web = WebView(
-                feed, lm.model, lm.name, opts.web_host, opts.web_port, token=opts.token, width=width, height=height,
-                camera=opts.camera,
-            )  # fmt: skip
-            web.start()
+                height, width = opts.web_size
+                web = WebView(
+                    feed, lm.model, lm.name, opts.web_host, opts.web_port, token=opts.token, width=width,
+                    height=height, camera=opts.camera,
+                )  # fmt: skip
+                web.start()
+        except OSError as err:
+            raise MjpodError(
+                f"cannot listen ({err}); choose another --port / --web or stop what uses it"
+            ) from None
         if opts.wait and server.enabled:
             log.info("waiting for the first viewer before starting the simulation")
             while not stop.is_set() and not server.wait_for_client(timeout=0.5):

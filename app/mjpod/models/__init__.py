@@ -15,6 +15,8 @@ from pathlib import Path
 import mujoco
 import mujoco_menagerie
 
+from mjpod.errors import MjpodError
+
 SCENES_PACKAGE = "mjpod.models.scenes"
 MODEL_SUFFIXES = (".xml", ".mjb")
 OFFLINE_HINT = (
@@ -24,7 +26,7 @@ OFFLINE_HINT = (
 )
 
 
-class ModelError(Exception):
+class ModelError(MjpodError):
     """A model spec that cannot be loaded; the message says why and what to do."""
 
 

@@ -13,9 +13,10 @@ import numpy as np
 import warp as wp
 
 from mjpod.engines.mjwarp import MjWarpEngine
+from mjpod.errors import MjpodError
 
 
-class BatchRenderError(ValueError):
+class BatchRenderError(MjpodError, ValueError):
     """The batch renderer cannot run with these settings; the message says what to change."""
 
 

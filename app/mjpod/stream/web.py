@@ -23,8 +23,14 @@ from importlib import resources
 
 import mujoco
 
+from mjpod.errors import MjpodError
 from mjpod.stream.client import apply_mjdata
 from mjpod.stream.feed import StateFeed
+
+
+class WebViewError(MjpodError, RuntimeError):
+    """The browser view cannot render here (no EGL, no GPU driver); the message points at the fix."""
+
 
 log = logging.getLogger("mjpod.stream.web")
 
@@ -89,7 +95,7 @@ class WebView:
         self._ready.wait(timeout=60)
         if self.error:
             self.close()
-            raise RuntimeError(self.error)
+            raise WebViewError(self.error)
         log.info("browser view on http://%s:%d/ (GL: %s)", *self.address, self.renderer_name)
 
     def close(self) -> None:

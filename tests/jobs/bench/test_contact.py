@@ -61,4 +61,4 @@ def test_bad_gains_are_a_clear_error():
     assert "--comfree-stiffness takes numbers separated by commas" in proc.stderr
     proc = run_mjpod("bench", "--engine", "comfree", "--comfree-damping=-1", timeout=120)
     assert proc.returncode == 2
-    assert "comfree_damping needs one or more numbers >= 0" in proc.stderr
+    assert "comfree_damping needs one or more finite numbers >= 0" in proc.stderr

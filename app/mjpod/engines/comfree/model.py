@@ -10,11 +10,15 @@ import mujoco_warp as mjw
 import numpy as np
 import warp as wp
 
-DEFAULT_STIFFNESS = 0.2
-DEFAULT_DAMPING = 0.001
+from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, contact_gains
+from mjpod.errors import SettingError
+
+# the seed API's names for the defaults, which EngineConfig shares (one source: engines.base)
+DEFAULT_STIFFNESS = COMFREE_STIFFNESS
+DEFAULT_DAMPING = COMFREE_DAMPING
 
 
-class ComFreeSettingError(ValueError):
+class ComFreeSettingError(SettingError):
     """A model setting ComFree does not implement; the message names it and what to use instead."""
 
 
@@ -62,13 +66,6 @@ def check_supported(mjm: mujoco.MjModel) -> None:
         )
 
 
-def _gains(values: float | Sequence[float], name: str) -> np.ndarray:
-    array = np.atleast_1d(np.asarray(values, dtype=np.float64)).ravel()
-    if array.size == 0 or not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise ValueError(f"{name} needs one or more finite numbers >= 0, got {values!r}")
-    return array.astype(np.float32)
-
-
 def put_model(
     mjm: mujoco.MjModel,
     comfree_stiffness: float | Sequence[float] = DEFAULT_STIFFNESS,
@@ -76,8 +73,8 @@ def put_model(
 ) -> Model:
     """The device model with the ComFree gains (a scalar, or a vector that worlds share by w % len)."""
     check_supported(mjm)
-    stiffness = _gains(comfree_stiffness, "comfree_stiffness")
-    damping = _gains(comfree_damping, "comfree_damping")
+    stiffness = np.array(contact_gains(comfree_stiffness, "comfree_stiffness"), dtype=np.float32)
+    damping = np.array(contact_gains(comfree_damping, "comfree_damping"), dtype=np.float32)
     base = mjw.put_model(mjm)
     base.opt.run_qacc_smooth = True  # the pass starts from qacc_smooth: it must always be computed
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(mjw.Model) if f.init}

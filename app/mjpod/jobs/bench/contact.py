@@ -16,7 +16,7 @@ import mujoco_warp
 from rich.progress import Progress
 
 from mjpod import models
-from mjpod.engines import EngineConfig, buffers
+from mjpod.engines import buffers
 from mjpod.jobs.bench.physics import timed_physics
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
 
@@ -59,21 +59,16 @@ def run_section(
             result.warnings.append(f"contact section: {err}")
     sweep = nworld_sweep(config, "comfree", result.warp_device)
     task = progress.add_task("contact", total=len(scenes_loaded) * len(engines) * len(sweep))
+    base = config.engine_config
     for lm in scenes_loaded:
         mjm = settled(lm)
-        nconmax, njmax = buffers.sized(mjm, 0, config.nconmax, config.njmax, buffers.margin(engines))
+        nconmax, njmax = buffers.sized(mjm, 0, base.nconmax, base.njmax, buffers.margin(engines))
         for nworld in sweep:
             figures: dict[str, Row] = {}
             for engine_name in engines:
                 progress.update(task, description=f"contact {lm.name} {engine_name} nworld={nworld}")
-                engine_config = EngineConfig(
-                    nworld=nworld,
-                    device=config.device,
-                    nconmax=nconmax,
-                    njmax=njmax,
-                    ctrl="zero",
-                    comfree_stiffness=config.comfree_stiffness,
-                    comfree_damping=config.comfree_damping,
+                engine_config = config.engine_settings(
+                    nworld=nworld, nconmax=nconmax, njmax=njmax, ctrl="zero"
                 )
                 row = timed_physics(
                     "contact", config, result, lm.name, mjm, engine_name, engine_config, contacts=True

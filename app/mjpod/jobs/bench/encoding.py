@@ -83,7 +83,7 @@ def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
             settings = rec.RecordSettings(
                 model=loaded[0].spec,
                 engine=engine,
-                engine_config=EngineConfig(nworld=nworld, device=config.device),
+                engine_config=EngineConfig(nworld=nworld, device=config.engine_config.device),
                 renderer=renderer,  # type: ignore[arg-type]
                 width=width,
                 height=height,

@@ -27,19 +27,14 @@ def run_section(
     margin = buffers.margin([e for e in config.engines if e != "mjc"])  # Warp engines share one size
     for lm, engine_name, nworld in plan:
         progress.update(task, description=f"physics {lm.name} {engine_name} nworld={nworld}")
-        nconmax, njmax = config.nconmax, config.njmax
+        nconmax, njmax = config.engine_config.nconmax, config.engine_config.njmax
         if engine_name != "mjc":  # only the Warp engines have per-world buffers to size
             if lm.name not in sizes:
-                sizes[lm.name] = buffers.sized(lm.model, EngineConfig.keyframe, nconmax, njmax, margin)
+                sizes[lm.name] = buffers.sized(
+                    lm.model, config.engine_config.keyframe, nconmax, njmax, margin
+                )
             nconmax, njmax = sizes[lm.name]
-        engine_config = EngineConfig(
-            nworld=nworld,
-            device=config.device,
-            nconmax=nconmax,
-            njmax=njmax,
-            comfree_stiffness=config.comfree_stiffness,
-            comfree_damping=config.comfree_damping,
-        )
+        engine_config = config.engine_settings(nworld=nworld, nconmax=nconmax, njmax=njmax)
         row = timed_physics("physics", config, result, lm.name, lm.model, engine_name, engine_config)
         if row is not None:
             result.rows.append(row)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.progress import Progress
 
 from mjpod import models
-from mjpod.engines import EngineConfig, buffers, make
+from mjpod.engines import buffers, make
 from mjpod.jobs.bench import measure, testspeed
 from mjpod.jobs.bench.rendering import gl_row, initial_state
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
@@ -28,8 +28,9 @@ def run_section(
             result.skipped.append(f"batch {lm.name} (no model camera to render)")
     sweep = nworld_sweep(config, "mjwarp", result.warp_device)
     task = progress.add_task("batch render", total=len(with_camera) * len(BATCH_SIZES) * (len(sweep) + 1))
+    base = config.engine_config
     for lm in with_camera:
-        nconmax, njmax = buffers.sized(lm.model, EngineConfig.keyframe, config.nconmax, config.njmax)
+        nconmax, njmax = buffers.sized(lm.model, base.keyframe, base.nconmax, base.njmax)
         for size in BATCH_SIZES:
             if result.gl is not None:  # GL draws the same camera at the same size, for comparison
                 mjd = initial_state(lm)
@@ -80,7 +81,7 @@ def _batch_row(
     from mjpod.render.batch import BatchRenderer
 
     height, width = size
-    engine_config = EngineConfig(nworld=nworld, device=config.device, nconmax=nconmax, njmax=njmax)
+    engine_config = config.engine_settings(nworld=nworld, nconmax=nconmax, njmax=njmax)
     try:
         with make("mjwarp", lm.model, engine_config) as engine:
             renderer = BatchRenderer(engine, 0, height, width)

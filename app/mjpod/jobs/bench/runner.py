@@ -32,7 +32,7 @@ def _warp_device(config: BenchConfig) -> str | None:
         return None
     from mjpod.engines import warp_setup
 
-    return str(warp_setup.device(config.device).alias)
+    return str(warp_setup.device(config.engine_config.device).alias)
 
 
 def run(config: BenchConfig, console: Console) -> BenchResult:

@@ -59,7 +59,8 @@ def row(
     """mjwarp-testspeed's figure on the same model, nworld and buffers, appended as a row of `section`;
     a failed run is a warning."""
     try:
-        figures = run(lm, nworld, config.nstep, nconmax, njmax, config.device, *flags)
+        device = config.engine_config.device
+        figures = run(lm, nworld, config.nstep, nconmax, njmax, device, *flags)
     except TestspeedError as err:
         result.warnings.append(str(err))
         return None
@@ -71,7 +72,7 @@ def row(
         nworld * config.nstep,
         float(figures["run_time"]),
         engine="mjwarp-testspeed",
-        device=config.device or "cuda",
+        device=config.engine_config.device or "cuda",
         nworld=nworld,
         **fields,  # type: ignore[arg-type]
     )

@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from mjpod import __version__, models
 from mjpod.engines import ENGINES, EngineConfig
+from mjpod.errors import SettingError
 from mjpod.render.gl import GLInfo
 
 SECTIONS = ("seed", "render", "physics", "contact", "stream", "encode", "record", "batch")  # in run order
@@ -33,27 +34,44 @@ class BenchConfig:
     seconds: float = 3.0  # time budget per measurement where the loop may stop early (CPU)
     skip: tuple[str, ...] = ()
     quick: bool = False
-    device: str | None = None
-    nconmax: int | None = None
-    njmax: int | None = None
     testspeed: bool | None = None  # compare with mjwarp-testspeed; None: when on CUDA
     out: Path = Path("bench/results")
-    comfree_stiffness: tuple[float, ...] = EngineConfig.comfree_stiffness  # world w: element w % len
-    comfree_damping: tuple[float, ...] = EngineConfig.comfree_damping
+    # what every engine run starts from (device, buffers, comfree gains); sections set nworld and buffers
+    engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
         unknown = set(self.skip) - set(SECTIONS)
         if unknown:
-            raise ValueError(
+            raise SettingError(
                 f"unknown section(s) to skip: {', '.join(sorted(unknown))}; sections: {SECTIONS}"
             )
         bad = set(self.engines) - set(ENGINES)
         if bad:
-            raise ValueError(f"unknown engine(s): {', '.join(sorted(bad))}; engines: {', '.join(ENGINES)}")
-        for name in ("comfree_stiffness", "comfree_damping"):
-            values = getattr(self, name)
-            if not values or any(not v >= 0 for v in values):
-                raise ValueError(f"{name} needs one or more numbers >= 0, got {values!r}")
+            raise SettingError(f"unknown engine(s): {', '.join(sorted(bad))}; engines: {', '.join(ENGINES)}")
+
+    def engine_settings(self, **changes: object) -> EngineConfig:
+        """The engine settings of one run: this bench's, with `changes` (nworld, buffers, ctrl) applied."""
+        return dataclasses.replace(self.engine_config, **changes)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict:
+        """The settings as result files record them: the engine settings flat among the bench's own."""
+        e = self.engine_config
+        return {
+            "models": self.models,
+            "engines": self.engines,
+            "nworld": self.nworld,
+            "nstep": self.nstep,
+            "seconds": self.seconds,
+            "skip": self.skip,
+            "quick": self.quick,
+            "device": e.device,
+            "nconmax": e.nconmax,
+            "njmax": e.njmax,
+            "testspeed": self.testspeed,
+            "out": str(self.out),
+            "comfree_stiffness": e.comfree_stiffness,
+            "comfree_damping": e.comfree_damping,
+        }
 
     @classmethod
     def quick_run(cls, **kw: object) -> BenchConfig:
@@ -95,13 +113,10 @@ class BenchResult:
 
     def to_json(self) -> dict:
         gl = dataclasses.asdict(self.gl) | {"software": self.gl.software} if self.gl else None
-        config = {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self.config).items()
-        }
         return {
             "mjpod_version": __version__,
             "created": self.created,
-            "config": config,
+            "config": self.config.to_json(),
             "host": self.host,
             "gl": gl,
             "warp_device": self.warp_device,
