@@ -19,12 +19,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
 
 import mujoco
-import numpy as np
 
-from mjpod import __version__, models, video
+from mjpod import __version__, models, render, video
 from mjpod.engines import EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs.replay import ControlReplay
@@ -32,15 +30,13 @@ from mjpod.jobs.simulation import make_engine
 from mjpod.render import camera as cameras
 from mjpod.render import grid
 
-Renderer = Literal["gl", "batch"]
-
 
 @dataclasses.dataclass(frozen=True)
 class RecordSettings:
     model: str = "bin"
     engine: str = "mjc"
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
-    renderer: Renderer = "gl"
+    renderer: render.RendererKind = "gl"
     camera: cameras.CameraSpec = dataclasses.field(default_factory=cameras.CameraSpec)
     worlds: tuple[int, ...] = (0,)  # several: tiled into one frame
     cols: int | None = None  # grid columns (default: near-square)
@@ -146,41 +142,6 @@ class Recording:
         return path
 
 
-class _Frames:
-    """The renderer for the chosen worlds, behind one call that returns the tiled frame."""
-
-    def __init__(self, settings: RecordSettings, engine, cam: int | mujoco.MjvCamera) -> None:
-        self.settings, self.engine, self.cam = settings, engine, cam
-        h, w = settings.height, settings.width
-        if settings.renderer == "batch":
-            from mjpod.render.batch import BatchRenderer
-
-            self._batch = BatchRenderer(engine, int(cam), h, w, settings.worlds)
-            self.description = f"mujoco_warp batch ray tracer on {engine.device}"
-        else:
-            from mjpod.render.gl import GLRenderer
-
-            self._gl = GLRenderer(engine.mjm, h, w)
-            self._data = [mujoco.MjData(engine.mjm) for _ in settings.worlds]
-            self.description = self._gl.info.renderer
-
-    def frame(self) -> np.ndarray:
-        if self.settings.renderer == "batch":
-            images = self._batch.render()
-        else:
-            images = np.stack(
-                [
-                    self._gl.render(self.engine.get_world(i, mjd), self.cam)
-                    for i, mjd in zip(self.settings.worlds, self._data, strict=True)
-                ]
-            )
-        return grid.tile(images, self.settings.cols)
-
-    def close(self) -> None:
-        if self.settings.renderer == "gl":
-            self._gl.close()
-
-
 def prepare(
     settings: RecordSettings,
 ) -> tuple[models.LoadedModel, mujoco.MjModel, int | mujoco.MjvCamera, str]:
@@ -196,7 +157,7 @@ def prepare(
 
 def check(settings: RecordSettings) -> None:
     """Reject bad numbers before anything is loaded or written."""
-    if settings.renderer not in ("gl", "batch"):
+    if settings.renderer not in render.RENDERERS:
         raise SettingError(f"renderer must be gl or batch, got {settings.renderer!r}")
     if not (math.isfinite(settings.fps) and settings.fps > 0):
         raise SettingError(f"fps must be positive, got {settings.fps}")
@@ -246,11 +207,13 @@ def record(
             on_start(warn)
 
     with make_engine(loaded.name, mjm, settings.engine, config) as engine:
-        frames = _Frames(settings, engine, cam)
+        renderer = render.make(
+            settings.renderer, engine, cam, settings.height, settings.width, settings.worlds
+        )
         if on_start:
             on_start(
                 f"recording {loaded.name} with {settings.engine} on {engine.device}, {settings.frames} frames "
-                f"{frame_w}x{frame_h} at {settings.fps:g} fps, camera {camera_text}, renderer: {frames.description}, "
+                f"{frame_w}x{frame_h} at {settings.fps:g} fps, camera {camera_text}, renderer: {renderer.description}, "
                 f"encoder: {encoder.name} ({encoder.reason}) -> {out}"
             )
         steps = 0
@@ -263,11 +226,11 @@ def record(
                     n = steps_before_frame(k, settings.fps, timestep) if k else 0
                     _advance(engine, n, replay, steps)
                     steps += n
-                    writer.write(frames.frame())
+                    writer.write(grid.tile(renderer.render(), settings.cols))
                     if on_frame:
                         on_frame(k + 1, settings.frames)
         finally:
-            frames.close()
+            renderer.close()
         wall = time.perf_counter() - start
         overflow = engine.overflow()
         device = engine.device
@@ -284,7 +247,7 @@ def record(
         worlds=list(settings.worlds),
         grid=list(grid.layout(len(settings.worlds), settings.cols)),
         renderer=settings.renderer,
-        gl_renderer=frames.description,
+        gl_renderer=renderer.description,
         camera=camera_text,
         width=settings.width,
         height=settings.height,

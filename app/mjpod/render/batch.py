@@ -52,6 +52,7 @@ class BatchRenderer:
         if bad or not worlds:
             raise BatchRenderError(f"worlds {list(worlds)} must lie in 0..{engine.nworld - 1}")
         self.engine, self.height, self.width = engine, height, width
+        self.description = f"mujoco_warp batch ray tracer on {engine.device}"
         self._device = wp.get_device(engine.device)
         with wp.ScopedDevice(self._device):
             self.rc = mjw.create_render_context(
@@ -112,3 +113,6 @@ class BatchRenderer:
                 outputs=[self._out],
             )
             return self._out.numpy()
+
+    def close(self) -> None:
+        """Nothing to release early: the device buffers go with the renderer."""

@@ -38,7 +38,7 @@ BOUNDARY = "mjpodframe"
 IDLE_AFTER = 3.0  # seconds without a viewer before rendering pauses
 
 
-class _Frames:
+class _LatestFrame:
     """The newest JPEG and the figures the page shows."""
 
     def __init__(self) -> None:
@@ -70,7 +70,7 @@ class WebView:
         self.feed, self.name, self.token = feed, name, token
         self.width, self.height, self.fps, self.camera, self.quality = width, height, fps, camera, quality
         self._mjm = copy.deepcopy(mjm)  # the renderer enlarges the offscreen buffer of its model
-        self._frames = _Frames()
+        self._frames = _LatestFrame()
         self._stop = threading.Event()
         self._last_viewer = -float("inf")
         self._watchers = 0
