@@ -13,14 +13,14 @@ import datetime
 import json
 import math
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import mujoco
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mjpod import __version__, models, render, video
 from mjpod.engines import EngineConfig
@@ -72,26 +72,6 @@ def steps_before_frame(k: int, fps: float, timestep: float) -> int:
     return round(k * per_frame) - round((k - 1) * per_frame)
 
 
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by the first SIGINT/SIGTERM; a second signal acts as usual (hard stop)."""
-    stop = threading.Event()
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield stop
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 @dataclasses.dataclass
 class Recording:
     """What was recorded; written as the JSON sidecar next to the video."""
@@ -140,6 +120,45 @@ class Recording:
         tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
         os.replace(tmp, path)
         return path
+
+
+class ProgressBar:
+    """A recording on the console: `update` is record's on_frame, `print` its on_start.
+
+    The bar starts with the first frame, so a refused setting prints its error alone, and the frames/s
+    it shows leave out loading the model and compiling kernels.
+    """
+
+    def __init__(self, console: Console) -> None:
+        columns = (
+            TextColumn("[bold]recording[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("frames {task.fields[rate]}"),
+            TimeRemainingColumn(),
+        )
+        self._progress = Progress(*columns, console=console)
+        self._task: int | None = None
+        self._start, self._first = 0.0, 0
+
+    def update(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task("record", total=total, rate="")
+            self._start, self._first = now, done
+        rate = f"{(done - self._first) / (now - self._start):.1f}/s" if now > self._start else ""
+        self._progress.update(self._task, completed=done, total=total, rate=rate)
+
+    def print(self, text: str) -> None:
+        self._progress.console.print(text)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._progress.stop()
 
 
 def prepare(

@@ -1,5 +1,6 @@
 """`mjpod serve`: a headless simulation whose chosen world streams over TCP and, optionally, to a browser.
 
+`run` starts the model and engine and says what runs (the banner); `serve` streams a running engine.
 Data flows one way: engine -> `get_world` into a host MjData at the frame rate -> the shared feed ->
 TCP clients and the browser view. Nothing downstream can slow or reach back into the engine.
 """
@@ -9,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 
 import mujoco
 
-from mjpod.engines import Engine
+from mjpod.engines import Engine, EngineConfig
 from mjpod.errors import MjpodError, SettingError
+from mjpod.jobs import simulation
 from mjpod.models import LoadedModel
 from mjpod.stream import simloop
 from mjpod.stream.feed import StateFeed
@@ -36,6 +39,34 @@ class ServeOptions:
     duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
     realtime: bool = True
     wait: bool = False  # hold the simulation until the first TCP client (the seed's behaviour)
+
+
+def run(
+    spec: str,
+    engine: str,
+    config: EngineConfig,
+    opts: ServeOptions,
+    stop: threading.Event,
+    on_start: Callable[[str], None] | None = None,
+) -> simloop.RunStats:
+    """Start `engine` on the model `spec` and serve it; `on_start` hears the banner once it runs."""
+    lm, sim = simulation.start(spec, engine, config)
+    with sim:
+        if on_start:
+            on_start(banner(lm, sim, opts))
+        return serve(lm, sim, opts, stop)
+
+
+def banner(lm: LoadedModel, engine: Engine, opts: ServeOptions) -> str:
+    """One line: what runs, which world streams (with its comfree gains), and where to watch it."""
+    gains = engine.gains(opts.world)  # comfree: which stiffness and damping the streamed world runs
+    host, port, web = opts.host, opts.port, opts.web_port
+    return (
+        f"mjpod serve: {lm.name} on {engine.name} ({engine.nworld} world(s), {engine.device}), streaming world {opts.world}"
+        + ("; comfree stiffness {:g}, damping {:g}".format(*gains) if gains else "")
+        + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then mjpod view --port {port})" if port > 0 else "")
+        + (f"; browser http://{opts.web_host}:{web}/" if web > 0 else "")
+    )  # fmt: skip
 
 
 def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.Event) -> simloop.RunStats:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mjpod.cli_common import console, fail
+from mjpod.cli.common import console, fail, user_errors
 from mjpod.cloud.runpod import (
     CLOUDS,
     Pod,
@@ -34,10 +35,8 @@ KeyOpt = Annotated[
 
 
 def _client() -> Runpod:
-    try:
+    with user_errors():
         return Runpod()
-    except RunpodError as err:
-        raise fail(str(err)) from None
 
 
 def _show_ssh(pod: Pod, identity: Path | None) -> None:
@@ -72,7 +71,7 @@ def up(
     wait: Annotated[float, typer.Option(help="seconds to wait for the SSH port; 0 returns at once")] = 600,
 ) -> None:
     """Create a pod from the image with your SSH key; print the ssh command and a ~/.ssh/config entry."""
-    try:
+    with user_errors():
         public_key, identity = find_public_key(key)
         request = PodRequest(
             name=name,
@@ -87,15 +86,13 @@ def up(
             ports=tuple(port) if port else ("22/tcp",),
         )
         request.check()
-    except RunpodError as err:
-        raise fail(str(err)) from None
     client = _client()
     console.print(
         f"creating pod {name!r}: {image} on {gpu_count} x {gpu} ({request.cloud} cloud), disk {disk} GB, "
         f"volume {volume} GB at /workspace, ports {', '.join(request.ports)}",
         highlight=False,
     )
-    try:
+    with user_errors(code=1):  # the request was fine: Runpod's side failed
         pod = client.create(request)
         console.print(f"pod {pod.id} created; billing runs until `make runpod-down`")
         if wait <= 0:
@@ -110,8 +107,6 @@ def up(
                 last[:] = [p.status]
 
         pod = client.wait_for_ssh(pod.id, timeout=wait, progress=progress)
-    except RunpodError as err:
-        raise fail(str(err), code=1) from None
     cost = f", ${pod.cost_per_hr}/hr" if pod.cost_per_hr is not None else ""
     console.print(f"[green]ready:[/] pod {pod.id} {pod.gpu}{cost}", highlight=False)
     _show_ssh(pod, identity)
@@ -127,11 +122,9 @@ def down(
 ) -> None:
     """Terminate the pod (or --stop it), so that billing ends."""
     client = _client()
-    try:
+    with user_errors(code=1):
         pod = client.find(name, pod_id)
         (client.stop if stop else client.terminate)(pod)
-    except RunpodError as err:
-        raise fail(str(err), code=1) from None
     console.print(f"pod {pod.id} ({pod.name}) {'stopped' if stop else 'terminated'}", highlight=False)
 
 
@@ -146,16 +139,15 @@ def ssh(
 ) -> None:
     """Print how to reach the pod by SSH (and its ~/.ssh/config entry), or connect with --exec."""
     client = _client()
-    try:
+    with user_errors(code=1):
         pod = client.find(name, pod_id)
-    except RunpodError as err:
-        raise fail(str(err), code=1) from None
-    identity = None  # without a key file, ssh uses its defaults and the agent
-    try:
-        identity = find_public_key(key)[1]
-    except RunpodError as err:
-        if key:
-            raise fail(str(err)) from None
+    identity = None
+    if key:  # a key named on the command line must be usable
+        with user_errors():
+            identity = find_public_key(key)[1]
+    else:  # none found: ssh uses its defaults and the agent
+        with contextlib.suppress(RunpodError):
+            identity = find_public_key(None)[1]
     if not (pod.ssh_host and pod.ssh_port):
         raise fail(
             f"pod {pod.id} has no public SSH port yet (status {pod.status}); try again in a minute", code=1
@@ -170,10 +162,9 @@ def ssh(
 @runpod_app.command("gpus")
 def gpus() -> None:
     """List Runpod's GPU type ids (for --gpu / RUNPOD_GPU)."""
-    try:
-        types = _client().gpu_types()
-    except RunpodError as err:
-        raise fail(str(err), code=1) from None
+    client = _client()
+    with user_errors(code=1):
+        types = client.gpu_types()
     for t in sorted(types, key=lambda t: (t.get("memoryInGb") or 0, t.get("id", ""))):
         console.print(
             f"{t.get('id')!s:40} {t.get('memoryInGb') or '?':>4} GB  {t.get('displayName') or ''}",
