@@ -61,3 +61,39 @@ def test_the_batch_panel_draws_gl_beside_the_ray_tracer():
     assert sorted(ax.get_legend_handles_labels()[1]) == ["GL", "mjwarp"]  # the ratio row is no line
     (gl,) = [line for line in ax.get_lines() if line.get_label() == "GL"]
     assert set(gl.get_ydata()) == {20.0}
+
+
+def test_physics_has_a_panel_per_model_and_a_colour_per_engine():
+    """Ten lines in one panel, a colour per model·engine, did not read: each model gets its own panel,
+    and an engine keeps its colour in all of them (testspeed dashed in mjwarp's colour)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [
+        Row("physics", model, value * k, "world-steps/s", 1, 1.0, engine=engine, nworld=n)
+        for model, k in (("bin", 1.0), ("pendulum", 3.0))
+        for engine, value in (("mjc", 100.0), ("mjwarp", 200.0), ("comfree", 300.0))
+        for n in (1, 8)
+    ]
+    rows += [
+        Row("testspeed", "bin", 250.0 * n, "world-steps/s", 1, 1.0, engine="mjwarp-testspeed", nworld=n)
+        for n in (1, 8)
+    ]
+    result = BenchResult(
+        BenchConfig(), host={"gpus": [], "cpu_count": 2}, gl=None, warp_device="cpu", rows=rows
+    )
+    fig = report.figure(result)
+    panels = {ax.get_title().removeprefix("physics: "): ax for ax in fig.axes if ax.get_visible()}
+    assert set(panels) == {"bin", "pendulum", "batch ray tracing vs GL (flat: one GL frame)"}
+    colour = {}
+    for model in ("bin", "pendulum"):
+        lines = {line.get_label(): line for line in panels[model].get_lines()}
+        assert {"mjc", "mjwarp", "comfree"} <= set(lines)
+        for engine in ("mjc", "mjwarp", "comfree"):
+            assert colour.setdefault(engine, lines[engine].get_color()) == lines[engine].get_color()
+    assert len(set(colour.values())) == 3
+    testspeed = next(line for line in panels["bin"].get_lines() if line.get_label() == "mjwarp-testspeed")
+    assert testspeed.get_color() == colour["mjwarp"] and testspeed.get_linestyle() == "--"
+    plt.close(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -80,15 +81,53 @@ def write(result: BenchResult, console: Console, out: Path) -> dict[str, Path]:
     return paths
 
 
+PHYSICS = ("physics", "testspeed", "contact")  # the sections whose rows are world-steps/s against nworld
+# One colour per engine in every panel; mjwarp-testspeed is drawn dashed in mjwarp's colour beside it.
+ENGINE_COLOURS = {
+    "mjc": "tab:blue",
+    "mjwarp": "tab:orange",
+    "mjwarp-testspeed": "tab:orange",
+    "comfree": "tab:green",
+}
+
+
 def plot(result: BenchResult, path: Path) -> None:
-    """Throughput against nworld: physics (testspeed dashed beside mjwarp) and batch render beside GL."""
+    """Throughput against nworld: one physics panel per model (a colour per engine, testspeed dashed
+    beside mjwarp, settled piles dotted), then batch ray tracing beside GL."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (physics, render) = plt.subplots(1, 2, figsize=(14, 5), dpi=110)
-    _panel(physics, result, ("physics", "testspeed", "contact"), ("world-steps/s",), _physics_label)
+    fig = figure(result)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def figure(result: BenchResult):
+    """The plot as a matplotlib Figure (what `plot` saves)."""
+    import matplotlib.pyplot as plt
+
+    models = sorted({r.model for r in result.rows if r.section in PHYSICS and r.unit == "world-steps/s"})
+    panels = max(1, len(models)) + 1
+    cols = min(3, panels)
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.6 * rows), dpi=110, squeeze=False)
+    gpus = result.host["gpus"]
+    where = gpus[0]["name"] if gpus else f"CPU only ({result.host['cpu_count']} cores)"
+    flat_axes = list(axes.flat)
+    for ax, model in zip(flat_axes, models or [None], strict=False):
+        _panel(
+            ax,
+            result,
+            PHYSICS,
+            ("world-steps/s",),
+            _physics_label,
+            keep=lambda r, model=model: r.model == model,
+            colour=lambda r: ENGINE_COLOURS.get(r.engine or ""),
+        )
+        ax.set_title(f"physics: {model}" if model else "physics")
+    render = flat_axes[panels - 1]
     _panel(
         render,
         result,
@@ -96,35 +135,45 @@ def plot(result: BenchResult, path: Path) -> None:
         ("world-frames/s", "frames/s"),  # a GL frame is one world's: the same unit
         lambda r: f"{r.model} · {r.engine or 'GL'} · {r.width}x{r.height}",
     )
-    gpus = result.host["gpus"]
-    where = gpus[0]["name"] if gpus else f"CPU only ({result.host['cpu_count']} cores)"
-    physics.set_title(f"physics on {where}")
-    render.set_title(f"batch ray tracing vs GL (flat: one GL frame) on {where}")
+    render.set_title("batch ray tracing vs GL (flat: one GL frame)")
+    for ax in flat_axes[panels:]:
+        ax.set_visible(False)
+    fig.suptitle(f"mjpod bench on {where}")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def _physics_label(r: Row) -> str:
-    return f"{r.model} · {r.engine}" + (" (settled pile)" if r.section == "contact" else "")
+    return f"{r.engine}" + (" (settled pile)" if r.section == "contact" else "")
 
 
-def _panel(ax, result: BenchResult, sections: tuple[str, ...], units: tuple[str, ...], label) -> None:
-    """One line per label (testspeed dashed, settled piles dotted); rows without nworld (GL) drawn flat."""
+def _panel(
+    ax,
+    result: BenchResult,
+    sections: tuple[str, ...],
+    units: tuple[str, ...],
+    label: Callable[[Row], str],
+    keep: Callable[[Row], bool] = lambda r: True,
+    colour: Callable[[Row], str | None] = lambda r: None,
+) -> None:
+    """One line per label (testspeed dashed, settled piles dotted); rows without nworld (GL) drawn flat.
+    `keep` picks the rows of this panel; `colour` fixes a line's colour (None: matplotlib's cycle)."""
     series: dict[str, list[tuple[int, float]]] = {}
+    colours: dict[str, str | None] = {}
     flat: dict[str, float] = {}
     for r in result.rows:
-        if r.section not in sections or r.unit not in units:  # ratio rows ("x mjwarp") are tables, not lines
-            continue
+        if r.section not in sections or r.unit not in units or not keep(r):
+            continue  # ratio rows ("x mjwarp") are tables, not lines
         if r.nworld:
             series.setdefault(label(r), []).append((r.nworld, r.value))
+            colours[label(r)] = colour(r)
         else:
             flat[label(r)] = r.value
     for name, points in sorted(series.items()):
         points.sort()
         xs, ys = zip(*points, strict=True)
         style = "--" if "testspeed" in name else ":" if name.endswith("pile)") else "-"
-        ax.plot(xs, ys, style, marker="o", label=name)
+        ax.plot(xs, ys, style, marker="o", label=name, color=colours[name])
     for name, value in sorted(flat.items()):
         ax.axhline(value, linestyle=":", color="gray", label=name)
     ax.set_xscale("log", base=2)
