@@ -86,6 +86,7 @@ def put_model(
 
 
 def require_comfree(m: mjw.Model) -> Model:
+    """`m` as a ComFree model; a plain mujoco_warp model has no gains to run the pass with."""
     if not isinstance(m, Model) or m.comfree_stiffness is None or m.comfree_damping is None:
         raise TypeError("this model has no ComFree gains: make it with mjpod.comfree_warp.put_model")
     return m
