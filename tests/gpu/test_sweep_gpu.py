@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.cli_runner import run_mjpod
-from tests.sweep import results
+from tests.jobs.sweep import results
 
 pytestmark = pytest.mark.gpu
 

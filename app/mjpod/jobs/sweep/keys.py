@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from collections.abc import Callable
 
 from mjpod.engines import ENGINES
+from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, CtrlMode
+from mjpod.render import RENDERERS
 
 KINDS = ("record", "rollout", "bench")
 ALL = frozenset(KINDS)
 SCENE_KINDS = frozenset({"record", "rollout"})
 WARP_ENGINES = frozenset(e for e in ENGINES if e != "mjc")
 BENCH_SECTIONS = ("physics", "contact")
+CTRL_MODES = typing.get_args(CtrlMode)
 
 
 def _positive(v: float) -> str | None:
@@ -71,17 +75,17 @@ KEYS: dict[str, Key] = {
     "engine": Key(str, "mjc", ALL, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
     "nworld": Key(int, 1, ALL, True, "worlds simulated together in one job", _at_least_one),
     "seed": Key(int, 0, ALL, True, "seed of the control noise"),
-    "ctrl": Key(str, "noise", ALL, True, "controls: zero, noise or hold", _one_of("zero", "noise", "hold")),
+    "ctrl": Key(str, "noise", ALL, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
     "device": Key(
         str, "auto", ALL, True,
         "cpu, cuda, or auto (cuda when the cluster has GPUs); Warp engines only",
         _one_of("auto", "cpu", "cuda"), engines=WARP_ENGINES,
     ),
     "comfree_stiffness": Key(
-        float, 0.2, ALL, True, "comfree contact stiffness", _non_negative, engines=frozenset({"comfree"})
+        float, COMFREE_STIFFNESS, ALL, True, "comfree contact stiffness", _non_negative, engines=frozenset({"comfree"})
     ),
     "comfree_damping": Key(
-        float, 0.001, ALL, True, "comfree contact damping", _non_negative, engines=frozenset({"comfree"})
+        float, COMFREE_DAMPING, ALL, True, "comfree contact damping", _non_negative, engines=frozenset({"comfree"})
     ),
     "nconmax": Key(int, None, ALL, True, "contacts per world (default: probed)", _at_least_one, engines=WARP_ENGINES),
     "njmax": Key(int, None, ALL, True, "constraint rows per world (default: probed)", _at_least_one, engines=WARP_ENGINES),
@@ -90,7 +94,7 @@ KEYS: dict[str, Key] = {
     "height": Key(int, 240, SCENE_KINDS, True, "image height of one world", _even_size),
     "camera": Key(str, None, SCENE_KINDS, True, "model camera name or id, or free (default: the first camera)"),
     "fps": Key(float, 30.0, frozenset({"record"}), True, "video frames per second", _positive),
-    "renderer": Key(str, "gl", frozenset({"record"}), True, "gl or batch (Warp engines)", _one_of("gl", "batch")),
+    "renderer": Key(str, "gl", frozenset({"record"}), True, "gl or batch (Warp engines)", _one_of(*RENDERERS)),
     "worlds": Key(list, [0], frozenset({"record"}), False, "worlds tiled into the video", _worlds, item=int),
     "rate": Key(float, 50.0, frozenset({"rollout"}), True, "samples per simulated second", _positive),
     "sensors": Key(bool, True, frozenset({"rollout"}), False, "save sensordata"),

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mjpod import models
-from mjpod.sweep.keys import KEYS, RESOURCE_KEYS
-from mjpod.sweep.spec import Spec, SpecError
+from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
+from mjpod.jobs.sweep.spec import Spec, SpecError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from mjpod.sweep import jobs, spec
-from tests.cli_runner import run_mjpod
-
-GOOD = """
-out = "sweeps/gains"
-[grid]
-kind = ["rollout"]
-model = ["box_drop"]
-engine = ["mjc", "comfree"]
-comfree_stiffness = [0.1, 0.2, 0.4]
-seed = [0, 1]
-[settings]
-duration = 0.5
-[resources]
-cpus = 2
-gpus = 0.5
-"""
+from mjpod.jobs.sweep import grid, spec
+from tests.jobs.sweep import specs
 
 
-def expand(text: str, tmp_path, name: str = "s.toml") -> list[jobs.Job]:
+def expand(text: str, tmp_path, name: str = "s.toml") -> list[grid.Job]:
     path = tmp_path / name
     path.write_text(text)
-    return jobs.expand(spec.load(path))
+    return grid.expand(spec.load(path))
 
 
 def test_grid_is_the_product_with_gains_only_where_they_apply(tmp_path):
-    found = expand(GOOD, tmp_path)
+    found = expand(specs.GAINS, tmp_path)
     # comfree: 3 stiffnesses x 2 seeds; mjc ignores gains: 2 seeds, not 6 copies
     assert len(found) == 3 * 2 + 2
     mjc = [j for j in found if j.params["engine"] == "mjc"]
@@ -42,19 +27,19 @@ def test_grid_is_the_product_with_gains_only_where_they_apply(tmp_path):
 
 
 def test_ids_come_from_the_parameters(tmp_path):
-    first = [j.id for j in expand(GOOD, tmp_path)]
-    assert first == [j.id for j in expand(GOOD, tmp_path)]  # the same spec gives the same ids
+    first = [j.id for j in expand(specs.GAINS, tmp_path)]
+    assert first == [j.id for j in expand(specs.GAINS, tmp_path)]  # the same spec gives the same ids
     # a default written out is the same job; a changed value is another
     assert first == [
-        j.id for j in expand(GOOD.replace("duration = 0.5", "duration = 0.5\nrate = 50.0"), tmp_path)
+        j.id for j in expand(specs.GAINS.replace("duration = 0.5", "duration = 0.5\nrate = 50.0"), tmp_path)
     ]
-    changed = [j.id for j in expand(GOOD.replace("duration = 0.5", "duration = 0.6"), tmp_path)]
+    changed = [j.id for j in expand(specs.GAINS.replace("duration = 0.5", "duration = 0.6"), tmp_path)]
     assert not set(first) & set(changed)
     assert first[0].startswith("rollout-box_drop-mjc-n1-s0-")
 
 
 def test_resources_follow_the_device(tmp_path):
-    found = expand(GOOD, tmp_path)
+    found = expand(specs.GAINS, tmp_path)
     comfree = next(j for j in found if j.params["engine"] == "comfree")
     mjc = next(j for j in found if j.params["engine"] == "mjc")
     assert comfree.request(cluster_has_gpus=True) == {"CPU": 2.0, "GPU": 0.5}
@@ -73,7 +58,9 @@ grid:
 settings: {duration: 0.5}
 resources: {cpus: 2, gpus: 0.5}
 """
-    assert [j.id for j in expand(yaml_text, tmp_path, "s.yaml")] == [j.id for j in expand(GOOD, tmp_path)]
+    assert [j.id for j in expand(yaml_text, tmp_path, "s.yaml")] == [
+        j.id for j in expand(specs.GAINS, tmp_path)
+    ]
 
 
 def test_union_of_grids_and_relative_model_paths(tmp_path):
@@ -118,38 +105,10 @@ def test_bad_specs_are_refused_naming_the_key_and_the_fix(tmp_path, text, names,
     assert names in str(err.value) and fix in str(err.value), str(err.value)
 
 
-def test_the_command_refuses_a_bad_spec_before_any_job_starts(tmp_path):
-    path = tmp_path / "bad.toml"
-    path.write_text("[grid]\nkind = ['record']\nmodel = ['bin']\nnworld = [2, 'x']\n")
-    result = run_mjpod("sweep", str(path), "--out", str(tmp_path / "out"))
-    assert result.returncode == 2
-    assert "grid.nworld = 'x' must be an integer" in result.stderr
-    assert not (tmp_path / "out").exists()  # nothing was started or written
-
-
-def test_dry_run_lists_jobs_and_resources_and_runs_nothing(tmp_path):
-    path = tmp_path / "s.toml"
-    path.write_text(GOOD)
-    result = run_mjpod("sweep", str(path), "--dry-run", "--out", str(tmp_path / "out"))
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("rollout-")]
-    assert len(lines) == 8
-    comfree = next(line for line in lines if "-comfree-" in line)
-    assert comfree.split()[1:] == [
-        "0.1/0.001",
-        "cpu",
-        "2",
-        "0",
-        "to",
-        "run",
-    ]  # no GPU here: cpu, no GPU asked
-    assert not (tmp_path / "out").exists()
-
-
 def test_every_key_is_documented():
     from pathlib import Path
 
-    from mjpod.sweep.keys import KEYS, RESOURCE_KEYS
+    from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "sweep.md").read_text()
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "sweep.md").read_text()
     assert [k for k in [*KEYS, *RESOURCE_KEYS] if f"`{k}`" not in doc] == []

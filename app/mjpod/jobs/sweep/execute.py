@@ -19,7 +19,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco: wor
 
 from mjpod import __version__
 from mjpod.engines import EngineConfig
-from mjpod.sweep.store import Store, write_json
+from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS
+from mjpod.jobs.sweep.store import Store, write_json
 
 Outcome = tuple[dict[str, Any], list[str]]  # figures, artifact file names in the job folder
 
@@ -34,13 +35,13 @@ def engine_config(params: dict[str, Any], device: str, cpus: float) -> EngineCon
         nconmax=params.get("nconmax"),
         njmax=params.get("njmax"),
         nthread=max(1, int(cpus)),  # mjc's rollout threads stay within the cores the job asked for
-        comfree_stiffness=(params.get("comfree_stiffness", EngineConfig.comfree_stiffness[0]),),
-        comfree_damping=(params.get("comfree_damping", EngineConfig.comfree_damping[0]),),
+        comfree_stiffness=(params.get("comfree_stiffness", COMFREE_STIFFNESS),),
+        comfree_damping=(params.get("comfree_damping", COMFREE_DAMPING),),
     )
 
 
 def _record(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcome:
-    from mjpod import record
+    from mjpod.jobs import record
     from mjpod.render.camera import CameraSpec
 
     settings = record.RecordSettings(
@@ -69,7 +70,7 @@ def _record(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outco
 
 
 def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcome:
-    from mjpod.sweep import rollout
+    from mjpod.jobs import rollout
 
     settings = rollout.RolloutSettings(
         model=params["model"],
@@ -98,22 +99,19 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
 def _bench(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcome:
     from rich.console import Console
 
-    from mjpod.bench import runner
+    from mjpod.jobs.bench import runner
+    from mjpod.jobs.bench.types import SECTIONS, BenchConfig
 
-    bench_config = runner.BenchConfig(
+    bench_config = BenchConfig(
         models=(params["model"],),
         engines=(params["engine"],),
         nworld=(params["nworld"],),
         nstep=params["nstep"],
         seconds=params["seconds"],
-        skip=tuple(s for s in runner.SECTIONS if s not in params["sections"]),
-        device=config.device,
-        nconmax=config.nconmax,
-        njmax=config.njmax,
+        skip=tuple(s for s in SECTIONS if s not in params["sections"]),
         testspeed=False,
         out=folder,
-        comfree_stiffness=config.comfree_stiffness,
-        comfree_damping=config.comfree_damping,
+        engine_config=config,  # the job's device, buffers, gains, controls and threads
     )
     result = runner.run(bench_config, Console(file=io.StringIO()))
     if not result.rows:

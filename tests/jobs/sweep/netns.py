@@ -24,7 +24,7 @@ from pathlib import Path
 
 SUBNET = "10.77.0"  # exists only inside the namespaces below
 PORT = 6379  # scripts/ray-node.sh's default
-RAY_NODE = Path(__file__).resolve().parents[2] / "scripts" / "ray-node.sh"
+RAY_NODE = Path(__file__).resolve().parents[3] / "scripts" / "ray-node.sh"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mjpod.sweep import execute
-from mjpod.sweep.jobs import Job
-from mjpod.sweep.store import Store
+from mjpod.jobs.sweep import execute
+from mjpod.jobs.sweep.grid import Job
+from mjpod.jobs.sweep.store import Store
 
 TABLE_EVERY_S = 2.0  # results.csv is rewritten at most this often while jobs finish (and at the end)
 
@@ -27,9 +27,19 @@ TABLE_EVERY_S = 2.0  # results.csv is rewritten at most this often while jobs fi
 class Backend(Protocol):
     has_gpus: bool
 
+    def describe(self) -> str:
+        """Where the jobs run, for the console."""
+        ...
+
+    def check(self, jobs: list[Job]) -> None:
+        """Refuse, before anything runs, jobs this backend could never run (an MjpodError)."""
+        ...
+
     def run(self, jobs: list[Job], out: str, on_result: Callable[[dict], None], events: Events) -> None:
         """Run the jobs, calling `on_result(record)` as each ends; honour events.stop and events.cancel."""
         ...
+
+    def close(self) -> None: ...
 
 
 @dataclasses.dataclass
@@ -61,9 +71,18 @@ class LoopBackend:
     """One job after another in this process: a baseline for Ray, and the simplest way to debug a job."""
 
     def __init__(self) -> None:
-        from mjpod import sysinfo
+        from mjpod.host import sysinfo
 
         self.has_gpus = bool(sysinfo.nvidia_gpus())
+
+    def describe(self) -> str:
+        return "this process, one job after another (no Ray)"
+
+    def check(self, jobs: list[Job]) -> None:
+        """Every job fits: each runs alone with the whole machine."""
+
+    def close(self) -> None:
+        pass
 
     def run(self, jobs: list[Job], out: str, on_result: Callable[[dict], None], events: Events) -> None:
         for job in jobs:

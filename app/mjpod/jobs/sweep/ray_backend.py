@@ -19,14 +19,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from mjpod.sweep import execute
-from mjpod.sweep.jobs import Job
-from mjpod.sweep.runner import Events, pending_record
+from mjpod.errors import MjpodError
+from mjpod.jobs.sweep import execute
+from mjpod.jobs.sweep.grid import Job
+from mjpod.jobs.sweep.runner import Events, pending_record
 
 MAX_RETRIES = 3  # reruns of a task whose worker or node died
 WAIT_S = 0.5  # how long one wait for a finished job blocks (bounds the reaction to Ctrl-C)
 REFRESH_S = 2.0  # how often the cluster's resources are read again (nodes come and go)
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+class ClusterError(MjpodError, RuntimeError):
+    """Ray cannot start or join here, or cannot hold a job; the message says what to change."""
 
 
 def _task(job_id: str, params: dict, out: str, device: str, cpus: float) -> dict:
@@ -57,7 +62,7 @@ class RayBackend:
         try:
             ray.init(**options)
         except ConnectionError as err:
-            raise RuntimeError(
+            raise ClusterError(
                 f"cannot join the Ray cluster at {address}: {err}. Check the address (head:6379), that this "
                 "machine reaches it over the private network, and that RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
                 "holds the cluster's token"
@@ -67,7 +72,7 @@ class RayBackend:
             exposed = sorted({n["NodeManagerAddress"] for n in self.nodes} - {"127.0.0.1"})
             if exposed:
                 ray.shutdown()
-                raise RuntimeError(
+                raise ClusterError(
                     f"the embedded Ray bound to {', '.join(exposed)}, not 127.0.0.1: ray was imported before "
                     f"mjpod could set {LOOPBACK_ENV}=0; start the sweep in a fresh process"
                 )
@@ -86,7 +91,7 @@ class RayBackend:
         for job in jobs:
             for resource, amount in job.request(self.has_gpus).items():
                 if amount > biggest[resource] + 1e-9:
-                    raise RuntimeError(
+                    raise ClusterError(
                         f"job {job.id} asks for {amount:g} {resource} but the largest node has "
                         f"{biggest[resource]:g}: lower [resources] {resource.lower()}s in the spec"
                     )

@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 
 from mjpod.engines import EngineConfig
-from mjpod.sweep import rollout
+from mjpod.jobs import rollout
 
 SENSORED = """<mujoco model="sensored">
   <option timestep="0.002"/>

@@ -27,9 +27,9 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from mjpod import __version__, models
-from mjpod.engines import EngineConfig, make
-from mjpod.record import steps_before_frame
+from mjpod import __version__, models, render
+from mjpod.engines import Engine, EngineConfig
+from mjpod.jobs.simulation import make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 
 FORMAT = "mjpod-rollout/1"
@@ -113,19 +113,18 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
     start = time.perf_counter()
     steps = 0
     mjd = mujoco.MjData(mjm)
-    with make(settings.engine, mjm, settings.engine_config) as engine:
-        renderer = None
-        if settings.frames:
-            from mjpod.render.gl import GLRenderer
-
-            renderer = GLRenderer(mjm, settings.height, settings.width)
+    with make_engine(loaded.name, mjm, settings.engine, settings.engine_config) as engine:
+        shown = range(nworld)  # every world's picture, as every world's state
+        renderer = (
+            None if cam is None else render.make("gl", engine, cam, settings.height, settings.width, shown)
+        )
         try:
             for k in range(settings.samples):
                 n = steps_before_frame(k, settings.rate, timestep) if k else 0
                 if n:
                     engine.step(n)
                 steps += n
-                shards.add(_sample(engine, mjd, steps * timestep, shapes, renderer, cam))
+                shards.add(_sample(engine, mjd, steps * timestep, shapes, renderer))
         finally:
             if renderer is not None:
                 renderer.close()
@@ -140,8 +139,15 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
     return RolloutResult(settings.samples, steps, written, size, wall)
 
 
-def _sample(engine, mjd, sim_time, shapes, renderer, cam) -> dict[str, np.ndarray]:
-    """Every world's state now, through the engine interface (copied into one MjData at a time)."""
+def _sample(
+    engine: Engine,
+    mjd: mujoco.MjData,
+    sim_time: float,
+    shapes: dict[str, tuple[tuple[int, ...], type]],
+    renderer: render.WorldRenderer | None,
+) -> dict[str, np.ndarray]:
+    """Every world's state now, through the engine interface (copied into one MjData at a time), and
+    every world's picture from the renderer."""
     out = {k: np.empty(s, d) for k, (s, d) in shapes.items()}
     out["time"] = np.float64(sim_time)
     for w in range(engine.nworld):
@@ -149,8 +155,8 @@ def _sample(engine, mjd, sim_time, shapes, renderer, cam) -> dict[str, np.ndarra
         out["qpos"][w], out["qvel"][w], out["ctrl"][w] = mjd.qpos, mjd.qvel, mjd.ctrl
         if "sensordata" in out:
             out["sensordata"][w] = mjd.sensordata
-        if renderer is not None:
-            out["frames"][w] = renderer.render(mjd, cam)
+    if renderer is not None:
+        out["frames"][:] = renderer.render()
     return out
 
 

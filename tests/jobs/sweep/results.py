@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.jobs.sweep import specs
 from tests.mp4 import decode
-from tests.sweep import specs
 
 
 def table(out: Path) -> list[dict[str, str]]:

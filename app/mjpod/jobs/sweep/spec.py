@@ -20,12 +20,13 @@ from typing import Any
 
 import yaml
 
-from mjpod.sweep.keys import KEYS, REQUIRED, RESOURCE_KEYS, Key
+from mjpod.errors import SettingError
+from mjpod.jobs.sweep.keys import KEYS, REQUIRED, RESOURCE_KEYS, Key
 
 TOP_LEVEL = ("grid", "settings", "resources", "out")
 
 
-class SpecError(ValueError):
+class SpecError(SettingError):
     """A spec that cannot run; the message names the key and the fix."""
 
 

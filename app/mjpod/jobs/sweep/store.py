@@ -24,10 +24,22 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from mjpod.errors import MjpodError
+
 RESULT = "result.json"
 TABLE = "results.csv"
 FIRST_COLUMNS = ("id", "status", "reused", "node", "device", "wall_s")
 LAST_COLUMNS = ("artifacts", "error")
+
+
+class SweepLocked(MjpodError, RuntimeError):
+    """Another sweep writes to the same output folder; the message names its lock file."""
+
+
+def default_root(spec: Path) -> Path:
+    """$MJPOD_WORKSPACE/sweeps/<spec name> (the container's volume), else ./sweeps/<spec name>."""
+    workspace = os.environ.get("MJPOD_WORKSPACE")
+    return (Path(workspace) if workspace else Path(".")) / "sweeps" / spec.stem
 
 
 def write_json(path: Path, data: object) -> None:
@@ -92,7 +104,7 @@ class Store:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            raise RuntimeError(
+            raise SweepLocked(
                 f"another mjpod sweep is writing to {self.root} (it holds {lock.lock_file}): "
                 "wait for it to end, or give this one another --out"
             ) from None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.sweep import results, specs
+from tests.jobs.sweep import results, specs
 
 
 def start(spec: Path, out: Path, *args: str) -> subprocess.Popen:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sweep import netns, results, specs
+from tests.jobs.sweep import netns, results, specs
 
 reason = netns.available()
 pytestmark = pytest.mark.skipif(reason is not None, reason=f"multi-node Ray test: {reason}")

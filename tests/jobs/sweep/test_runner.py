@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from mjpod.sweep import jobs, runner, spec
-from mjpod.sweep.store import Store
-from tests.sweep import results
+from mjpod.jobs.sweep import grid, runner, spec
+from mjpod.jobs.sweep.store import Store, SweepLocked
+from tests.jobs.sweep import results
 
 SPEC = """
 [[grid]]
@@ -26,12 +26,12 @@ device = "cpu"
 """
 
 
-def plan(tmp_path) -> list[jobs.Job]:
-    from tests.sweep.specs import ELLIPTIC
+def plan(tmp_path) -> list[grid.Job]:
+    from tests.jobs.sweep.specs import ELLIPTIC
 
     (tmp_path / "elliptic.xml").write_text(ELLIPTIC)
     (tmp_path / "s.toml").write_text(SPEC)
-    return jobs.expand(spec.load(tmp_path / "s.toml"))
+    return grid.expand(spec.load(tmp_path / "s.toml"))
 
 
 def sweep(planned, out, events=None) -> runner.Outcome:
@@ -43,8 +43,8 @@ def test_a_failing_job_is_recorded_and_the_others_complete(tmp_path):
     outcome = sweep(planned, out)
     assert [r["status"] for r in outcome.records] == ["done", "done", "failed"]
     failed = outcome.records[2]
-    assert failed["error"].startswith(
-        "ComFreeSettingError: comfree supports the pyramidal friction cone only"
+    assert failed["error"].startswith(  # the engine's refusal, as every command states it
+        "MjpodError: cannot start comfree on elliptic: comfree supports the pyramidal friction cone only"
     )
     assert "Traceback" in failed["traceback"]
     rows = results.table(out)
@@ -83,13 +83,13 @@ def test_a_stop_request_leaves_the_rest_pending(tmp_path):
 
 def test_one_sweep_at_a_time_per_output_folder(tmp_path):
     planned, out = plan(tmp_path), tmp_path / "out"
-    with Store(out).lock(), pytest.raises(RuntimeError, match="another mjpod sweep is writing to"):
+    with Store(out).lock(), pytest.raises(SweepLocked, match="another mjpod sweep is writing to"):
         sweep(planned, out)
     assert not (out / "results.csv").exists()
 
 
 def test_a_missing_output_folder_on_a_node_fails_the_job_with_the_fix(tmp_path):
-    from mjpod.sweep import execute
+    from mjpod.jobs.sweep import execute
 
     job = plan(tmp_path)[0]
     record = execute.run(job.id, job.params, str(tmp_path / "not-mounted"), "cpu", 1, "10.0.0.9")
