@@ -62,6 +62,11 @@ def test_the_staged_python_lacks_what_the_gpu_machine_lacks(staged_python):
         assert proc.returncode != 0 and "No module named" in proc.stderr, module
     proc = subprocess.run([staged_python, "-c", "import mujoco_warp.testspeed, matplotlib, typer"])
     assert proc.returncode == 0
+    # mjpod's bench, doctor and video import there (imageio-ffmpeg only when a video is made)
+    modules = "mjpod.cli, mjpod.video, mjpod.jobs.bench.runner, mjpod.host.doctor, mjpod.jobs.record"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "app")}
+    proc = subprocess.run([staged_python, "-c", f"import {modules}"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_the_staged_list_is_what_stage_sh_stages():
