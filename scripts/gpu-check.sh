@@ -205,8 +205,7 @@ json=${jsons[0]}
 if [ -e "$json" ]; then
   step report "$(limit report "$report")" "${mjpod[@]}" bench-report "$json"
   cat "$steps" >>"${json%.json}-targets.md"
-  mv "$log" "${json%.json}-check.log"
-  log="${json%.json}-check.log"
+  mv "$log" "${json%.json}-check.log" # named for the GPU like the rest (tee writes on into it)
 else
   echo "no bench figures were written: nothing to report"
   failed=1
