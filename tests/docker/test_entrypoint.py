@@ -3,7 +3,6 @@ logged into with the OpenSSH client. Each test names the failure it guards again
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ from tests.docker.appliance import (
     make_root,
     ssh_argv,
 )
-from tests.mp4 import decode
+from tests.interrupted import LONG_RECORD, check_kept, wait_until_writing
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("ssh") and Path("/usr/sbin/sshd").exists() and os.geteuid() == 0),
@@ -348,21 +347,14 @@ def test_sigterm_lets_a_recording_in_an_ssh_session_finish_its_video(keys, sandb
     app = Appliance(sandbox, PUBLIC_KEY=good_pub).start()
     app.wait_for_sshd()
     video = sandbox / "videos" / "long.mp4"
-    partial = video.with_name(f".{video.name}.partial")
-    record = f"mjpod record --model pendulum --duration 120 --fps 10 --width 160 --height 120 -o {video}"
     session = subprocess.Popen(
-        [*ssh_argv(app.port, key_dir / "good"), record],
+        [*ssh_argv(app.port, key_dir / "good"), "mjpod record", *LONG_RECORD, "-o", str(video)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not (partial.exists() and partial.stat().st_size > 0):
-            assert session.poll() is None, session.stdout.read().decode(errors="replace")
-            assert time.monotonic() < deadline, "the recording never started writing"
-            time.sleep(0.2)
-        time.sleep(1)  # a few frames more
+        wait_until_writing(video, session)
         assert app.stop(signal.SIGTERM, timeout=20) == 0
         out = session.communicate(timeout=30)[0].decode(errors="replace")
     finally:
@@ -370,11 +362,7 @@ def test_sigterm_lets_a_recording_in_an_ssh_session_finish_its_video(keys, sandb
             session.kill()
     assert session.returncode == 130, out  # mjpod record's status for an interrupted recording
     assert "asked 1 process(es) of SSH sessions to finish" in app.log
-    sidecar = json.loads(video.with_suffix(".json").read_text())
-    assert sidecar["interrupted"] is True
-    frames, _ = decode(video)
-    assert 0 < len(frames) == sidecar["frames"] < sidecar["frames_planned"]
-    assert not partial.exists()
+    check_kept(video)
 
 
 def test_a_given_command_runs_with_its_exit_status(sandbox):

@@ -33,17 +33,16 @@ def docker_env() -> Iterator[dict[str, str]]:
         pytest.skip(f"no Docker engine: {err}")
 
 
-def make(*args: str, env: dict[str, str], timeout: float = 1800) -> subprocess.CompletedProcess:
-    """A Make target of this checkout, with the docker CLI and compose of this run."""
+def run(argv: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    """A command in this checkout, as a user types it, with the environment that reaches the engine."""
     return subprocess.run(
-        ["make", "--no-print-directory", f"DOCKER={engines.docker_cli()}", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
+
+
+def make(*args: str, env: dict[str, str], timeout: float = 1800) -> subprocess.CompletedProcess:
+    """A Make target of this checkout, with the docker CLI of this run."""
+    return run(["make", "--no-print-directory", f"DOCKER={engines.docker_cli()}", *args], env, timeout)
 
 
 def _base_image(env: dict[str, str]) -> str:

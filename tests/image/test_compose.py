@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from tests.docker.appliance import free_port, keygen
-from tests.image.conftest import IMAGE, ROOT, TAG, make
+from tests.image.conftest import IMAGE, ROOT, TAG, make, run
 from tests.mp4 import decode
 
 pytestmark = pytest.mark.image
@@ -23,16 +23,8 @@ COMPOSE = os.environ.get("COMPOSE") or "docker compose"
 SSH_OPTS = "-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 
 
-def compose(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*shlex.split(COMPOSE), "-f", str(ROOT / "compose.yaml"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+def compose(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return run([*shlex.split(COMPOSE), "-f", str(ROOT / "compose.yaml"), *args], env)
 
 
 def wait_until(what: str, check, timeout: float = 120):
@@ -86,7 +78,9 @@ def test_compose_up_ssh_jobs_serve_and_down_without_a_gpu(docker_env, image, tmp
         assert "compose.gpu.yaml" not in up.stdout  # GPUS= : no GPU reservation on this host
 
         def ssh_egl():
-            result = make("ssh", *common, *ports, f"SSH_OPTS={SSH_OPTS}", "ARGS='echo gl=$$MUJOCO_GL'", env=env)
+            result = make(
+                "ssh", *common, *ports, f"SSH_OPTS={SSH_OPTS}", "ARGS='echo gl=$$MUJOCO_GL'", env=env
+            )
             return result.returncode == 0 and "gl=egl" in result.stdout
 
         wait_until("make ssh into the appliance", ssh_egl)
