@@ -100,6 +100,9 @@ def test_missing_compose_plugin_is_named_with_the_package_to_install():
 
 
 def _major(cli: str) -> int:
+    """The docker CLI's major version; 0 when it is not installed or does not say."""
+    if not shutil.which(cli):
+        return 0
     version = run([cli, "version", "--format", "{{.Client.Version}}"]).stdout.strip().split(".")[0]
     return int(version) if version.isdigit() else 0
 
