@@ -258,7 +258,8 @@ stop_sshd() {
   SSHD_PID=""
 }
 
-# Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM), then end at once.
+# Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM); then SSH sessions' jobs
+# finish (stop_sessions) and it ends.
 stay_up() {
   trap 'log "stopping"; stop_sessions; stop_sshd; exit 0' TERM INT HUP
   if [[ -n "$SSHD_PID" ]]; then
