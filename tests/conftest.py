@@ -14,7 +14,7 @@ if SHARED_MODELS.is_dir():
 
 
 def cuda_available() -> bool:
-    from mjpod import warp_setup
+    from mjpod.engines import warp_setup
 
     warp_setup.init()
     import warp as wp

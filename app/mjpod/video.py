@@ -18,6 +18,8 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
+from mjpod.errors import MjpodError
+
 ENCODERS = ("h264_nvenc", "libx264")
 # Settings per encoder: constant quality, tuned for throughput (frames come from a simulation, not a film).
 _OUTPUT_PARAMS = {
@@ -27,7 +29,7 @@ _OUTPUT_PARAMS = {
 _FFMPEG_TAG = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")
 
 
-class VideoError(ValueError):
+class VideoError(MjpodError, ValueError):
     """A recording that cannot start: the message names the bad setting and the fix."""
 
 

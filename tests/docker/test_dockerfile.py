@@ -106,7 +106,7 @@ def test_the_build_context_leaves_out_local_state_and_keys():
     for path in (".venv", ".git", "videos", "bench/results", ".env", "x/id_ed25519", "deploy/key.pem"):
         assert _ignored_by_dockerignore(path), f"{path} would be sent to the Docker daemon"
     for path in (
-        "app/mjpod/cli.py",
+        "app/mjpod/cli/__init__.py",
         "requirements.lock",
         "scripts/bench.sh",
         "docker/entrypoint.sh",

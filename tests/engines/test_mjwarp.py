@@ -57,10 +57,10 @@ def test_too_small_contact_buffers_are_reported():
 
 
 def test_buffers_are_sized_from_a_probe_so_a_pile_does_not_overflow():
-    from mjpod.engines import caps
+    from mjpod.engines import buffers
 
     mjm = models.load("bin").model
-    peak_con, peak_efc = caps.probe(mjm, keyframe=0)
+    peak_con, peak_efc = buffers.probe(mjm, keyframe=0)
     assert peak_con > 48  # more than mujoco_warp's own guess for this model: the probe matters
     engine = engines.make("mjwarp", mjm, EngineConfig(nworld=1, device="cpu", ctrl="zero"))
     assert engine.nconmax >= peak_con and engine.njmax >= peak_efc

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from mjpod import models
+from mjpod import models, render
 from mjpod.engines import EngineConfig, make
+from mjpod.errors import SettingError
 from mjpod.render.batch import BatchRenderer, BatchRenderError
-from mjpod.render.gl import GLRenderer
+from mjpod.render.gl import GLRenderer, gl_info
 
 
 def box_mask(image: np.ndarray) -> np.ndarray:
@@ -25,11 +26,12 @@ def falling():
 
 
 def test_batch_and_gl_draw_the_same_picture(falling):
-    renderer = BatchRenderer(falling, 0, 64, 96, worlds=(0, 2))
-    images = renderer.render()
+    """The two kinds behind render.make: same shape and conventions, and each says what drew it."""
+    batch, gl = (render.make(kind, falling, 0, 64, 96, worlds=(0, 2)) for kind in ("batch", "gl"))
+    images, reference = batch.render(), gl.render()[1]
+    gl.close()
     assert images.shape == (2, 64, 96, 3) and images.dtype == np.uint8
-    with GLRenderer(falling.mjm, 64, 96) as gl:
-        reference = gl.render(falling.get_world(2), 0)
+    assert batch.description == "mujoco_warp batch ray tracer on cpu" and gl.description == gl_info().renderer
     batch_box, gl_box = box_mask(images[1]), box_mask(reference)
     assert gl_box.sum() > 20 and batch_box.sum() > 20
     # the same camera and image orientation: the box lies in the same place, with the same size
@@ -43,13 +45,18 @@ def test_each_tile_shows_its_own_world():
     poses = np.array([[0.0, 0.0], [1.2, -0.6], [-1.0, 1.5]], np.float32)  # hanging, right, left
     with make("mjwarp", lm.model, EngineConfig(nworld=3, device="cpu", ctrl="zero")) as engine:
         engine.d.qpos.assign(poses)
-        images = BatchRenderer(engine, 0, 96, 128, worlds=(2, 0, 1)).render()
+        images = {}
+        for kind in render.RENDERERS:  # both kinds hand back the worlds asked for, in that order
+            renderer = render.make(kind, engine, 0, 96, 128, worlds=(2, 0, 1))
+            images[kind] = renderer.render()
+            renderer.close()
         with GLRenderer(engine.mjm, 96, 128) as gl:
             centres = {w: np.argwhere(box_mask(gl.render(engine.get_world(w), 0))).mean(0) for w in range(3)}
     for a, b in ((0, 1), (0, 2), (1, 2)):  # the poses are told apart, so a swapped tile would show
         assert np.linalg.norm(centres[a] - centres[b]) > 8
-    for image, world in zip(images, (2, 0, 1), strict=True):
-        assert np.allclose(np.argwhere(box_mask(image)).mean(0), centres[world], atol=2)
+    for kind in render.RENDERERS:
+        for image, world in zip(images[kind], (2, 0, 1), strict=True):
+            assert np.allclose(np.argwhere(box_mask(image)).mean(0), centres[world], atol=2), kind
 
 
 SKY = """<mujoco>
@@ -96,3 +103,5 @@ def test_refuses_what_it_cannot_draw(falling):
         BatchRenderer(cpu_engine, 0, 64, 64)
     with pytest.raises(BatchRenderError, match=r"must lie in 0..2"):
         BatchRenderer(falling, 0, 64, 64, worlds=(3,))
+    with pytest.raises(SettingError, match="renderer must be gl or batch, got 'vulkan'"):
+        render.make("vulkan", falling, 0, 64, 64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 
 from mjpod.engines.base import Engine, EngineConfig
+from mjpod.errors import SettingError
 
 ENGINES = ("mjc", "mjwarp", "comfree")
 
@@ -21,10 +22,10 @@ def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> 
 
         return MjWarpEngine(mjm, config)
     if name == "comfree":
-        from mjpod.engines.comfree import ComFreeEngine
+        from mjpod.engines.comfree.engine import ComFreeEngine
 
         return ComFreeEngine(mjm, config)
-    raise ValueError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+    raise SettingError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
 __all__ = ["ENGINES", "Engine", "EngineConfig", "make"]

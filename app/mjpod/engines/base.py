@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 import mujoco
 import numpy as np
 
+from mjpod.errors import SettingError
+
 CtrlMode = Literal["zero", "noise", "hold"]
+# comfree's per-step contact gains (docs/comfree.md): the defaults of every entry point
+COMFREE_STIFFNESS = 0.2
+COMFREE_DAMPING = 0.001
+
+
+def contact_gains(values: float | Sequence[float], name: str) -> tuple[float, ...]:
+    """comfree gains as a tuple: one number, or several that worlds share (world w takes element w % len)."""
+    try:
+        gains = tuple(float(v) for v in np.atleast_1d(np.asarray(values, dtype=np.float64)).ravel())
+    except (TypeError, ValueError):
+        gains = ()
+    if not gains or not all(math.isfinite(v) and v >= 0 for v in gains):
+        raise SettingError(f"{name} needs one or more finite numbers >= 0, got {values!r}")
+    return gains
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,19 +45,17 @@ class EngineConfig:
     keyframe: int | None = 0  # reset to this keyframe when the model has one (as mjwarp-testspeed)
     cuda_graph: bool = True  # capture the step in a CUDA graph on CUDA devices
     nthread: int | None = None  # mjc: rollout threads for nworld > 1 (None: all cores)
-    # comfree: per-step stiffness and damping; world w uses element w % len (COMFREE.md)
-    comfree_stiffness: tuple[float, ...] = (0.2,)
-    comfree_damping: tuple[float, ...] = (0.001,)
+    # comfree: per-step stiffness and damping; world w uses element w % len (docs/comfree.md)
+    comfree_stiffness: tuple[float, ...] = (COMFREE_STIFFNESS,)
+    comfree_damping: tuple[float, ...] = (COMFREE_DAMPING,)
 
     def __post_init__(self) -> None:
         if self.nworld < 1:
-            raise ValueError(f"nworld must be at least 1, got {self.nworld}")
+            raise SettingError(f"nworld must be at least 1, got {self.nworld}")
         if self.ctrl not in ("zero", "noise", "hold"):
-            raise ValueError(f"ctrl must be zero, noise or hold, got {self.ctrl!r}")
-        for name in ("comfree_stiffness", "comfree_damping"):
-            values = getattr(self, name)
-            if not values or any(not v >= 0 for v in values):
-                raise ValueError(f"{name} needs one or more numbers >= 0, got {values!r}")
+            raise SettingError(f"ctrl must be zero, noise or hold, got {self.ctrl!r}")
+        contact_gains(self.comfree_stiffness, "comfree_stiffness")
+        contact_gains(self.comfree_damping, "comfree_damping")
 
 
 class Engine(abc.ABC):

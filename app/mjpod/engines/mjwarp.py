@@ -7,8 +7,7 @@ import mujoco_warp as mjw
 import numpy as np
 import warp as wp
 
-from mjpod import warp_setup
-from mjpod.engines import caps
+from mjpod.engines import buffers, warp_setup
 from mjpod.engines.base import Engine, EngineConfig, ctrl_half_range, initial_data, noise_coefficients
 
 
@@ -46,8 +45,8 @@ class MjWarpEngine(Engine):
         self._device = warp_setup.device(config.device)
         self._init = initial_data(mjm, config.keyframe)
         self._graph = None
-        self.nconmax, self.njmax = caps.sized(
-            mjm, config.keyframe, config.nconmax, config.njmax, caps.margin([self.name])
+        self.nconmax, self.njmax = buffers.sized(
+            mjm, config.keyframe, config.nconmax, config.njmax, buffers.margin([self.name])
         )
         with wp.ScopedDevice(self._device):
             self.m = self._put_model()

@@ -13,9 +13,10 @@ import numpy as np
 import warp as wp
 
 from mjpod.engines.mjwarp import MjWarpEngine
+from mjpod.errors import MjpodError
 
 
-class BatchRenderError(ValueError):
+class BatchRenderError(MjpodError, ValueError):
     """The batch renderer cannot run with these settings; the message says what to change."""
 
 
@@ -51,6 +52,7 @@ class BatchRenderer:
         if bad or not worlds:
             raise BatchRenderError(f"worlds {list(worlds)} must lie in 0..{engine.nworld - 1}")
         self.engine, self.height, self.width = engine, height, width
+        self.description = f"mujoco_warp batch ray tracer on {engine.device}"
         self._device = wp.get_device(engine.device)
         with wp.ScopedDevice(self._device):
             self.rc = mjw.create_render_context(
@@ -111,3 +113,6 @@ class BatchRenderer:
                 outputs=[self._out],
             )
             return self._out.numpy()
+
+    def close(self) -> None:
+        """Nothing to release early: the device buffers go with the renderer."""

@@ -14,11 +14,13 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from mjpod.errors import MjpodError
+
 FREE = "free"
 ADDED_CAMERA = "mjpod_free"
 
 
-class CameraError(ValueError):
+class CameraError(MjpodError, ValueError):
     """A camera that cannot be used: the message lists what the model offers."""
 
 

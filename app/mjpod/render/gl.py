@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
+
+if TYPE_CHECKING:
+    from mjpod.engines import Engine
 
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "osmesa", "lavapipe", "software rasterizer")
 
@@ -65,7 +70,7 @@ class GLRenderer:
         self.height, self.width = height, width
         self.info = _query_current_context()  # mujoco.Renderer leaves its context current
 
-    def render(self, mjd: mujoco.MjData, camera: int | str = -1) -> np.ndarray:
+    def render(self, mjd: mujoco.MjData, camera: int | str | mujoco.MjvCamera = -1) -> np.ndarray:
         """An RGB frame (height, width, 3) of `mjd` seen from `camera` (-1: the free camera)."""
         self._renderer.update_scene(mjd, camera=camera)
         return self._renderer.render()
@@ -78,3 +83,31 @@ class GLRenderer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class GLWorldRenderer:
+    """GL frames of chosen worlds of an engine: each world is copied to the host and drawn in turn."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        camera: int | mujoco.MjvCamera,
+        height: int,
+        width: int,
+        worlds: Sequence[int] = (0,),
+    ) -> None:
+        self.engine, self.camera, self.worlds = engine, camera, tuple(worlds)
+        self._gl = GLRenderer(engine.mjm, height, width)
+        self._data = [mujoco.MjData(engine.mjm) for _ in self.worlds]
+        self.description = self._gl.info.renderer
+
+    def render(self) -> np.ndarray:
+        return np.stack(
+            [
+                self._gl.render(self.engine.get_world(i, mjd), self.camera)
+                for i, mjd in zip(self.worlds, self._data, strict=True)
+            ]
+        )
+
+    def close(self) -> None:
+        self._gl.close()

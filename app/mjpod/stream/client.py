@@ -22,12 +22,15 @@ import mujoco
 import numpy as np
 
 from mjpod import __version__
+from mjpod.errors import MjpodError
 from mjpod.stream.model_transfer import MODEL_XML, ModelInfo, read_model
 from mjpod.stream.protocol import MAX_MODEL, Kind, ProtocolError, Sizes, check_state, encode, read_message
 
 
-class StreamRefused(ConnectionError):
+class StreamRefused(MjpodError, ConnectionError):
     """The server refused this client (wrong token, too many clients); retrying will not help."""
+
+    exit_code = 1  # the command ran and the server said no
 
 
 @dataclasses.dataclass

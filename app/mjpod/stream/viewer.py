@@ -17,11 +17,16 @@ import mujoco
 
 from mjpod import video
 from mjpod.engines import Engine
+from mjpod.errors import MjpodError, SettingError
 from mjpod.stream import simloop
 from mjpod.stream.client import StreamClient, StreamRefused, apply_mjdata
 from mjpod.stream.model_transfer import ModelInfo
 
 log = logging.getLogger("mjpod.stream.view")
+
+
+class ViewerError(MjpodError, RuntimeError):
+    """MuJoCo's viewer window cannot open here; the message says how to start it."""
 
 
 class Sink(Protocol):
@@ -145,11 +150,9 @@ class PassiveViewer:
     """mujoco.viewer's passive window on the followed world (needs a display)."""
 
     def __init__(self, mjm: mujoco.MjModel) -> None:
-        import mujoco.viewer
-
         self.mjm, self.mjd = mjm, mujoco.MjData(mjm)
         mujoco.mj_forward(mjm, self.mjd)
-        self.handle = mujoco.viewer.launch_passive(mjm, self.mjd)
+        self.handle = _launch_passive(mjm, self.mjd)
 
     def show(self, state: dict) -> bool:
         if not self.handle.is_running():
@@ -166,12 +169,10 @@ class PassiveViewer:
 
 def view_local(engine: Engine, world: int = 0, hz: float = 60.0) -> None:
     """The seed's test_viewer.py: simulate here in real time with any engine and show world `world`."""
-    import mujoco.viewer
-
     if not 0 <= world < engine.nworld:
-        raise ValueError(f"--world {world} is out of range: this run has {engine.nworld} world(s)")
+        raise SettingError(f"--world {world} is out of range: this run has {engine.nworld} world(s)")
     mjd = engine.get_world(world)
-    with mujoco.viewer.launch_passive(engine.mjm, mjd) as handle:
+    with _launch_passive(engine.mjm, mjd) as handle:
 
         def show() -> bool:
             if not handle.is_running():
@@ -182,3 +183,17 @@ def view_local(engine: Engine, world: int = 0, hz: float = 60.0) -> None:
             return True
 
         simloop.run(engine, show, hz=hz, realtime=True)
+
+
+def _launch_passive(mjm: mujoco.MjModel, mjd: mujoco.MjData):
+    """mujoco.viewer's passive window; on macOS outside mjpython MuJoCo refuses, so say how to start it."""
+    import mujoco.viewer
+
+    try:
+        return mujoco.viewer.launch_passive(mjm, mjd)
+    except RuntimeError as err:
+        if "mjpython" in str(err):
+            raise ViewerError(
+                f'{err}: start it as `mjpython "$(which mjpod)" view …` (mjpython comes with the mujoco package)'
+            ) from None
+        raise ViewerError(str(err)) from None

@@ -23,8 +23,14 @@ from importlib import resources
 
 import mujoco
 
+from mjpod.errors import MjpodError
 from mjpod.stream.client import apply_mjdata
 from mjpod.stream.feed import StateFeed
+
+
+class WebViewError(MjpodError, RuntimeError):
+    """The browser view cannot render here (no EGL, no GPU driver); the message points at the fix."""
+
 
 log = logging.getLogger("mjpod.stream.web")
 
@@ -32,7 +38,7 @@ BOUNDARY = "mjpodframe"
 IDLE_AFTER = 3.0  # seconds without a viewer before rendering pauses
 
 
-class _Frames:
+class _LatestFrame:
     """The newest JPEG and the figures the page shows."""
 
     def __init__(self) -> None:
@@ -64,7 +70,7 @@ class WebView:
         self.feed, self.name, self.token = feed, name, token
         self.width, self.height, self.fps, self.camera, self.quality = width, height, fps, camera, quality
         self._mjm = copy.deepcopy(mjm)  # the renderer enlarges the offscreen buffer of its model
-        self._frames = _Frames()
+        self._frames = _LatestFrame()
         self._stop = threading.Event()
         self._last_viewer = -float("inf")
         self._watchers = 0
@@ -89,7 +95,7 @@ class WebView:
         self._ready.wait(timeout=60)
         if self.error:
             self.close()
-            raise RuntimeError(self.error)
+            raise WebViewError(self.error)
         log.info("browser view on http://%s:%d/ (GL: %s)", *self.address, self.renderer_name)
 
     def close(self) -> None:

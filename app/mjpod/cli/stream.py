@@ -1,0 +1,147 @@
+"""`mjpod serve` and `mjpod view`: the streaming options; the work is jobs/serve.py and stream/viewer.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mjpod.cli.common import (
+    SimulationOptions,
+    console,
+    fail,
+    frame_size,
+    log_to_stderr,
+    simulation_options,
+    user_errors,
+)
+from mjpod.stream.server import DEFAULT_HOST, DEFAULT_PORT
+
+HostOpt = Annotated[
+    str,
+    typer.Option(
+        envvar="MJSTREAM_HOST",
+        help="address to bind (serve) or connect to (view); 127.0.0.1 keeps it private",
+    ),
+]
+PortOpt = Annotated[
+    int, typer.Option(envvar="MJSTREAM_PORT", help="TCP stream port (serve: <= 0 turns the TCP stream off)")
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(envvar="MJSTREAM_TOKEN", help="shared token clients must present (prefer the env var)"),
+]
+LocalOpt = Annotated[
+    str | None, typer.Option("--local", help="no server: simulate this model here and show it")
+]
+
+
+@simulation_options()
+def serve(
+    sim: SimulationOptions,
+    world: Annotated[int, typer.Option(help="which world to stream")] = 0,
+    host: HostOpt = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+    hz: Annotated[float, typer.Option(help="states (and browser frames) per second at most")] = 60.0,
+    token: TokenOpt = None,
+    web: Annotated[int, typer.Option(help="also serve the browser view on this port (0: off)")] = 0,
+    web_size: Annotated[str, typer.Option(help="browser view frame size, WIDTHxHEIGHT")] = "640x480",
+    camera: Annotated[str, typer.Option(help="browser view camera: name or id (-1: free camera)")] = "-1",
+    duration: Annotated[float, typer.Option(help="simulated seconds to run (0: until Ctrl-C)")] = 0.0,
+    fast: Annotated[bool, typer.Option("--fast", help="as fast as possible instead of real time")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="start the simulation when the first viewer connects")
+    ] = False,
+) -> None:
+    """Run a headless simulation and stream one world to `mjpod view` clients and, with --web, a browser."""
+    from mjpod.jobs import serve as job
+    from mjpod.jobs.signals import stop_on_signals
+
+    log_to_stderr()
+    config = sim.engine_config()
+    opts = job.ServeOptions(
+        world=world, host=host, port=port, hz=hz, token=token, web_port=web, web_host=host,
+        web_size=frame_size(web_size, "--web-size"), camera=int(camera) if camera.lstrip("-").isdigit() else camera,
+        duration=duration, realtime=not fast, wait=wait,
+    )  # fmt: skip
+
+    def announce(banner: str) -> None:
+        console.print(banner, soft_wrap=True)
+
+    try:
+        with user_errors(), stop_on_signals((signal.SIGTERM,)) as stop:
+            stats = job.run(sim.model, sim.engine, config, opts, stop, announce)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        console.print("stopped (Ctrl-C)")
+        return
+    console.print(
+        f"done: {stats.steps} steps ({stats.sim_time:.2f} s simulated) in {stats.wall:.2f} s, "
+        f"{stats.steps_per_second:,.0f} steps/s"
+    )
+
+
+@simulation_options(model=(LocalOpt, None))
+def view(
+    host: HostOpt = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+    retry_delay: Annotated[float, typer.Option(help="seconds between reconnect attempts")] = 2.0,
+    token: TokenOpt = None,
+    record: Annotated[
+        Path | None, typer.Option(help="no window: render headless (EGL) into this MP4")
+    ] = None,
+    size: Annotated[str, typer.Option(help="--record frame size, WIDTHxHEIGHT")] = "640x480",
+    fps: Annotated[float, typer.Option(help="--record frames per simulated second")] = 30.0,
+    frames: Annotated[int, typer.Option(help="--record: stop after this many frames (0: until Ctrl-C)")] = 0,
+    once: Annotated[
+        bool, typer.Option("--once", help="exit when the stream ends instead of reconnecting")
+    ] = False,
+    *,
+    sim: SimulationOptions,
+    world: Annotated[int, typer.Option(help="--local: which world to show")] = 0,
+) -> None:
+    """Watch a `mjpod serve` stream in MuJoCo's viewer (reconnecting), record it headless, or --local simulate."""
+    from mjpod.jobs import simulation
+    from mjpod.jobs.signals import stop_on_signals
+    from mjpod.stream import viewer as v
+
+    log_to_stderr()
+    if (
+        record is None
+        and sys.platform.startswith("linux")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        raise fail(
+            "no display here (DISPLAY is unset): record instead with `mjpod view --record out.mp4`, "
+            "or open the browser view (`mjpod serve --web 8080`)"
+        )
+    if sim.model is not None:  # --local
+        config = sim.engine_config()
+        try:
+            with user_errors():
+                _, engine = simulation.start(sim.model, sim.engine, config)
+                with engine:
+                    v.view_local(engine, world)
+        except KeyboardInterrupt:
+            pass
+        return
+    if record is not None:
+        height, width = frame_size(size, "--size")
+        if record.suffix.lower() != ".mp4" or not record.parent.is_dir():
+            raise fail(f"--record needs a .mp4 path in an existing folder; got {record}")
+
+        def make_sink(mjm, info):
+            return v.Recorder(mjm, record, width=width, height=height, fps=fps, max_frames=frames)
+    else:
+
+        def make_sink(mjm, info):
+            return v.PassiveViewer(mjm)
+
+    try:
+        with user_errors(), stop_on_signals((signal.SIGTERM,)) as stop:
+            v.follow(host, port, make_sink, token=token, retry_delay=retry_delay, once=once, stop=stop)
+    except KeyboardInterrupt:
+        pass

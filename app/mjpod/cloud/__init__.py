@@ -1,0 +1,1 @@
+"""The appliance on a rented GPU host (Runpod)."""

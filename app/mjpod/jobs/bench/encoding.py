@@ -1,0 +1,116 @@
+"""Bench sections `encode` and `record`: what the H.264 encoders take in, and `mjpod record` end to end."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from mjpod import video
+from mjpod.engines import EngineConfig
+from mjpod.jobs import record as rec
+from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
+
+ENCODE_SIZES = ((480, 640), (720, 1280))  # height, width
+RECORD_SIZE = (240, 320)
+
+
+def synthetic_frames(height: int, width: int, count: int = 30) -> np.ndarray:
+    """Frames that compress like a rendered scene: smooth shading plus a moving object with edges."""
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 200 // width, y * 200 // height, np.full_like(x, 90)], -1).astype(np.uint8)
+    frames = np.repeat(base[None], count, axis=0)
+    size = max(8, height // 6)
+    for k in range(count):
+        top, left = (k * 7) % (height - size), (k * 11) % (width - size)
+        frames[k, top : top + size, left : left + size] = (230, 120, 40)
+    return frames
+
+
+def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
+    """Frames/s each usable encoder takes in, at 640x480 and 1280x720."""
+    del loaded  # synthetic frames: the encoder alone, whatever the model
+    encoders = [video.Encoder("libx264", "always available")]
+    auto = video.choose_encoder("auto")
+    if auto.name != "libx264":
+        encoders.insert(0, auto)
+    else:
+        result.warnings.append(f"encode: NVENC not measured ({auto.reason})")
+    task = progress.add_task("encode", total=len(encoders) * len(ENCODE_SIZES))
+    with tempfile.TemporaryDirectory(prefix="mjpod-bench-") as tmp:
+        for encoder in encoders:
+            for height, width in ENCODE_SIZES:
+                frames = synthetic_frames(height, width)
+                path = Path(tmp) / f"{encoder.name}-{width}x{height}.mp4"
+                with video.VideoWriter(path, width, height, 30.0, encoder) as writer:
+                    count, start = 0, time.perf_counter()
+                    while (elapsed := time.perf_counter() - start) < config.seconds or count < 30:
+                        writer.write(frames[count % len(frames)])
+                        count += 1
+                    writer.close()  # the encoder's tail (flushing its lookahead) counts too
+                    elapsed = time.perf_counter() - start
+                result.rows.append(
+                    Row(
+                        section="encode",
+                        model="synthetic",
+                        value=count / elapsed,
+                        unit="frames/s",
+                        count=count,
+                        seconds=elapsed,
+                        width=width,
+                        height=height,
+                        note=encoder.name,
+                    )
+                )
+                progress.advance(task)
+
+
+def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
+    """`mjpod record` end to end (step, render, encode) on the first model (by default the contact scene)."""
+    if not loaded:
+        return
+    plans = [("mjc", "gl", 1)]
+    if result.warp_device:
+        plans.append(("mjwarp", "batch", 1))
+    task = progress.add_task("record end to end", total=len(plans))
+    duration = 1.0 if config.quick else 4.0
+    height, width = RECORD_SIZE
+    with tempfile.TemporaryDirectory(prefix="mjpod-bench-") as tmp:
+        for engine, renderer, nworld in plans:
+            settings = rec.RecordSettings(
+                model=loaded[0].spec,
+                engine=engine,
+                engine_config=EngineConfig(nworld=nworld, device=config.engine_config.device),
+                renderer=renderer,  # type: ignore[arg-type]
+                width=width,
+                height=height,
+                fps=30.0,
+                duration=duration,
+                out=Path(tmp) / f"{engine}-{renderer}.mp4",
+            )
+            try:
+                done = rec.record(settings)
+            except Exception as err:  # one failing renderer must not end the run
+                result.warnings.append(f"record {engine}/{renderer} failed: {err}")
+                progress.advance(task)
+                continue
+            result.rows.append(
+                Row(
+                    section="record",
+                    model=done.model,
+                    value=done.frames_per_second,
+                    unit="frames/s",
+                    count=done.frames,
+                    seconds=done.wall_seconds,
+                    engine=engine,
+                    device=done.device,
+                    nworld=nworld,
+                    width=width,
+                    height=height,
+                    note=f"{renderer} renderer, {done.encoder}",
+                )
+            )
+            progress.advance(task)

@@ -1,0 +1,71 @@
+"""Bench sections `seed` and `render`: GL frames/s, with the seed tutorial's loop and with rendering alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import mujoco
+from rich.progress import Progress
+
+from mjpod import models
+from mjpod.jobs.bench import measure
+from mjpod.jobs.bench.types import SEED_MODEL, BenchConfig, BenchResult, Row
+from mjpod.render.gl import GLRenderer
+
+SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
+RENDER_SIZES = ((240, 320), (480, 640))
+
+
+def seed(
+    config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
+) -> None:
+    """The seed tutorial's mj_step + update_scene + render loop on its own model."""
+    del loaded  # the seed loop always runs the seed's own model
+    task = progress.add_task("seed loop (mj_step+render)", total=1)
+    try:
+        lm = models.load(SEED_MODEL)
+    except models.ModelError as err:
+        result.warnings.append(f"seed loop skipped: {err}")
+        result.skipped.append("seed")
+        progress.update(task, description="seed loop: skipped (Panda not available)", completed=1)
+        return
+    result.rows.append(
+        gl_row("seed", lm, SEED_SIZE, lambda r: measure.seed_loop(lm.model, r, config.seconds))
+    )
+    progress.advance(task)
+
+
+def render(
+    config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
+) -> None:
+    """update_scene + render of each model's initial state at each size: the GL cost alone."""
+    task = progress.add_task("render only (GL)", total=len(loaded) * len(RENDER_SIZES))
+    for lm in loaded:
+        mjd = initial_state(lm)
+        for size in RENDER_SIZES:
+            result.rows.append(
+                gl_row("render", lm, size, lambda r, mjd=mjd: measure.render_only(mjd, r, config.seconds))
+            )
+            progress.advance(task)
+
+
+def initial_state(lm: models.LoadedModel) -> mujoco.MjData:
+    """The model's initial state with its derived quantities computed, ready to draw."""
+    mjd = mujoco.MjData(lm.model)
+    mujoco.mj_forward(lm.model, mjd)
+    return mjd
+
+
+def gl_row(
+    section: str,
+    lm: models.LoadedModel,
+    size: tuple[int, int],
+    timed: Callable[[GLRenderer], tuple[int, float]],
+) -> Row:
+    """Time `timed` on a fresh renderer of `size` (height, width) and make its frames/s row."""
+    height, width = size
+    with GLRenderer(lm.model, height, width) as renderer:
+        frames, secs = timed(renderer)
+    return Row(
+        section, lm.name, frames / secs, "frames/s", frames, secs, width=width, height=height, note="GL"
+    )

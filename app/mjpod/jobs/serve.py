@@ -1,0 +1,128 @@
+"""`mjpod serve`: a headless simulation whose chosen world streams over TCP and, optionally, to a browser.
+
+`run` starts the model and engine and says what runs (the banner); `serve` streams a running engine.
+Data flows one way: engine -> `get_world` into a host MjData at the frame rate -> the shared feed ->
+TCP clients and the browser view. Nothing downstream can slow or reach back into the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+
+import mujoco
+
+from mjpod.engines import Engine, EngineConfig
+from mjpod.errors import MjpodError, SettingError
+from mjpod.jobs import simulation
+from mjpod.models import LoadedModel
+from mjpod.stream import simloop
+from mjpod.stream.feed import StateFeed
+from mjpod.stream.server import DEFAULT_PORT, StreamServer
+
+log = logging.getLogger("mjpod.stream")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeOptions:
+    world: int = 0
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT  # <= 0: no TCP stream (the browser view alone)
+    hz: float = 60.0
+    token: str | None = None
+    web_port: int = 0  # > 0: also serve the browser view there
+    web_host: str = "127.0.0.1"
+    web_size: tuple[int, int] = (480, 640)  # height, width
+    camera: int | str = -1
+    duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
+    realtime: bool = True
+    wait: bool = False  # hold the simulation until the first TCP client (the seed's behaviour)
+
+
+def run(
+    spec: str,
+    engine: str,
+    config: EngineConfig,
+    opts: ServeOptions,
+    stop: threading.Event,
+    on_start: Callable[[str], None] | None = None,
+) -> simloop.RunStats:
+    """Start `engine` on the model `spec` and serve it; `on_start` hears the banner once it runs."""
+    lm, sim = simulation.start(spec, engine, config)
+    with sim:
+        if on_start:
+            on_start(banner(lm, sim, opts))
+        return serve(lm, sim, opts, stop)
+
+
+def banner(lm: LoadedModel, engine: Engine, opts: ServeOptions) -> str:
+    """One line: what runs, which world streams (with its comfree gains), and where to watch it."""
+    gains = engine.gains(opts.world)  # comfree: which stiffness and damping the streamed world runs
+    host, port, web = opts.host, opts.port, opts.web_port
+    return (
+        f"mjpod serve: {lm.name} on {engine.name} ({engine.nworld} world(s), {engine.device}), streaming world {opts.world}"
+        + ("; comfree stiffness {:g}, damping {:g}".format(*gains) if gains else "")
+        + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then mjpod view --port {port})" if port > 0 else "")
+        + (f"; browser http://{opts.web_host}:{web}/" if web > 0 else "")
+    )  # fmt: skip
+
+
+def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.Event) -> simloop.RunStats:
+    """Run `engine` and stream world `opts.world` until `duration`, Ctrl-C or `stop`."""
+    if not 0 <= opts.world < engine.nworld:
+        raise SettingError(
+            f"--world {opts.world} is out of range: this run has {engine.nworld} world(s) (0..{engine.nworld - 1})"
+        )
+    if opts.port <= 0 and opts.web_port <= 0:
+        raise SettingError("nothing to serve: give --port (TCP stream) and/or --web PORT (browser view)")
+    feed = StateFeed(hz=0, world=opts.world)  # the loop below already paces frames at opts.hz
+    server = StreamServer(
+        model_path=lm.path,
+        host=opts.host,
+        port=opts.port,
+        model=lm.model,
+        name=lm.name,
+        token=opts.token,
+        feed=feed,
+    )
+    web = None
+    mjd = mujoco.MjData(lm.model)
+    try:
+        try:
+            server.start(wait=False)  # viewers join whenever they like; --wait holds below
+            feed.publish(
+                engine.get_world(opts.world, mjd)
+            )  # a viewer joining before the first step sees something
+            if opts.web_port > 0:
+                from mjpod.stream.web import WebView
+
+                height, width = opts.web_size
+                web = WebView(
+                    feed, lm.model, lm.name, opts.web_host, opts.web_port, token=opts.token, width=width,
+                    height=height, camera=opts.camera,
+                )  # fmt: skip
+                web.start()
+        except OSError as err:
+            raise MjpodError(
+                f"cannot listen ({err}); choose another --port / --web or stop what uses it"
+            ) from None
+        if opts.wait and server.enabled:
+            log.info("waiting for the first viewer before starting the simulation")
+            while not stop.is_set() and not server.wait_for_client(timeout=0.5):
+                pass
+
+        def publish() -> None:
+            feed.publish(engine.get_world(opts.world, mjd))
+
+        stats = simloop.run(
+            engine, publish, hz=opts.hz, duration=opts.duration, realtime=opts.realtime, stop=stop
+        )
+        feed.publish(engine.get_world(opts.world, mjd), force=True)  # the final state reaches every client
+        return stats
+    finally:
+        server.stop_connection()
+        if web is not None:
+            web.close()
+        feed.close()

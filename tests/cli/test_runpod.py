@@ -1,0 +1,91 @@
+"""`make runpod-up|down|ssh` and `mjpod runpod …` end to end: Make variables -> the mjpod command -> the
+real runpod SDK -> a local server speaking Runpod's GraphQL API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.cli_runner import run_mjpod
+from tests.cloud.runpod_api import SSH_IP, SSH_PORT, FakeRunpod
+from tests.docker.appliance import ROOT
+
+
+@pytest.fixture
+def api():
+    with FakeRunpod() as fake:
+        yield fake
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A HOME with one SSH key pair and no Runpod credentials file."""
+    (tmp_path / ".ssh").mkdir()
+    key = tmp_path / ".ssh" / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return tmp_path
+
+
+def env_for(api: FakeRunpod, home, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_KEY", "RUNPOD_API_KEY")}
+    return {**env, "HOME": str(home), "RUNPOD_API_BASE_URL": api.url, "RUNPOD_API_KEY": api.api_key, **extra}
+
+
+def make(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=ROOT, env={**env, "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_make_runpod_up_creates_the_pod_and_prints_ssh_and_vs_code_config(api, home):
+    key = home / ".ssh" / "id_ed25519"
+    result = make(
+        "runpod-up", "IMAGE=docker.io/me/mjpod", "TAG=0.1", f"SSH_PUBKEY={key}.pub", env=env_for(api, home)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (call,) = api.fields("podFindAndDeployOnDemand")
+    sent = call.args["input"]
+    assert sent["imageName"] == "docker.io/me/mjpod:0.1"
+    assert sent["gpuTypeId"] == "NVIDIA GeForce RTX 4090"
+    assert sent["cloudType"] == "SECURE"
+    assert sent["ports"] == "22/tcp"
+    assert {"key": "PUBLIC_KEY", "value": key.with_suffix(".pub").read_text().strip()} in sent["env"]
+    out = result.stdout
+    assert f"ssh root@{SSH_IP} -p {SSH_PORT} -i {key}" in out
+    assert "Host mjpod-mjpod" in out and f"Port {SSH_PORT}" in out and "IdentityFile ~/.ssh/id_ed25519" in out
+
+
+def test_missing_api_key_is_named_before_anything_is_sent(api, home):
+    env = env_for(api, home)
+    del env["RUNPOD_API_KEY"]
+    result = run_mjpod("runpod", "up", "--image", "docker.io/me/mjpod:0.1", **{**env, "RUNPOD_API_KEY": ""})
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "RUNPOD_API_KEY is not set" in message and "API Keys" in message
+    assert not api.calls
+
+
+def test_api_error_is_reported_with_its_fix(api, home):
+    api.graphql_error = "There are no longer any instances available with the requested specifications."
+    result = run_mjpod(
+        "runpod", "up", "--image", "docker.io/me/mjpod:0.1", "--cloud", "secure", **env_for(api, home)
+    )
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())  # rich wraps long lines
+    assert "no longer any instances available" in message and "--cloud ALL" in message
+
+
+def test_ssh_and_down_find_the_pod_by_name(api, home):
+    pod_id = api.add_pod("mjpod")
+    env = env_for(api, home)
+    shown = run_mjpod("runpod", "ssh", **env)
+    assert shown.returncode == 0, shown.stderr
+    assert f"ssh root@{SSH_IP} -p {SSH_PORT}" in shown.stdout
+    assert f"HostKeyAlias mjpod-{pod_id}" in shown.stdout
+    ended = make("runpod-down", env=env)
+    assert ended.returncode == 0, ended.stderr
+    assert f"pod {pod_id} (mjpod) terminated" in ended.stdout
+    assert pod_id not in api.pods

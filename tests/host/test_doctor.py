@@ -1,0 +1,91 @@
+"""`mjpod doctor` on this box for real, and with each known misconfiguration it must name and fix."""
+
+import pytest
+
+from mjpod.host import doctor
+from tests.cli_runner import run_mjpod
+
+
+def run_doctor(*args: str, **env: str):
+    return run_mjpod("doctor", *args, **env)
+
+
+def test_healthy_cpu_box_passes_and_reports_what_it_found():
+    proc = run_doctor()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for check in ("NVIDIA driver", "EGL vendor", "GL renderer", "Warp", "ffmpeg", "disk"):
+        assert check in out
+    assert "llvmpipe" in out  # the GL renderer it really got
+
+
+def test_capabilities_without_graphics_is_a_failure_with_the_fix():
+    proc = run_doctor(NVIDIA_DRIVER_CAPABILITIES="compute,utility")
+    assert proc.returncode == 1
+    assert (
+        "lacks graphics" in proc.stdout
+        and "NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics" in proc.stdout
+    )
+
+
+def test_egl_device_id_out_of_range():
+    count = doctor.egl_device_count()
+    assert count and count >= 1
+    proc = run_doctor(MUJOCO_EGL_DEVICE_ID=str(count + 3))
+    assert proc.returncode == 1
+    assert f"MUJOCO_EGL_DEVICE_ID={count + 3} is out of range" in proc.stdout
+
+
+def test_frame_wider_than_offwidth_is_explained():
+    proc = run_doctor("--model", "box_drop", "--width", "1920", "--height", "1080")
+    assert "exceeds box_drop's offscreen buffer 1280x720" in proc.stdout
+    assert 'offwidth="1920"' in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("message", "fix_part"),
+    [
+        (
+            "RuntimeError: Cannot initialize a EGL device display. This likely means that your EGL driver "
+            "does not support the PLATFORM_DEVICE extension",
+            "NVIDIA_DRIVER_CAPABILITIES",
+        ),
+        (
+            "ImportError: Cannot use EGL rendering platform. The PYOPENGL_PLATFORM environment variable is set "
+            "to 'glx'",
+            "PYOPENGL_PLATFORM=egl",
+        ),
+        ("OSError: libEGL.so.1: cannot open shared object file", "libegl1"),
+        (
+            "RuntimeError: The MUJOCO_EGL_DEVICE_ID environment variable must be an integer between 0 and 0",
+            "out of range",
+        ),
+        ("mujoco.FatalError: gladLoadGL error", "README's troubleshooting"),
+    ],
+)
+def test_known_gl_failures_map_to_their_fixes(message, fix_part):
+    assert fix_part in doctor.explain_gl_error(message)
+
+
+def test_old_driver_for_this_warp_is_a_failure(monkeypatch):
+    from mjpod.host import sysinfo
+
+    monkeypatch.setattr(
+        sysinfo, "nvidia_gpus", lambda: [sysinfo.Gpu("NVIDIA H100 80GB HBM3", "550.54.15", 81559)]
+    )
+    finding = doctor.check_driver()
+    assert finding.status == "fail" and "needs R580+" in finding.detail and "550.54.15" in finding.detail
+    assert "make image WARP_CUDA=12" in finding.fix
+    monkeypatch.setattr(
+        sysinfo, "nvidia_gpus", lambda: [sysinfo.Gpu("NVIDIA H100 80GB HBM3", "580.65.06", 81559)]
+    )
+    assert doctor.check_driver().status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("version", "driver"),
+    [("1.19.0", 580), ("1.18.1", 580), ("1.19.0+cu12", 525), ("1.17.2", 525), ("1.20.0.dev20260101", 580)],
+)
+def test_driver_needed_by_each_warp_wheel(version, driver):
+    """The image's WARP_CUDA=12 build installs a +cu12 wheel: doctor must not fail it on an R550 host."""
+    assert doctor.warp_min_driver(version) == driver

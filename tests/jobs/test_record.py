@@ -1,0 +1,202 @@
+"""`mjpod record` for real: MuJoCo renders on Mesa EGL, ffmpeg encodes, the MP4 is decoded back."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mjpod.jobs import record as rec
+from mjpod.render.gl import gl_info
+from tests.cli_runner import run_mjpod
+from tests.mp4 import decode
+
+SPINNER = """<mujoco>
+  <visual><quality shadowsize="0"/></visual>
+  <worldbody>
+    <light pos="0 0 3" castshadow="false"/>
+    <camera name="cam" pos="0 -2 0.5" xyaxes="1 0 0 0 0.3 1"/>
+    <body><joint type="hinge" axis="0 0 1"/><geom type="box" size="0.3 0.1 0.1" rgba="1 .5 0 1"/></body>
+  </worldbody>
+  <keyframe><key qvel="3"/></keyframe>
+</mujoco>"""
+
+
+def record(out, *args):
+    proc = run_mjpod("record", "--out", str(out), *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return decode(out)[0], json.loads(out.with_suffix(".json").read_text())
+
+
+def test_video_matches_its_settings_and_moves(tmp_path):
+    out = tmp_path / "pendulum.mp4"
+    frames, sidecar = record(
+        out, "-m", "pendulum", "--fps", "20", "--duration", "1.5", "--width", "96", "--height", "64"
+    )
+    assert frames.shape == (30, 64, 96, 3)  # fps x duration, at the asked size
+    meta = decode(out)[1]
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and meta["fps"] == 20
+    assert frames[0].std() > 10  # a rendered scene, not a blank
+    assert np.abs(frames[-1].astype(int) - frames[0]).mean() > 1  # the pendulum swings
+    timestep = sidecar["timestep"]
+    assert sidecar["frames"] == sidecar["frames_planned"] == 30 and not sidecar["interrupted"]
+    assert (sidecar["fps"], sidecar["width"], sidecar["height"]) == (20, 96, 64)
+    assert sidecar["steps"] == round(29 / (20 * timestep))  # physics steps derived, not one per frame
+    assert sidecar["camera"] == "front" and sidecar["model"] == "pendulum" and sidecar["engine"] == "mjc"
+    assert sidecar["gl_renderer"] == gl_info().renderer
+    assert sidecar["encoder"] in ("libx264", "h264_nvenc") and sidecar["encoder_reason"]
+    assert sidecar["wall_seconds"] > 0 and sidecar["device"] == "cpu" and sidecar["ctrl"] == "noise"
+
+
+def test_free_camera_looks_the_same_through_gl_and_batch(tmp_path):
+    """The batch renderer gets the free camera as an added model camera: the box sits where GL draws it."""
+    common = ("-m", "box_drop", "-e", "mjwarp", "--device", "cpu", "--camera", "free", "--azimuth", "60")
+    common += ("--elevation", "-25", "--distance", "1.5", "--width", "128", "--height", "96")
+    common += ("--fps", "10", "--duration", "0.5")
+    gl, gl_car = record(tmp_path / "gl.mp4", *common, "--renderer", "gl")
+    traced, traced_car = record(tmp_path / "batch.mp4", *common, "--renderer", "batch")
+    assert gl_car["camera"] == traced_car["camera"] and gl_car["camera"].startswith("free azimuth=60")
+    centres = []
+    for frames in (gl, traced):
+        rgb = frames.astype(int)
+        box = (rgb[..., 0] - rgb[..., 2]) > 60  # the orange box
+        assert all(mask.sum() > 30 for mask in box)
+        centres.append(np.array([np.argwhere(mask).mean(0) for mask in box]))
+    assert centres[0][-1, 0] > centres[0][0, 0] + 2  # it falls: lower in the picture
+    assert np.abs(centres[0] - centres[1]).max() < 2  # same place in every frame
+
+
+def test_grid_from_the_batch_renderer_puts_tiles_in_place(tmp_path):
+    out = tmp_path / "grid.mp4"
+    # fmt: off
+    frames, sidecar = record(out, "-m", "box_drop", "-e", "mjwarp", "--device", "cpu", "--nworld", "3",
+                             "--worlds", "0-2", "--cols", "2", "--renderer", "batch", "--width", "96",
+                             "--height", "64", "--fps", "10", "--duration", "0.5")
+    # fmt: on
+    assert frames.shape == (5, 128, 192, 3) and sidecar["grid"] == [2, 2]
+    last = frames[-1].astype(int)
+    tiles = [last[:64, :96], last[:64, 96:], last[64:, :96]]
+    assert all(t.std() > 5 for t in tiles)
+    for t in tiles[1:]:  # identical worlds: identical tiles, each in its own cell
+        assert np.abs(t - tiles[0]).mean() < 3
+    assert last[64:, 96:].max() < 20  # the fourth cell is empty
+    assert sidecar["renderer"] == "batch" and "batch ray tracer" in sidecar["gl_renderer"]
+
+
+def test_replayed_controls_drive_the_simulation(tmp_path):
+    zero_ctrl, torque = tmp_path / "zero.npz", tmp_path / "torque.npz"
+    np.savez(zero_ctrl, ctrl=np.zeros((1, 2)))
+    np.savez(torque, ctrl=np.ones((1, 2)), times=np.array([0.0]))
+    common = ("-m", "pendulum", "--fps", "10", "--duration", "1", "--width", "64", "--height", "48")
+    baseline, _ = record(tmp_path / "a.mp4", *common, "--ctrl", "zero")
+    replayed, sidecar = record(tmp_path / "b.mp4", *common, "--replay", str(zero_ctrl))
+    pushed, _ = record(tmp_path / "c.mp4", *common, "--replay", str(torque))
+    assert sidecar["ctrl"].startswith("replay")
+    assert np.array_equal(baseline, replayed)  # zero controls replayed = the zero controller, exactly
+    assert np.abs(pushed[-1].astype(int) - baseline[-1]).mean() > 0.5
+
+
+def test_memory_stays_flat_over_a_long_recording(tmp_path):
+    def rss_mib() -> float:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+        return kib / 1024
+
+    samples = {}
+
+    def on_frame(done: int, total: int) -> None:
+        if done in (100, total):
+            samples[done] = rss_mib()
+
+    scene = tmp_path / "spinner.xml"  # no shadows: Mesa's software shadow pass would dominate the run
+    scene.write_text(SPINNER)
+    settings = rec.RecordSettings(
+        model=str(scene), width=160, height=120, fps=50, duration=40, out=tmp_path / "long.mp4"
+    )
+    result = rec.record(settings, on_frame=on_frame)  # 2000 frames: 110 MiB of pixels if they were kept
+    assert result.frames == 2000
+    assert samples[2000] - samples[100] < 8, samples
+
+
+def test_ctrl_c_keeps_a_playable_file(tmp_path):
+    out = tmp_path / "stopped.mp4"
+    cmd = [sys.executable, "-m", "mjpod", "record", "-m", "pendulum", "--duration", "600"]
+    cmd += ["--width", "64", "--height", "48", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".stopped.mp4.partial")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # some frames into the recording
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted: kept" in stdout
+    frames, _ = decode(out)
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["interrupted"] and 0 < sidecar["frames"] < sidecar["frames_planned"]
+    assert len(frames) == sidecar["frames"]
+    assert not list(tmp_path.glob(".*partial"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--camera", "top"), "unknown camera 'top'; the model's cameras: front"),
+        (("--width", "97"), "even width and height"),
+        (("--fps", "0"), "fps must be positive"),
+        (("--fps", "nan"), "fps must be positive"),
+        (("--duration", "inf"), "duration must be positive"),
+        (("--cols", "0"), "--cols must be at least 1"),
+        (("--nworld", "2", "--worlds", "0,2"), r"world\(s\) \[2\] out of range"),
+        (("--renderer", "batch"), "--renderer gl"),
+        (("--lookat", "1,2"), "--lookat needs 3 number"),
+        (("--replay", "missing.npz"), "controls file missing.npz does not exist"),
+    ],
+)
+def test_bad_arguments_are_named_and_leave_nothing(tmp_path, args, message):
+    out = tmp_path / "v" / "bad.mp4"
+    proc = run_mjpod("record", "-m", "pendulum", "--duration", "0.2", "--out", str(out), *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message.replace("\\", "") in " ".join(proc.stderr.split()) or pytest.fail(proc.stderr)
+    assert "recording" not in proc.stderr  # the error alone: no empty progress bar with it
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_unwritable_output_is_named(tmp_path):
+    (tmp_path / "file").write_text("")
+    proc = run_mjpod("record", "-m", "pendulum", "--out", str(tmp_path / "file" / "a.mp4"))
+    assert proc.returncode == 2 and "cannot write to" in proc.stderr
+
+
+def test_record_script_writes_into_the_workspace_and_passes_the_exit_status(tmp_path):
+    """scripts/record.sh as the container runs it: videos land in $MJPOD_WORKSPACE/videos."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "record.sh"
+    env = {
+        **os.environ,
+        "MJPOD_WORKSPACE": str(tmp_path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    args = ["-m", "pendulum", "--duration", "0.2", "--width", "64", "--height", "48"]
+    proc = subprocess.run(["bash", str(script), *args], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    videos = sorted((tmp_path / "videos").iterdir())
+    assert [p.suffix for p in videos] == [".json", ".mp4"] and videos[1].name.startswith("pendulum-mjc-")
+    assert decode(videos[1])[0].shape == (6, 48, 64, 3)
+    proc = subprocess.run(
+        ["bash", str(script), *args, "--camera", "top"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "unknown camera 'top'" in proc.stderr
+    assert len(list((tmp_path / "videos").iterdir())) == 2  # nothing added
+
+
+def test_default_output_goes_to_the_workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("MJPOD_WORKSPACE", str(tmp_path))
+    path = rec.default_output("franka_emika_panda/mjx_scene", "mjwarp")
+    assert path.parent == tmp_path / "videos" and path.name.startswith("franka_emika_panda-mjx_scene-mjwarp-")
+    monkeypatch.delenv("MJPOD_WORKSPACE")
+    assert rec.default_output("bin", "mjc").parent.as_posix() == "videos"
