@@ -10,12 +10,19 @@ export MUJOCO_GL ?= egl
 BENCH_ARGS ?=
 OUT ?= bench/results
 
-.PHONY: help venv bench bench-local bench-quick record record-local serve serve-local view test test-gpu gpu-check gpu-check-rehearsal lint fmt lock doctor models clean
+.PHONY: help venv bench bench-local bench-quick record record-local serve serve-local view test test-gpu test-image gpu-check gpu-check-rehearsal lint fmt lock doctor models clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.lock pyproject.toml
+# System packages (docker/provision.sh ROLE): the first `make bench` or `make test` installs what is
+# missing on Debian or Ubuntu (sudo when not root; nothing when all is there). The stamp keeps later
+# runs from asking again; `make clean` forgets it.
+$(VENV)/.system-%: docker/provision.sh
+	bash docker/provision.sh $*
+	@mkdir -p $(VENV) && touch $@
+
+$(BIN)/.installed: requirements.lock pyproject.toml | $(VENV)/.system-run
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.lock
@@ -49,7 +56,7 @@ bench-local: venv  ## the benchmark in the local venv
 bench-quick: venv  ## a CI-sized benchmark run
 	$(BIN)/mjpod bench --quick --out $(OUT) $(BENCH_ARGS)
 
-test: venv  ## the test suite (CPU: Mesa EGL, Warp on cpu)
+test: venv $(VENV)/.system-test  ## the test suite (CPU: Mesa EGL, Warp on cpu; the container tests are make test-image's)
 	$(BIN)/pytest -q
 
 test-gpu: venv  ## the GPU-marked tests (CUDA graphs, NVIDIA EGL)
@@ -105,40 +112,81 @@ clean:
 # ---- the appliance image (Docker) and Runpod ----------------------------------------------------
 # Every target that runs Docker checks the host first (scripts/check-docker.sh) and says what is
 # missing. `make -n TARGET` prints the docker command it would run.
-.PHONY: image bench-container record-container serve-container shell up down ssh push gui runpod-up runpod-down runpod-ssh
+.PHONY: image base-debian bench-container record-container serve-container shell up down ssh push gui runpod-up runpod-down runpod-ssh
 
 DOCKER ?= docker
+# the Compose command: Compose v2's plugin, or Debian's docker-compose 1.29 (COMPOSE=docker-compose)
+COMPOSE ?= $(DOCKER) compose
 IMAGE ?= mjpod
 TAG ?= latest
 IMAGE_REF = $(IMAGE):$(TAG)
 # 13: warp-lang's PyPI wheel (CUDA 13, driver R580+); 12: its +cu12 wheel (driver R525+)
 WARP_CUDA ?= 13
+# Where the image's parts come from. cuda: nvidia/cuda (Docker Hub), uv's image (ghcr.io), a
+# uv-managed CPython and the Panda (GitHub). debian: no image registry at all (CI, air-gapped hosts):
+# a Debian base built from Debian's packages, uv from its PyPI wheel, the base's Python, no robot
+# fetched (make bench/record/serve mount MENAGERIE_ROOT); GL on Mesa, Warp on the CPU.
+BASE ?= cuda
+UV_VERSION := $(shell sed -n 's/^ARG UV_VERSION=//p' Dockerfile)
+ifeq ($(BASE),debian)
+BASE_IMAGE ?= mjpod-base:bookworm
+UV_IMAGE ?= mjpod-uv:$(UV_VERSION)
+PYTHON_VERSION ?= /usr/bin/python3.11
+MENAGERIE_ROBOTS ?=
+else ifeq ($(BASE),cuda)
 BASE_IMAGE ?= $(if $(filter 12,$(WARP_CUDA)),nvidia/cuda:12.8.1-runtime-ubuntu24.04)
 MENAGERIE_ROBOTS ?= franka_emika_panda
+else
+$(error BASE must be cuda or debian, not '$(BASE)')
+endif
+# a CA bundle the build trusts (apt, pip, uv), for a TLS-intercepting proxy; passed as a build secret
+CA_CERT ?= $(SSL_CERT_FILE)
 BUILD_ARGS ?=
 # the docker --gpus value; `GPUS=` runs the image without a GPU (Mesa EGL, Warp on cpu)
 GPUS ?= all
 # a named volume, or an absolute host path, mounted at /workspace (videos, results, Warp's cache)
 WORKSPACE ?= mjpod-workspace
+# the appliance's SSH port on this host, and the address it is published on: 127.0.0.1 (this machine
+# only) unless you set SSH_BIND=0.0.0.0 to reach it from others (keys only)
 SSH_PORT ?= 2222
+SSH_BIND ?= 127.0.0.1
 STREAM_PORT ?= 7000
 WEB_PORT ?= 8080
 # arguments passed through to mjpod record / serve / view / runpod (and defined before the jobs use it)
 ARGS ?=
 WHERE ?= auto
+# the public key make up installs (and runpod-up passes); make ssh logs in with its private half
 SSH_PUBKEY ?= $(firstword $(wildcard $(HOME)/.ssh/id_ed25519.pub $(HOME)/.ssh/id_ecdsa.pub $(HOME)/.ssh/id_rsa.pub))
+SSH_KEY ?= $(wildcard $(SSH_PUBKEY:.pub=))
 TTY := $(shell [ -t 0 ] && echo -it)
 
-CHECK_DOCKER = DOCKER=$(DOCKER) scripts/check-docker.sh
+comma := ,
+CHECK_DOCKER = DOCKER=$(DOCKER) COMPOSE="$(COMPOSE)" scripts/check-docker.sh
 GPU_CHECK = $(CHECK_DOCKER) $(if $(GPUS),--gpu)
 GPU_FLAG = $(if $(GPUS),--gpus $(GPUS))
+# the local robot models (MENAGERIE_ROOT), read-only, where the container's mjpod looks for them
+MODELS_MOUNT = $(if $(MENAGERIE_ROOT),-v $(abspath $(MENAGERIE_ROOT)):/models:ro -e MENAGERIE_ROOT=/models)
 # -it only when make runs on a terminal, so the targets also run from scripts and CI
-DOCKER_RUN = $(DOCKER) run --rm $(TTY) $(GPU_FLAG) -v $(WORKSPACE):/workspace
+DOCKER_RUN = $(DOCKER) run --rm $(TTY) $(GPU_FLAG) -v $(WORKSPACE):/workspace $(MODELS_MOUNT)
+# compose.gpu.yaml reserves the GPUs; without GPUS the appliance runs on a host that has none
+COMPOSE_FILES = -f compose.yaml $(if $(GPUS),-f compose.gpu.yaml)
+COMPOSE_ENV = MJPOD_IMAGE=$(IMAGE_REF) MJPOD_SSH_BIND=$(SSH_BIND) MJPOD_SSH_PORT=$(SSH_PORT) \
+  MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT)
 
-image:  ## build the appliance image IMAGE:TAG (WARP_CUDA=12 for hosts with drivers older than R580)
+image: $(if $(filter debian,$(BASE)),base-debian)  ## build the appliance image IMAGE:TAG (BASE=debian: no registry; WARP_CUDA=12: drivers older than R580)
+	@$(CHECK_DOCKER) --build
+	DOCKER_BUILDKIT=1 $(DOCKER) build -t $(IMAGE_REF) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+	  $(if $(UV_IMAGE),--build-arg UV_IMAGE=$(UV_IMAGE)) $(if $(PYTHON_VERSION),--build-arg PYTHON_VERSION=$(PYTHON_VERSION)) \
+	  --build-arg WARP_CUDA=$(WARP_CUDA) --build-arg MENAGERIE_ROBOTS="$(MENAGERIE_ROBOTS)" \
+	  $(if $(CA_CERT),--secret id=ca$(comma)src=$(CA_CERT)) $(BUILD_ARGS) .
+
+base-debian: venv  ## BASE=debian's stand-ins: a Debian base image from Debian's packages, uv from PyPI
 	@$(CHECK_DOCKER)
-	$(DOCKER) build -t $(IMAGE_REF) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
-	  --build-arg WARP_CUDA=$(WARP_CUDA) --build-arg MENAGERIE_ROBOTS="$(MENAGERIE_ROBOTS)" $(BUILD_ARGS) .
+	DOCKER=$(DOCKER) scripts/debian-base.sh $(BASE_IMAGE)
+	DOCKER=$(DOCKER) PIP=$(abspath $(BIN))/pip scripts/uv-image.sh $(UV_IMAGE) $(UV_VERSION)
+
+test-image: venv $(VENV)/.system-docker  ## build the image (BASE=debian) and run the container tests on a real engine (started when none runs)
+	DOCKER=$(DOCKER) COMPOSE="$(COMPOSE)" $(BIN)/pytest -q -m image tests/image
 
 bench-container:  ## the benchmark in the image; results land in OUT (bench/results)
 	@$(GPU_CHECK)
@@ -154,25 +202,27 @@ serve-container:  ## mjpod serve in the image, ports published on 127.0.0.1 only
 	@$(GPU_CHECK)
 	$(DOCKER_RUN) -p 127.0.0.1:$(STREAM_PORT):7000 -p 127.0.0.1:$(WEB_PORT):8080 $(IMAGE_REF) scripts/stream.sh $(ARGS)
 
-shell:  ## a bash shell in the image (GPU, the workspace volume)
+shell:  ## a bash shell in the image (GPU, the workspace volume, the local models)
 	@$(GPU_CHECK)
-	$(DOCKER) run --rm -it $(GPU_FLAG) -v $(WORKSPACE):/workspace $(IMAGE_REF) bash
+	$(DOCKER) run --rm -it $(GPU_FLAG) -v $(WORKSPACE):/workspace $(MODELS_MOUNT) $(IMAGE_REF) bash
 
-up:  ## start the appliance (compose) with your ~/.ssh public key: sshd on port SSH_PORT (2222)
+up:  ## start the appliance (compose) with your ~/.ssh public key: sshd on SSH_BIND:SSH_PORT (127.0.0.1:2222)
 	@$(GPU_CHECK) --compose
-	@test -n "$${PUBLIC_KEY:-}$(SSH_PUBKEY)" || { echo "mjpod: no SSH public key in ~/.ssh: create one with ssh-keygen -t ed25519, or set PUBLIC_KEY" >&2; exit 1; }
-	PUBLIC_KEY="$${PUBLIC_KEY:-$$(cat $(SSH_PUBKEY))}" MJPOD_IMAGE=$(IMAGE_REF) MJPOD_SSH_PORT=$(SSH_PORT) \
-	  MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT) $(DOCKER) compose up -d appliance
-	@echo "ssh: make ssh   VS Code: Remote-SSH to root@localhost port $(SSH_PORT)"
+	@test -n "$${PUBLIC_KEY:-}$(SSH_PUBKEY)" || { echo "mjpod: no SSH public key in ~/.ssh: create one with ssh-keygen -t ed25519, or set PUBLIC_KEY or SSH_PUBKEY" >&2; exit 1; }
+	PUBLIC_KEY="$${PUBLIC_KEY:-$$(cat $(SSH_PUBKEY))}" $(COMPOSE_ENV) $(COMPOSE) $(COMPOSE_FILES) up -d appliance
+	@echo "ssh: make ssh   VS Code: Remote-SSH to root@$(SSH_HOST) port $(SSH_PORT)"
 
 down:  ## stop the appliance (the workspace volume stays)
 	@$(CHECK_DOCKER) --compose
-	$(DOCKER) compose down
+	$(COMPOSE_ENV) $(COMPOSE) $(COMPOSE_FILES) down
 
 # No -L for the stream and web ports: compose already publishes them on 127.0.0.1, so a forward of
 # the same ports cannot bind (and is not needed: mjpod serve in the appliance listens where they arrive).
-ssh:  ## ssh into the appliance started with make up (stream and web: 127.0.0.1:STREAM_PORT, WEB_PORT)
-	ssh -p $(SSH_PORT) -o HostKeyAlias=mjpod-local root@127.0.0.1
+SSH_HOST = $(if $(filter 0.0.0.0 ::,$(SSH_BIND)),127.0.0.1,$(SSH_BIND))
+# SSH_OPTS: more ssh options; ARGS: a command to run there instead of a shell
+SSH_OPTS ?=
+ssh:  ## ssh into the appliance started with make up, with SSH_PUBKEY's private key (stream and web: 127.0.0.1:STREAM_PORT, WEB_PORT)
+	ssh -p $(SSH_PORT) $(if $(SSH_KEY),-i $(SSH_KEY) -o IdentitiesOnly=yes) -o HostKeyAlias=mjpod-local $(SSH_OPTS) root@$(SSH_HOST) $(ARGS)
 
 push:  ## push IMAGE:TAG to its registry: make push IMAGE=docker.io/you/mjpod TAG=0.1
 	@case "$(IMAGE)" in */*) ;; *) echo "mjpod: IMAGE=$(IMAGE) names no registry or account: docker push would try docker.io/library/$(IMAGE). Use e.g. IMAGE=docker.io/<you>/mjpod or ghcr.io/<you>/mjpod" >&2; exit 2;; esac
@@ -187,7 +237,7 @@ gui:  ## the image on this machine's X display: mjpod view --local GUI_MODEL (bi
 	-@xhost +SI:localuser:root >/dev/null 2>&1 || echo "mjpod: xhost not found or refused; if the window does not open run: xhost +SI:localuser:root"
 	$(DOCKER) run --rm -it $(GPU_FLAG) -e DISPLAY=$(DISPLAY) -e MUJOCO_GL=glfw -e PYOPENGL_PLATFORM= \
 	  -v /tmp/.X11-unix:/tmp/.X11-unix:ro $(if $(wildcard /dev/dri),--device /dev/dri) \
-	  -v $(WORKSPACE):/workspace $(IMAGE_REF) mjpod view --local "$(GUI_MODEL)" $(ARGS)
+	  -v $(WORKSPACE):/workspace $(MODELS_MOUNT) $(IMAGE_REF) mjpod view --local "$(GUI_MODEL)" $(ARGS)
 
 RUNPOD_GPU ?= NVIDIA GeForce RTX 4090
 RUNPOD_CLOUD ?= SECURE

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The appliance's entrypoint: give this container its own SSH host keys, install the caller's
 # public key for root, write the container's environment where every SSH session reads it, start
-# sshd when a key is there (and say why not when it is not), then run the given command or stay up.
+# sshd when a key is there (and, when it stays up with no command, say why not when it is not), then
+# run the given command or stay up. `docker stop` lets what SSH sessions run finish first.
 #
 # Every path and the port can be moved with an environment variable, so the tests run this very
 # script with Debian's sshd on a loopback port in a temporary root; the defaults are the container's.
@@ -17,6 +18,8 @@ AUTHORIZED_KEYS="${MJPOD_AUTHORIZED_KEYS:-/root/.ssh/authorized_keys}"
 MOUNTED_KEYS="${MJPOD_AUTHORIZED_KEYS_FILE:-/etc/mjpod/authorized_keys}"
 ENV_FILE="${MJPOD_ENV_FILE:-/etc/mjpod/session-env.sh}"
 STATE_DIR="${MJPOD_STATE_DIR:-/run/mjpod}"
+# seconds docker stop leaves SSH sessions' jobs to finish (docker kills everything after its own 10 s)
+STOP_GRACE="${MJPOD_STOP_GRACE:-8}"
 
 # What SSH sessions inherit: the GL/CUDA/Warp/venv set-up, never secrets. Names in MJPOD_SSH_ENV
 # (space separated) are passed as well, secret-looking or not: naming them is the opt-in.
@@ -193,6 +196,60 @@ connect_hint() {
   fi
 }
 
+# The process groups SSH sessions run their commands in, one a line: what Ctrl-C on the session's
+# terminal reaches (its foreground group), or the session's own group when it has no terminal
+# (`ssh host cmd`). Not every process of a session: ffmpeg runs in a group of its own under mjpod
+# record, which must close it, not lose it to a signal.
+session_groups() {
+  [[ -n "$SSHD_PID" ]] || return 0
+  ps -e -o pid= -o ppid= -o pgid= -o tpgid= -o comm= | awk -v root="$SSHD_PID" '
+    { parent[$1] = $2; pgid[$1] = $3; tpgid[$1] = $4; name[$1] = $5 }
+    END {
+      for (pid in parent) {
+        up = parent[pid]
+        if (name[pid] ~ /^sshd/ || !(up in name) || name[up] !~ /^sshd/) continue
+        for (p = up; p in parent; p = parent[p])
+          if (p == root) { print (tpgid[pid] > 0 ? tpgid[pid] : pgid[pid]); break }
+      }
+    }' | sort -u
+}
+
+# Whether PID has ended (gone, or a zombie waiting for its parent).
+ended() {
+  local state
+  state="$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" || return 0
+  [[ -z "$state" || "$state" == Z ]]
+}
+
+# Whether PID ignores SIGTERM (interactive shells do): it would not end, so it is not waited for.
+ignores_term() {
+  local mask
+  mask="$(awk '/^SigIgn:/ {print $2}' "/proc/$1/status" 2>/dev/null)" || return 1
+  [[ -n "$mask" ]] && (((16#$mask >> 14) & 1))
+}
+
+# docker stop: what SSH sessions run (a recording, a benchmark) gets SIGTERM, as from Ctrl-C, and up
+# to STOP_GRACE seconds to finish (mjpod record closes a playable MP4) before sshd and the container end.
+stop_sessions() {
+  local groups pid group waiting=() left deadline
+  groups=" $(session_groups | tr '\n' ' ')"
+  [[ -n "${groups// /}" ]] || return 0
+  while read -r pid group; do
+    [[ "$groups" == *" $group "* ]] && ! ignores_term "$pid" && waiting+=("$pid")
+  done < <(ps -e -o pid= -o pgid=)
+  for group in $groups; do kill -TERM -- "-$group" 2>/dev/null || true; done
+  ((${#waiting[@]})) || return 0
+  log "asked ${#waiting[@]} process(es) of SSH sessions to finish (up to ${STOP_GRACE} s)"
+  deadline=$((SECONDS + STOP_GRACE))
+  while ((SECONDS < deadline)); do
+    left=0
+    for pid in "${waiting[@]}"; do ended "$pid" || left=$((left + 1)); done
+    ((left)) || return 0
+    sleep 0.2
+  done
+  log "warning: $left process(es) of SSH sessions still running after ${STOP_GRACE} s (MJPOD_STOP_GRACE)"
+}
+
 stop_sshd() {
   [[ -n "$SSHD_PID" ]] || return 0
   kill -TERM "$SSHD_PID" 2>/dev/null || true
@@ -201,9 +258,10 @@ stop_sshd() {
   SSHD_PID=""
 }
 
-# Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM), then end at once.
+# Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM); then SSH sessions' jobs
+# finish (stop_sessions) and it ends.
 stay_up() {
-  trap 'log "stopping"; stop_sshd; exit 0' TERM INT HUP
+  trap 'log "stopping"; stop_sessions; stop_sshd; exit 0' TERM INT HUP
   if [[ -n "$SSHD_PID" ]]; then
     local rc=0
     wait "$SSHD_PID" || rc=$?
@@ -222,7 +280,7 @@ main() {
   if install_authorized_keys; then
     generate_host_keys
     start_sshd || true
-  else
+  elif ((!$#)); then # a one-shot command needs no sshd, and no word about it
     log "sshd NOT started: no SSH public key was given. Pass one with -e PUBLIC_KEY=\"\$(cat ~/.ssh/id_ed25519.pub)\" (compose and Runpod read PUBLIC_KEY too), or mount a file of keys at $MOUNTED_KEYS; \`docker exec -it <container> bash\` works meanwhile"
   fi
   if (($#)); then

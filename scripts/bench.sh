@@ -6,6 +6,10 @@ set -euo pipefail
 out="${MJPOD_WORKSPACE:+$MJPOD_WORKSPACE/results}"
 out="${out:-bench/results}"
 mkdir -p "$out"
+# docker stop (tini -g) and Ctrl-C signal the whole process group: mjpod bench gets the signal
+# itself and finishes; this script only waits for it (a trap defers until the command ends)
+# instead of dying first and ending the container under it.
+trap : TERM INT
 status=0
 mjpod bench --out "$out" "$@" || status=$?
 # Files written by the container's root belong to whoever owns the mounted folder on the host.

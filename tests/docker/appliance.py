@@ -116,26 +116,7 @@ class Appliance:
 
     def ssh(self, key: Path, *command: str, known_hosts: Path | None = None, **opts: str):
         """The OpenSSH client as a user runs it, ignoring this machine's ssh config and agent."""
-        options = {
-            "BatchMode": "yes",
-            "IdentitiesOnly": "yes",
-            "IdentityAgent": "none",
-            "ConnectTimeout": "10",
-            "StrictHostKeyChecking": "yes" if known_hosts else "no",
-            "UserKnownHostsFile": str(known_hosts) if known_hosts else "/dev/null",
-            "LogLevel": "ERROR",
-            **opts,
-        }
-        argv = ["ssh", "-F", "/dev/null", "-i", str(key), "-p", str(self.port)]
-        for k, v in options.items():
-            argv += ["-o", f"{k}={v}"]
-        return subprocess.run(
-            [*argv, "root@127.0.0.1", *command],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_ssh(ssh_argv(self.port, key, known_hosts, **opts), *command)
 
     def known_hosts(self, path: Path) -> Path:
         """A known_hosts file naming this appliance's generated host keys."""
@@ -159,6 +140,30 @@ class Appliance:
             if sshd and _alive(sshd):
                 os.kill(sshd, signal.SIGKILL)
             self.log_file.close()
+
+
+def ssh_argv(port: int, key: Path, known_hosts: Path | None = None, **opts: str) -> list[str]:
+    """`ssh … root@127.0.0.1` on `port` with only `key`: no ssh config, agent or known host of this machine."""
+    options = {
+        "BatchMode": "yes",
+        "IdentitiesOnly": "yes",
+        "IdentityAgent": "none",
+        "ConnectTimeout": "10",
+        "StrictHostKeyChecking": "yes" if known_hosts else "no",
+        "UserKnownHostsFile": str(known_hosts) if known_hosts else "/dev/null",
+        "LogLevel": "ERROR",
+        **opts,
+    }
+    argv = ["ssh", "-F", "/dev/null", "-i", str(key), "-p", str(port)]
+    for k, v in options.items():
+        argv += ["-o", f"{k}={v}"]
+    return [*argv, "root@127.0.0.1"]
+
+
+def run_ssh(argv: list[str], *command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*argv, *command], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def _alive(pid: int) -> bool:

@@ -33,8 +33,9 @@ def run(argv: list[str], **env: str) -> subprocess.CompletedProcess:
 
 
 def past_the_check(engine: FakeDockerEngine) -> list[str]:
-    """Requests beyond the check's own (`docker info`): a container the target tried to create."""
-    return [r for r in engine.requests if not r.endswith(("/_ping", "/info"))]
+    """Requests beyond the check's own (`docker info`, `docker version`): a container or build the
+    target tried to create."""
+    return [r for r in engine.requests if not r.endswith(("/_ping", "/info", "/version"))]
 
 
 def test_an_unreachable_engine_is_named_with_how_to_start_it(tmp_path):
@@ -90,7 +91,42 @@ def test_missing_compose_plugin_is_named_with_the_package_to_install():
     with FakeDockerEngine(NVIDIA) as engine:
         result = run([str(CHECK), "--gpu", "--compose"], DOCKER_HOST=engine.host)
         assert result.returncode == 1
-        assert "Docker Compose v2 ('docker compose') is missing" in result.stderr
-        assert "docker-compose-plugin" in result.stderr
+        assert "Docker Compose ('docker compose') is missing" in result.stderr
+        assert "docker-compose-plugin" in result.stderr and "COMPOSE=docker-compose" in result.stderr
         up = run(["make", "--no-print-directory", "up", "SSH_PUBKEY=/dev/null"], DOCKER_HOST=engine.host)
-        assert up.returncode != 0 and "Docker Compose v2" in up.stderr
+        assert up.returncode != 0 and "Docker Compose ('docker compose') is missing" in up.stderr
+        # the COMPOSE command is what is checked: a working one passes
+        assert run([str(CHECK), "--compose"], DOCKER_HOST=engine.host, COMPOSE="true").returncode == 0
+
+
+def _major(cli: str) -> int:
+    """The docker CLI's major version; 0 when it is not installed or does not say."""
+    if not shutil.which(cli):
+        return 0
+    version = run([cli, "version", "--format", "{{.Client.Version}}"]).stdout.strip().split(".")[0]
+    return int(version) if version.isdigit() else 0
+
+
+def test_a_cli_from_23_on_without_buildx_is_named_before_a_build():
+    """Without buildx such a CLI silently takes the legacy builder, which fails only at RUN --mount."""
+    if run(["docker", "buildx", "version"]).returncode == 0 or _major("docker") < 23:
+        pytest.skip("the docker CLI here has buildx, or is older than 23 (BuildKit built in)")
+    with FakeDockerEngine(RUNC) as engine:
+        assert run([str(CHECK)], DOCKER_HOST=engine.host).returncode == 0  # fine for all but builds
+        result = run([str(CHECK), "--build"], DOCKER_HOST=engine.host)
+        assert result.returncode == 1
+        assert "has no buildx plugin" in result.stderr and "RUN --mount" in result.stderr
+        assert "docker-buildx-plugin" in result.stderr
+        image = run(["make", "--no-print-directory", "image", "CA_CERT="], DOCKER_HOST=engine.host)
+        assert image.returncode != 0 and "has no buildx plugin" in image.stderr
+        assert not past_the_check(engine), "make image reached the engine although the check failed"
+
+
+def test_a_cli_older_than_23_builds_with_its_own_buildkit(tmp_path):
+    """Debian 12's docker.io CLI (20.10) carries BuildKit itself (DOCKER_BUILDKIT=1): no buildx needed."""
+    old = next((c for c in ("/usr/bin/docker", "docker") if 0 < _major(c) < 23), None)
+    if old is None:
+        pytest.skip("no docker CLI older than 23 here (Debian 12's docker.io has one)")
+    with FakeDockerEngine(RUNC) as engine:
+        result = run([str(CHECK), "--build"], DOCKER_HOST=engine.host, DOCKER=old)
+        assert result.returncode == 0, result.stderr

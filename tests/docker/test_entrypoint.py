@@ -14,7 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.appliance import HEALTHCHECK, ROOT, VENV_BIN, Appliance, alive, free_port, keygen, make_root
+from tests.docker.appliance import (
+    HEALTHCHECK,
+    ROOT,
+    VENV_BIN,
+    Appliance,
+    alive,
+    free_port,
+    keygen,
+    make_root,
+    ssh_argv,
+)
+from tests.interrupted import LONG_RECORD, check_kept, wait_until_writing
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("ssh") and Path("/usr/sbin/sshd").exists() and os.geteuid() == 0),
@@ -166,24 +177,52 @@ def test_sftp_subsystem_serves_files(running, sandbox):
     assert (sandbox / "copied.mp4").read_bytes() == b"\x00\x00\x00\x18ftypmp42"
 
 
-def test_healthcheck_passes_while_sshd_answers(running):
+def healthcheck(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([str(HEALTHCHECK)], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_healthcheck_passes_while_sshd_listens(running):
     app, _ = running
-    result = subprocess.run([str(HEALTHCHECK)], env=app.env, capture_output=True, text=True, timeout=30)
+    result = healthcheck(app.env)
     assert result.returncode == 0, result.stderr
-    assert f"sshd answers on 127.0.0.1:{app.port}" in result.stdout
+    assert f"sshd (pid {app.sshd_pid()}) listens on port {app.port}" in result.stdout
 
 
-def test_healthcheck_fails_when_sshd_is_gone(sandbox):
-    """A container whose sshd died must turn unhealthy, not stay green."""
-    (sandbox / "sshd").write_text(f"127.0.0.1 {free_port()} 1\n")
-    result = subprocess.run(
-        [str(HEALTHCHECK)],
-        env={**os.environ, "MJPOD_STATE_DIR": str(sandbox)},
-        capture_output=True,
-        text=True,
-    )
+def test_healthcheck_fails_when_sshd_is_gone_or_not_listening(sandbox):
+    """A container whose sshd died, or does not listen, must turn unhealthy, not stay green."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (sandbox / "sshd").write_text(f"127.0.0.1 {free_port()} {gone.pid}\n")
+    result = healthcheck({**os.environ, "MJPOD_STATE_DIR": str(sandbox)})
     assert result.returncode == 1
-    assert "not accepting connections" in result.stderr
+    assert f"sshd (pid {gone.pid}) is not running" in result.stderr
+    (sandbox / "sshd").write_text(f"127.0.0.1 {free_port()} {os.getpid()}\n")  # alive, but no socket
+    result = healthcheck({**os.environ, "MJPOD_STATE_DIR": str(sandbox)})
+    assert result.returncode == 1
+    assert "runs, but nothing listens on port" in result.stderr
+
+
+def test_healthcheck_fails_while_sshd_is_stopped_and_never_connects(keys, sandbox):
+    """A stopped (SIGSTOP) sshd accepts no login although its socket listens; the check must see it,
+    and must not connect: a probe connection leaves a kex_exchange_identification line in the log."""
+    app = Appliance(sandbox, PUBLIC_KEY=keys[1]).start()
+    try:
+        app.wait_for_sshd()
+        sshd = app.sshd_pid()
+        os.kill(sshd, signal.SIGSTOP)
+        try:
+            result = healthcheck(app.env)
+            assert result.returncode == 1
+            assert f"sshd (pid {sshd}) is stopped" in result.stderr
+        finally:
+            os.kill(sshd, signal.SIGCONT)
+        before = app.log
+        for _ in range(3):
+            assert healthcheck(app.env).returncode == 0
+        time.sleep(0.5)
+        assert app.log == before, app.log[len(before) :]  # sshd saw no connection
+    finally:
+        app.stop()
 
 
 def test_host_keys_are_generated_once_and_kept_across_restarts(keys, sandbox):
@@ -222,6 +261,15 @@ def test_without_any_key_sshd_does_not_start_and_the_log_says_why(sandbox):
         assert app.proc.poll() is None  # still up, for `docker exec`
     finally:
         assert app.stop() == 0
+
+
+def test_a_one_shot_command_without_a_key_says_nothing_about_sshd(sandbox):
+    """`docker run IMAGE mjpod doctor` needs no sshd: a line about a missing key on every run is noise."""
+    app = Appliance(sandbox).start("bash", "-c", "echo done")
+    assert app.proc.wait(timeout=60) == 0
+    app.log_file.close()
+    assert "done" in app.log
+    assert "sshd" not in app.log
 
 
 def test_a_value_that_is_not_a_public_key_is_refused_with_a_message(keys, sandbox):
@@ -289,6 +337,32 @@ def test_sigterm_ends_it_promptly_with_sshd(keys, sandbox):
     assert not alive(sshd)
     assert not app.listening()
     assert "stopping" in app.log
+
+
+def test_sigterm_lets_a_recording_in_an_ssh_session_finish_its_video(keys, sandbox):
+    """docker stop sends SIGTERM to the entrypoint only: a `mjpod record` started over SSH must get
+    it too, as from Ctrl-C, and close a playable MP4 marked interrupted before sshd and the
+    container end (before, it was killed with the container and nothing was kept)."""
+    key_dir, good_pub = keys
+    app = Appliance(sandbox, PUBLIC_KEY=good_pub).start()
+    app.wait_for_sshd()
+    video = sandbox / "videos" / "long.mp4"
+    session = subprocess.Popen(
+        [*ssh_argv(app.port, key_dir / "good"), "mjpod record", *LONG_RECORD, "-o", str(video)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_writing(video, session)
+        assert app.stop(signal.SIGTERM, timeout=20) == 0
+        out = session.communicate(timeout=30)[0].decode(errors="replace")
+    finally:
+        if session.poll() is None:
+            session.kill()
+    assert session.returncode == 130, out  # mjpod record's status for an interrupted recording
+    assert "asked 1 process(es) of SSH sessions to finish" in app.log
+    check_kept(video)
 
 
 def test_a_given_command_runs_with_its_exit_status(sandbox):

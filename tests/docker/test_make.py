@@ -5,6 +5,7 @@ Also shellcheck over every shell script the image and the targets run."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -39,14 +40,56 @@ def docker_lines(out: str) -> list[str]:
     return [line for line in lines if line.startswith("docker ")]
 
 
-def test_image_builds_with_the_build_args():
-    (cmd,) = docker_lines(dry("image", "IMAGE=docker.io/me/mjpod", "TAG=0.1"))
+def build_line(out: str) -> str:
+    (cmd,) = docker_lines(out.replace("DOCKER_BUILDKIT=1 docker ", "docker "))
+    return cmd
+
+
+def test_image_builds_with_buildkit_and_the_build_args():
+    out = dry("image", "IMAGE=docker.io/me/mjpod", "TAG=0.1", "CA_CERT=")
+    assert "DOCKER_BUILDKIT=1 docker build" in out  # a CLI older than 23 builds with BuildKit only then
+    assert "scripts/check-docker.sh --build" in out
+    cmd = build_line(out)
     assert cmd.startswith("docker build -t docker.io/me/mjpod:0.1 ")
     assert "--build-arg WARP_CUDA=13" in cmd and '--build-arg MENAGERIE_ROBOTS="franka_emika_panda"' in cmd
+    assert "--secret" not in cmd and "BASE_IMAGE" not in cmd and "UV_IMAGE" not in cmd
     assert cmd.endswith(" .")
-    (cu12,) = docker_lines(dry("image", "WARP_CUDA=12"))
+    cu12 = build_line(dry("image", "WARP_CUDA=12"))
     assert "--build-arg WARP_CUDA=12" in cu12
     assert "--build-arg BASE_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04" in cu12
+
+
+def test_a_proxy_ca_reaches_the_build_as_a_secret():
+    """Not a build arg: a secret never lands in the image or its history."""
+    cmd = build_line(dry("image", "CA_CERT=/etc/corp/proxy-ca.pem"))
+    assert "--secret id=ca,src=/etc/corp/proxy-ca.pem" in cmd
+    assert "proxy-ca" not in cmd.split("--secret")[0]
+    assert "--secret id=ca,src=/etc/ssl/x.pem" in build_line(
+        make_dry_env("image", SSL_CERT_FILE="/etc/ssl/x.pem")
+    )
+
+
+def make_dry_env(*args: str, **env: str) -> str:
+    result = make("-n", *args, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_base_debian_builds_from_stand_ins_without_any_registry():
+    out = dry("image", "BASE=debian", "CA_CERT=")
+    assert "scripts/debian-base.sh mjpod-base:bookworm" in out
+    uv_version = re.search(r"^ARG UV_VERSION=(\S+)", (ROOT / "Dockerfile").read_text(), re.M).group(1)
+    assert f"scripts/uv-image.sh mjpod-uv:{uv_version} {uv_version}" in out
+    cmd = build_line(out)
+    for arg in (
+        "BASE_IMAGE=mjpod-base:bookworm",
+        f"UV_IMAGE=mjpod-uv:{uv_version}",
+        "PYTHON_VERSION=/usr/bin/python3.11",
+        'MENAGERIE_ROBOTS=""',  # no GitHub: robots come from a mounted MENAGERIE_ROOT
+    ):
+        assert f"--build-arg {arg}" in cmd, cmd
+    bad = make("-n", "image", "BASE=ubuntu")
+    assert bad.returncode != 0 and "BASE must be cuda or debian, not 'ubuntu'" in bad.stderr
 
 
 def test_bench_in_the_container_mounts_results_and_the_workspace():
@@ -107,8 +150,17 @@ def test_serve_publishes_stream_and_web_on_loopback_only():
 
 
 def test_shell_is_interactive_with_gpu_and_workspace():
-    (cmd,) = docker_lines(dry("shell"))
+    (cmd,) = docker_lines(dry("shell", "MENAGERIE_ROOT="))
     assert cmd == "docker run --rm -it --gpus all -v mjpod-workspace:/workspace mjpod:latest bash"
+
+
+@pytest.mark.parametrize("job", ["bench", "record", "serve", "shell"])
+def test_the_local_models_are_mounted_read_only_when_set(job, tmp_path):
+    """An image built without a registry holds no robot: MENAGERIE_ROOT must reach the container."""
+    (cmd,) = docker_lines(dry(job, "WHERE=container", f"MENAGERIE_ROOT={tmp_path}"))
+    assert f"-v {tmp_path}:/models:ro -e MENAGERIE_ROOT=/models " in cmd
+    (cmd,) = docker_lines(dry(job, "WHERE=container", "MENAGERIE_ROOT="))
+    assert "/models" not in cmd
 
 
 def test_no_gpu_mode_drops_the_gpu_flag_and_check():
@@ -120,15 +172,35 @@ def test_up_passes_the_public_key_and_ports_to_compose():
     out = dry("up", "SSH_PORT=2200").replace("\\\n", " ")
     assert "scripts/check-docker.sh --gpu --compose" in out
     assert f'PUBLIC_KEY="${{PUBLIC_KEY:-$(cat {KEY})}}"' in out
-    assert "MJPOD_SSH_PORT=2200" in out and "docker compose up -d appliance" in out
+    assert "MJPOD_SSH_BIND=127.0.0.1 MJPOD_SSH_PORT=2200" in out
+    assert "docker compose -f compose.yaml -f compose.gpu.yaml up -d appliance" in " ".join(out.split())
+
+
+def test_up_without_a_gpu_and_with_another_compose():
+    out = " ".join(dry("up", "GPUS=", "COMPOSE=docker-compose", "SSH_BIND=0.0.0.0").split())
+    assert "--gpu" not in out and "compose.gpu.yaml" not in out
+    assert "MJPOD_SSH_BIND=0.0.0.0" in out
+    assert "docker-compose -f compose.yaml up -d appliance" in out
+    assert "docker-compose -f compose.yaml down" in " ".join(
+        dry("down", "GPUS=", "COMPOSE=docker-compose").split()
+    )
 
 
 def test_ssh_does_not_forward_the_ports_compose_already_publishes():
     """compose publishes 127.0.0.1:7000 and :8080 on this host; an ssh -L of the same ports could
     not bind ("Address already in use") and would only add a warning."""
-    out = dry("ssh")
+    out = " ".join(dry("ssh").split())
     assert "ssh -p 2222 -o HostKeyAlias=mjpod-local root@127.0.0.1" in out
     assert " -L " not in out
+
+
+def test_ssh_follows_the_bind_address_and_a_key_that_is_not_a_default_one(tmp_path):
+    key = tmp_path / "mjpod_key"
+    key.write_text("private")
+    out = " ".join(make_dry_env("ssh", f"SSH_PUBKEY={key}.pub", "SSH_BIND=10.1.2.3", "SSH_PORT=2201").split())
+    assert f"ssh -p 2201 -i {key} -o IdentitiesOnly=yes -o HostKeyAlias=mjpod-local root@10.1.2.3" in out
+    everywhere = " ".join(make_dry_env("ssh", "SSH_BIND=0.0.0.0").split())
+    assert "root@127.0.0.1" in everywhere  # published on all interfaces: this host reaches it on loopback
 
 
 def test_push_needs_a_registry_name():

@@ -54,7 +54,7 @@ Description: web browser - WebDriver support
 """
 
 
-def provision_dry_run(tmp_path: Path, packages: str) -> subprocess.CompletedProcess:
+def provision_dry_run(tmp_path: Path, packages: str, role: str = "test") -> subprocess.CompletedProcess:
     """docker/provision.sh --dry-run with apt reading only a local repository holding `packages`."""
     for sub in ("repo", "lists/partial", "cache/archives/partial", "sources.list.d"):
         (tmp_path / sub).mkdir(parents=True)
@@ -71,7 +71,7 @@ def provision_dry_run(tmp_path: Path, packages: str) -> subprocess.CompletedProc
         'Acquire::Languages "none";\n'
     )
     return subprocess.run(
-        ["bash", str(ROOT / "docker" / "provision.sh"), "--dry-run"],
+        ["bash", str(ROOT / "docker" / "provision.sh"), role, "--dry-run"],
         env={**os.environ, "APT_CONFIG": str(conf)},
         capture_output=True,
         text=True,
@@ -79,15 +79,13 @@ def provision_dry_run(tmp_path: Path, packages: str) -> subprocess.CompletedProc
     )
 
 
-def test_ubuntu_base_gets_no_snap_only_chromium(tmp_path):
+def test_ubuntu_gets_no_snap_only_chromium(tmp_path):
     result = provision_dry_run(tmp_path, UBUNTU)
     assert result.returncode == 0, result.stderr
     packages = result.stdout.split()
     assert "chromium" not in packages and "chromium-driver" not in packages
     assert "skipping headless Chromium" in result.stderr and "snap" in result.stderr
-    # what the appliance needs is still there
-    for pkg in ("libegl1", "libglvnd0", "libopengl0", "openssh-server", "tini"):
-        assert pkg in packages
+    assert {"openssh-server", "openssh-client"} <= set(packages)  # what the tests need is still there
 
 
 def test_debian_gets_chromium_for_the_browser_view_test(tmp_path):
@@ -98,6 +96,30 @@ def test_debian_gets_chromium_for_the_browser_view_test(tmp_path):
     assert "skipping" not in result.stderr
 
 
+def test_the_image_gets_the_appliance_and_no_browser(tmp_path):
+    """Chromium is for test machines (348 MB): the appliance needs GL/EGL, sshd and tini."""
+    result = provision_dry_run(tmp_path, DEBIAN, role="image")
+    assert result.returncode == 0, result.stderr
+    packages = set(result.stdout.split())
+    assert not {"chromium", "chromium-driver"} & packages
+    assert {
+        "libegl1",
+        "libglvnd0",
+        "libopengl0",
+        "libegl-mesa0",
+        "openssh-server",
+        "tini",
+        "procps",
+    } <= packages
+
+
+def test_a_host_gets_python_with_venv_and_gl(tmp_path):
+    """`make bench` on a fresh Debian: python3 -m venv needs python3-venv, rendering needs EGL."""
+    packages = set(provision_dry_run(tmp_path, DEBIAN, role="run").stdout.split())
+    assert {"python3", "python3-venv", "libegl1", "libegl-mesa0", "make"} <= packages
+    assert "openssh-server" not in packages and "chromium" not in packages
+
+
 def test_unknown_option_is_refused():
     result = subprocess.run(
         ["bash", str(ROOT / "docker" / "provision.sh"), "--pyhton"], capture_output=True, text=True
@@ -105,10 +127,51 @@ def test_unknown_option_is_refused():
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
-def test_ci_and_the_image_run_this_same_script():
-    """One install step: what CI exercises on every change is what the image build runs."""
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert "bash docker/provision.sh" in ci
+def as_nobody(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """provision.sh as an ordinary user with no sudo (there is none here): it may not install anything."""
+    user = ["runuser", "-u", "nobody", "--", "env", *(f"{k}={v}" for k, v in env.items())]
+    return subprocess.run(
+        [*user, "bash", str(ROOT / "docker" / "provision.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(shutil.which("sudo") is not None, reason="sudo is installed here: it would be asked")
+@pytest.mark.parametrize("role", ["run", "test"])
+def test_when_everything_is_there_it_needs_no_root_and_does_nothing(role):
+    """The quick-start commands run it on first use: on a provisioned machine it must not ask for
+    sudo or touch apt (as an ordinary user without sudo, any install attempt fails)."""
+    result = as_nobody(role)
+    assert result.returncode == 0, result.stderr
+    assert f"the system packages for '{role}' are installed" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("sudo") is not None, reason="sudo is installed here: it would be asked")
+def test_missing_packages_without_root_or_sudo_are_named_with_the_fix(tmp_path):
+    """dpkg's database swapped for an empty one: everything is missing, and there is no sudo."""
+    (tmp_path / "status").write_text("")
+    (tmp_path / "updates").mkdir()
+    tmp_path.chmod(0o755)
+    result = as_nobody("run", DPKG_ADMINDIR=str(tmp_path))
+    assert result.returncode == 1
+    assert "missing system packages: python3 python3-venv" in result.stderr
+    assert "run as root: " in result.stderr and "provision.sh run" in result.stderr
+
+
+def test_the_image_and_the_quick_start_commands_run_this_same_script():
+    """One install step: the Dockerfile's, and the one `make bench` and `make test` run first (which
+    CI runs as the README writes them)."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "COPY docker/provision.sh /opt/mjpod/docker/provision.sh" in dockerfile
-    assert "RUN bash /opt/mjpod/docker/provision.sh" in dockerfile
+    assert "COPY docker/provision.sh docker/with-ca.sh /opt/mjpod/docker/" in dockerfile
+    assert "bash /opt/mjpod/docker/provision.sh image" in dockerfile
+    dry = subprocess.run(
+        ["make", "-n", "--no-print-directory", "bench", "test", "WHERE=local", "VENV=/nonexistent/venv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert "bash docker/provision.sh run" in dry.stdout and "bash docker/provision.sh test" in dry.stdout
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "make bench" in ci and "make test" in ci

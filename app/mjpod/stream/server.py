@@ -82,6 +82,7 @@ class StreamServer:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._clients = 0
+        self._receiving_model = 0  # clients the MODEL is still being sent to
         self._joined = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._unsent: mujoco.MjData | None = None
@@ -174,6 +175,10 @@ class StreamServer:
             self._joined.notify_all()
         if self._listener is not None:
             self._listener.close()
+        # A model with its meshes can take seconds to send on a loaded machine: let it arrive (a
+        # stalled client is cut by its stall_timeout), then give each client the last state and CLOSE.
+        with self._joined:
+            self._joined.wait_for(lambda: self._receiving_model == 0, self.stall_timeout)
         for t in self._threads:
             t.join(timeout=2.0)
 
@@ -220,13 +225,19 @@ class StreamServer:
                 return
             with self._joined:
                 self._clients += 1
+                self._receiving_model += 1  # from the moment start() sees this client
                 registered = True
                 self._joined.notify_all()
             log.info(
                 "client %s connected (%s); %d watching", peer, hello.meta.get("client", "?"), self._clients
             )
-            conn.settimeout(self.stall_timeout)
-            conn.sendall(self._model_for(hello.meta.get("files", False)))
+            try:
+                conn.settimeout(self.stall_timeout)
+                conn.sendall(self._model_for(hello.meta.get("files", False)))
+            finally:
+                with self._joined:
+                    self._receiving_model -= 1
+                    self._joined.notify_all()
             # A small send buffer keeps what waits in the kernel for a slow client to a few states.
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self._stream_states(conn, peer)

@@ -1,0 +1,41 @@
+"""A recording stopped by a signal, as `docker stop` stops one: wait until it writes, then check
+what it kept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from tests.mp4 import decode
+
+# a recording long enough to be stopped midway
+LONG_RECORD = ["--model", "pendulum", "--duration", "120", "--fps", "10", "--width", "160", "--height", "120"]
+
+
+def partial(video: Path) -> Path:
+    """Where ffmpeg writes until the video is finished (mjpod.video.VideoWriter)."""
+    return video.with_name(f".{video.name}.partial")
+
+
+def wait_until_writing(video: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until frames reach the partial file, and a second more; fails with the output if `proc` ends."""
+    deadline = time.monotonic() + timeout
+    while not (partial(video).exists() and partial(video).stat().st_size > 0):
+        assert proc.poll() is None, (
+            proc.stdout.read().decode(errors="replace") if proc.stdout else proc.returncode
+        )
+        assert time.monotonic() < deadline, "the recording never started writing"
+        time.sleep(0.2)
+    time.sleep(1)
+
+
+def check_kept(video: Path) -> dict:
+    """The stopped recording: a playable MP4 whose sidecar says interrupted, and no .partial left."""
+    sidecar = json.loads(video.with_suffix(".json").read_text())
+    frames, _ = decode(video)
+    assert sidecar["interrupted"] is True
+    assert 0 < len(frames) == sidecar["frames"] < sidecar["frames_planned"]
+    assert not [p.name for p in video.parent.iterdir() if p.name.endswith(".partial")]
+    return sidecar
