@@ -47,10 +47,10 @@ def test_threads_stay_bounded_however_many_connections_wait(served):
     capped (the rest wait in the backlog) and the browser view answers 503 beyond its cap."""
     proc, port, web = served
     before = threads(proc.proc.pid)
-    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(STREAM_PENDING + 13)]
     browsers = [socket.create_connection(("127.0.0.1", web), timeout=10) for _ in range(WEB_CONNECTIONS + 28)]
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(STREAM_PENDING + 13)]
     try:
-        time.sleep(1.5)
+        time.sleep(1.0)  # (well within the 5 s a hello may take)
         grown = threads(proc.proc.pid) - before
         turned_away = 0
         for s in browsers:

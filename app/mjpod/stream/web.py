@@ -57,6 +57,7 @@ class BoundedHTTPServer(ThreadingHTTPServer):
     send its request (the serving loop shuts overdue ones); an accept error backs off, not spins."""
 
     daemon_threads = True
+    request_queue_size = 64  # a page opening several connections at once is not turned away by the kernel
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int):
         super().__init__(address, handler)
