@@ -320,7 +320,7 @@ class StreamServer:
             if handshaking:
                 log.warning("client %s dropped: no complete hello within %g s", peer, self.handshake_timeout)
             elif self._stopping.is_set():
-                log.warning(
+                log.info(  # expected of a stalled client when the stream ends: no warning
                     "client %s cut at shutdown: it took nothing more for the last %g s", peer, CLOSE_STALL
                 )
             else:
