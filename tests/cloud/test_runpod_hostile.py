@@ -15,14 +15,6 @@ from tests.cloud.runpod_api import FakeRunpod
 INJECTED = "\n    ProxyCommand touch /tmp/mjpod-pwned"
 
 
-@pytest.fixture
-def api(monkeypatch):
-    with FakeRunpod() as fake:
-        monkeypatch.setenv("RUNPOD_API_BASE_URL", fake.url)
-        monkeypatch.setenv("RUNPOD_API_KEY", fake.api_key)
-        yield fake
-
-
 def runpod_ssh(api: FakeRunpod, tmp_path, *args: str) -> subprocess.CompletedProcess:
     return run_mjpod("runpod", "ssh", *args, **env_for(api, tmp_path))
 
