@@ -395,11 +395,11 @@ class StreamServer:
                 if snap is not None:
                     out, seq, progress = memoryview(snap.message), snap.seq, time.monotonic()
                 elif wait_for(conn, selectors.EVENT_READ):
-                    self._client_spoke(conn, peer)
+                    self._client_spoke(conn)
                 continue
             ready = wait_for(conn, selectors.EVENT_READ | selectors.EVENT_WRITE, POLL_STEP)
             if ready & selectors.EVENT_READ:
-                self._client_spoke(conn, peer)
+                self._client_spoke(conn)
             if ready & selectors.EVENT_WRITE:
                 try:
                     sent = conn.send(out)
@@ -418,7 +418,7 @@ class StreamServer:
         return min(self.stall_timeout, CLOSE_STALL) if self._stopping.is_set() else self.stall_timeout
 
     @staticmethod
-    def _client_spoke(conn: socket.socket, peer: str) -> None:
+    def _client_spoke(conn: socket.socket) -> None:
         """The client closed (ConnectionError) or sent bytes, which clients never may (ProtocolError)."""
         try:
             data = conn.recv(4096)
