@@ -264,6 +264,7 @@ stay_up() {
 }
 
 main() {
+  trap 'log "stopping"; stop_sshd; exit 0' TERM INT HUP # from the start: a docker stop mid-start too
   rm -f "$STATE_DIR/sshd"
   prepare_workspace
   write_session_env
