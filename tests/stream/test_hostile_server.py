@@ -17,6 +17,7 @@ import pytest
 
 import mjpod.stream as mjstream
 from mjpod.stream.protocol import Kind, encode
+from tests.mp4 import decode
 from tests.stream.helpers import Mjpod
 from tests.stream.hostile import (
     HostileServer,
@@ -26,7 +27,6 @@ from tests.stream.hostile import (
     state,
     zeros_zlib,
 )
-from tests.stream.test_viewer import decode_mp4
 
 MIB = 1024 * 1024
 
@@ -72,7 +72,7 @@ def test_absurd_state_times_end_the_viewer_with_one_frame_written(absurd, tmp_pa
     ):
         assert exit_code(proc) == 1, proc.output
     assert "broke the stream protocol" in proc.output and "Traceback" not in proc.output
-    _, frames = decode_mp4(out)
+    frames, _ = decode(out)
     assert len(frames) == 1
 
 
@@ -87,8 +87,8 @@ def test_a_signal_ends_view_with_a_playable_file_while_the_server_is_silent(sign
         time.sleep(2.0)  # the states are drawn (the newest of those waiting); the server says nothing more
         proc.proc.send_signal(signum)
         assert exit_code(proc, timeout=15) == 0, proc.output
-    _, frames = decode_mp4(out)
-    assert frames and "wrote " in proc.output
+    frames, _ = decode(out)
+    assert len(frames) and "wrote " in proc.output
 
 
 @contextlib.contextmanager
@@ -185,7 +185,7 @@ def test_the_last_state_is_written_when_close_arrives_in_the_same_read(tmp_path)
     reply = box_model(name=name) + state("0.0", 0) + encode(Kind.CLOSE, {"reason": "bye\x1b[2J"})
     with HostileServer(reply) as server, view(server.port, out) as proc:
         assert exit_code(proc) == 0, proc.output
-    _, frames = decode_mp4(out)
+    frames, _ = decode(out)
     assert len(frames) == 1
     assert "\x1b" not in proc.output
     assert not any(line.startswith("2099-01-01") for line in proc.lines), proc.output

@@ -1,17 +1,11 @@
 """`mjpod view --record`: the display-free viewer loop follows a real server, survives its restart, writes an MP4."""
 
-import imageio_ffmpeg
-import numpy as np
+import pytest
 
+from tests.mp4 import decode
 from tests.stream.helpers import Mjpod, free_port
 
-
-def decode_mp4(path):
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = reader.__next__()
-    w, h = meta["size"]
-    frames = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader]
-    return meta, frames
+pytestmark = pytest.mark.ffmpeg
 
 
 def test_viewer_reconnects_after_the_server_restarts(tmp_path):
@@ -38,6 +32,6 @@ def test_viewer_reconnects_after_the_server_restarts(tmp_path):
         first.stop()
     assert "model changed" not in viewer.output  # same model after the restart: the same video goes on
     assert "wrote " in viewer.output and ": 60 frames" in viewer.output
-    meta, frames = decode_mp4(out)
+    frames, meta = decode(out)
     assert meta["size"] == (160, 120) and len(frames) == 60
     assert max(f.std() for f in frames) > 5  # a drawn scene, not a blank frame

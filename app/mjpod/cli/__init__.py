@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 for command in (host.models, bench.bench, host.doctor, record.record, stream.serve, stream.view, sweep.sweep):
     app.command()(command)
+app.command("bench-report")(bench.bench_report)
 app.add_typer(runpod_app, name="runpod")
 
 
