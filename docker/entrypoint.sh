@@ -24,7 +24,11 @@ STOP_GRACE="${MJPOD_STOP_GRACE:-8}"
 # What SSH sessions inherit: the GL/CUDA/Warp/venv set-up, never secrets. Names in MJPOD_SSH_ENV
 # (space separated) are passed as well, secret-looking or not: naming them is the opt-in.
 SESSION_ENV_PATTERN='^(PATH|VIRTUAL_ENV|LD_LIBRARY_PATH|LANG|LC_[A-Z]+|TZ|PYTHONUNBUFFERED|PYOPENGL_PLATFORM|DISPLAY|MUJOCO_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|WARP_[A-Z0-9_]+|MJPOD_[A-Z0-9_]+|MENAGERIE_[A-Z0-9_]+|MJSTREAM_(HOST|PORT|WEB)|RUNPOD_[A-Z0-9_]+|__EGL_[A-Z0-9_]+|__GLX_[A-Z0-9_]+)$'
-SECRET_PATTERN='(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)'
+SECRET_PATTERN='(KEY|TOKEN|SECRET|PASS|PWD|CREDENTIAL|PRIVATE|AUTH|COOKIE)' # PASS: PASSWORD, PASSPHRASE...
+# A value holding a URL with a password in it (postgres://user:pw@host/db) stays out too.
+URL_CREDENTIALS='[A-Za-z][A-Za-z0-9+.-]*://[^/@[:space:]]*:[^/@[:space:]]*@'
+# Words that are authorized_keys options (man sshd, AUTHORIZED_KEYS FILE FORMAT), alone or `name=value`.
+KEY_OPTION='^(restrict|cert-authority|(no-)?(agent-forwarding|port-forwarding|pty|user-rc|x11-forwarding)|no-touch-required|verify-required|(command|environment|expiry-time|from|permitlisten|permitopen|principals|tunnel)=.*)(,.*)?$'
 
 HOST_KEYS=()
 SESSION_SETENV=()
@@ -51,9 +55,10 @@ write_session_env() {
     echo "# Written by the mjpod entrypoint at container start: the container's environment for SSH"
     echo "# sessions (secrets and PUBLIC_KEY are left out). Edits are lost at the next start."
     while IFS= read -r name; do
+      value="${!name}"
       if [[ "$extra" == *" $name "* ]] ||
-        { [[ "$name" =~ $SESSION_ENV_PATTERN ]] && ! [[ "${name^^}" =~ $SECRET_PATTERN ]]; }; then
-        value="${!name}"
+        { [[ "$name" =~ $SESSION_ENV_PATTERN ]] && ! [[ "${name^^}" =~ $SECRET_PATTERN ]] &&
+          ! [[ "$value" =~ $URL_CREDENTIALS ]]; }; then
         if [[ "$value" == *[\"\\]* || "$value" == *$'\n'* ]]; then
           log "warning: $name is not passed to SSH sessions (quotes, backslashes or newlines in its value)"
           continue
@@ -63,7 +68,7 @@ write_session_env() {
       fi
     done < <(compgen -e | sort)
   } >"$tmp"
-  chmod 644 "$tmp"
+  chmod 600 "$tmp" # only root logs in; nobody else needs the container's environment
   mv -f "$tmp" "$ENV_FILE"
   SESSION_SETENV+=("\"MJPOD_SESSION_ENV=$ENV_FILE\"")
 }
@@ -71,7 +76,10 @@ write_session_env() {
 # One key per line from a variable's value. Several keys can arrive on one line: Runpod puts all
 # of an account's keys into PUBLIC_KEY, and env files cannot hold line breaks. authorized_keys would
 # take everything after the first key as its comment, so such a line is split before each further
-# key (a type like ssh-ed25519 followed by its AAAA... blob). Windows line ends are dropped.
+# key (a type like ssh-ed25519 followed by its AAAA... blob). Options (from="...", restrict, ...) on
+# such a line could belong to the key before them or after them: rather than guess, and possibly
+# install a key without its restrictions, the line is refused with a message. Windows line ends are
+# dropped. $2 names the variable in messages.
 split_keys() {
   local line words i keys out
   while IFS= read -r line; do
@@ -85,6 +93,12 @@ split_keys() {
       printf '%s\n' "$line"
       continue
     fi
+    for ((i = 0; i < ${#words[@]}; i++)); do
+      if [[ "${words[i],,}" =~ $KEY_OPTION ]]; then
+        log "error: a $2 line holds $keys keys and key options (such as from=, restrict): which key the options restrict cannot be told, so none of its keys is installed; put each key with its options on a line of its own (or in a file mounted at $MOUNTED_KEYS)"
+        continue 2
+      fi
+    done
     out=""
     keys=0
     for ((i = 0; i < ${#words[@]}; i++)); do
@@ -101,43 +115,77 @@ split_keys() {
   done <<<"$1"
 }
 
-# The keys given to this container: PUBLIC_KEY (Runpod sets it from the account's keys),
-# SSH_PUBLIC_KEY, and a mounted file (authorized_keys format, taken as it is).
+# The keys given to this container, each line as "SOURCE<tab>line": PUBLIC_KEY (Runpod sets it from
+# the account's keys), SSH_PUBLIC_KEY, and a mounted file (authorized_keys format, taken as it is).
 given_keys() {
-  split_keys "${PUBLIC_KEY:-}"
-  split_keys "${SSH_PUBLIC_KEY:-}"
-  if [[ -r "$MOUNTED_KEYS" && -f "$MOUNTED_KEYS" ]]; then cat "$MOUNTED_KEYS"; fi
+  split_keys "${PUBLIC_KEY:-}" PUBLIC_KEY | tagged PUBLIC_KEY
+  split_keys "${SSH_PUBLIC_KEY:-}" SSH_PUBLIC_KEY | tagged SSH_PUBLIC_KEY
+  if [[ -r "$MOUNTED_KEYS" && -f "$MOUNTED_KEYS" ]]; then tagged "the mounted key file" <"$MOUNTED_KEYS"; fi
 }
 
-# Adds each valid given key to the authorized_keys file sshd reads (kept across restarts, owned by
-# root, mode 600, so StrictModes accepts it whoever owned the mounted original). Returns 1 when the
-# file ends up holding no key.
+# Each line of stdin (the last one too, newline or not) as "$1<tab>line".
+tagged() {
+  local line
+  while IFS= read -r line || [[ -n "$line" ]]; do printf '%s\t%s\n' "$1" "$line"; done
+}
+
+# Makes the keys the entrypoint manages in the authorized_keys file sshd reads exactly the valid
+# given keys: those it installed at an earlier start and no longer given are removed (a key taken
+# out of PUBLIC_KEY stops working at the next start), keys added by hand stay. What it manages is
+# listed in $AUTHORIZED_KEYS.mjpod (kept across restarts beside the file). The file is owned by root,
+# mode 600, so StrictModes accepts it whoever owned the mounted original. Nothing of a rejected line
+# is logged (it may be a private key). Returns 1 when the file ends up holding no key.
 install_authorized_keys() {
-  local line n=0 added=0 tmp dir
+  local source line n=0 added=0 removed=0 private="" tmp dir managed="$AUTHORIZED_KEYS.mjpod"
+  local -a given=()
+  local -A is_given=() was_managed=()
   dir="$(dirname "$AUTHORIZED_KEYS")"
   mkdir -p "$dir"
   if [[ -e "$AUTHORIZED_KEYS" && ! -w "$AUTHORIZED_KEYS" ]]; then
     log "$AUTHORIZED_KEYS is read-only: using it as it is (mount your keys at $MOUNTED_KEYS instead to have them installed with the modes sshd requires)"
   else
     chmod 700 "$dir"
-    tmp="$(mktemp "$AUTHORIZED_KEYS.XXXXXX")"
-    [[ -f "$AUTHORIZED_KEYS" ]] && cat "$AUTHORIZED_KEYS" >"$tmp"
-    while IFS= read -r line; do
+    while IFS=$'\t' read -r source line; do
       line="${line%$'\r'}"
+      if [[ -n "$private" ]]; then # inside a private key: skip to its END line, say nothing of it
+        [[ "$line" == *"END"*"PRIVATE KEY"* ]] && private=""
+        continue
+      fi
       [[ -z "${line// /}" || "$line" == \#* ]] && continue
       n=$((n + 1))
       if [[ "$line" == *"PRIVATE KEY"* ]]; then
-        log "error: a PRIVATE key was passed as a public key and is ignored; pass the .pub file, e.g. PUBLIC_KEY=\"\$(cat ~/.ssh/id_ed25519.pub)\", and treat that private key as exposed"
+        [[ "$line" == *"BEGIN"* ]] && private=1
+        log "error: a PRIVATE key was passed as a public key in $source and is ignored (none of it is logged); pass the .pub file, e.g. PUBLIC_KEY=\"\$(cat ~/.ssh/id_ed25519.pub)\", and treat that private key as exposed"
       elif ! ssh-keygen -l -f - <<<"$line" >/dev/null 2>&1; then
-        log "error: ignoring a given key that is not an SSH public key: '${line:0:40}...'; it should look like 'ssh-ed25519 AAAA... you@host' (the contents of ~/.ssh/id_ed25519.pub)"
-      elif ! grep -qxF -- "$line" "$tmp"; then
-        printf '%s\n' "$line" >>"$tmp"
-        added=$((added + 1))
+        log "error: ignoring given key $n (in $source): not an SSH public key; it should look like 'ssh-ed25519 AAAA... you@host' (the contents of ~/.ssh/id_ed25519.pub)"
+      elif [[ -z "${is_given[$line]:-}" ]]; then
+        given+=("$line")
+        is_given[$line]=1
       fi
     done < <(given_keys)
-    chmod 600 "$tmp"
+    if [[ -f "$managed" ]]; then
+      while IFS= read -r line || [[ -n "$line" ]]; do [[ -n "$line" ]] && was_managed[$line]=1; done <"$managed"
+    fi
+    tmp="$(mktemp "$AUTHORIZED_KEYS.XXXXXX")"
+    if [[ -f "$AUTHORIZED_KEYS" ]]; then # what is there and not managed (added by hand) stays
+      while IFS= read -r line || [[ -n "$line" ]]; do
+        if [[ -z "$line" || -z "${was_managed[$line]:-}" ]]; then
+          printf '%s\n' "$line"
+        elif [[ -z "${is_given[$line]:-}" ]]; then
+          removed=$((removed + 1))
+        fi
+      done <"$AUTHORIZED_KEYS" >"$tmp"
+    fi
+    for line in "${given[@]}"; do
+      grep -qxF -- "$line" "$tmp" || printf '%s\n' "$line" >>"$tmp"
+      [[ -n "${was_managed[$line]:-}" ]] || added=$((added + 1))
+    done
+    if ((${#given[@]})); then printf '%s\n' "${given[@]}" >"$managed.tmp"; else : >"$managed.tmp"; fi
+    chmod 600 "$tmp" "$managed.tmp"
     mv -f "$tmp" "$AUTHORIZED_KEYS"
+    mv -f "$managed.tmp" "$managed"
     ((n == 0)) || log "installed $added new key(s) of $n given into $AUTHORIZED_KEYS"
+    ((removed == 0)) || log "removed $removed key(s) installed at an earlier start and no longer given"
   fi
   [[ -s "$AUTHORIZED_KEYS" ]] && ssh-keygen -l -f "$AUTHORIZED_KEYS" >/dev/null 2>&1
 }
@@ -274,6 +322,7 @@ stay_up() {
 }
 
 main() {
+  trap 'log "stopping"; stop_sshd; exit 0' TERM INT HUP # from the start: a docker stop mid-start too
   rm -f "$STATE_DIR/sshd"
   prepare_workspace
   write_session_env

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import types
@@ -132,11 +133,22 @@ def check_output(path: Path, width: int, height: int, fps: float) -> Path:
     return path
 
 
+def _why_ffmpeg_failed(folder: Path) -> str:
+    """The likely cause of an ffmpeg failure, with the fix."""
+    free = shutil.disk_usage(folder).free
+    if free < 16 * 1024 * 1024:
+        return (
+            f"the disk holding {folder} is full ({free // 1024} KiB free): free space or choose another --out"
+        )
+    return "ffmpeg's own message is above"
+
+
 class VideoWriter:
     """An MP4 being written. `close()` finishes a playable file; `discard()` removes it.
 
-    ffmpeg writes to a hidden `.partial` file beside the target, renamed into place on close,
-    so a failed recording never leaves a half-written file under the requested name.
+    ffmpeg writes to a hidden `.partial` file beside the target, renamed into place on close only
+    after ffmpeg has read it back whole, so a failed recording (a full disk, a killed ffmpeg) never
+    leaves a file under the requested name: it raises VideoError saying why.
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, encoder: Encoder) -> None:
@@ -164,11 +176,18 @@ class VideoWriter:
             raise ValueError(
                 f"frame must be ({self.height}, {self.width}, 3) uint8, got {frame.shape} {frame.dtype}"
             )
-        self._gen.send(np.ascontiguousarray(frame))
+        try:
+            self._gen.send(np.ascontiguousarray(frame))
+        except OSError:  # ffmpeg stopped taking frames (imageio-ffmpeg puts its command in the message)
+            why = _why_ffmpeg_failed(self.path.parent)
+            self.discard()
+            raise VideoError(
+                f"ffmpeg stopped after {self.frames} frames of {self.path}, which was not kept: {why}"
+            ) from None
         self.frames += 1
 
     def close(self) -> Path:
-        """Let ffmpeg finish the file and move it into place; a file with no frames is removed."""
+        """Let ffmpeg finish the file, check it reads back whole, and move it into place."""
         if self.closed:
             return self.path
         self.closed = True
@@ -176,6 +195,17 @@ class VideoWriter:
         if self.frames == 0:
             self._partial.unlink(missing_ok=True)
             raise VideoError(f"no frames were written; {self.path} was not created")
+        try:
+            frames, _ = _imageio_ffmpeg().count_frames_and_secs(str(self._partial))
+        except (OSError, RuntimeError):
+            frames = 0
+        if frames != self.frames:
+            why = _why_ffmpeg_failed(self.path.parent)  # (before the partial file frees its space)
+            self._partial.unlink(missing_ok=True)
+            raise VideoError(
+                f"ffmpeg could not finish {self.path} ({frames} of {self.frames} frames read back), so "
+                f"nothing was kept: {why}"
+            )
         os.replace(self._partial, self.path)
         return self.path
 

@@ -43,6 +43,9 @@ class FakeRunpod:
         self.polls_before_ssh = 0  # pod() lookups that still show no public port
         self.fail_with: tuple[int, str] | None = None  # (HTTP status, body) for every request
         self.graphql_error: str | None = None  # answer creation with this GraphQL error
+        self.raw_reply: bytes | None = None  # answer every request with these bytes (status line and all)
+        self.ssh_ip = SSH_IP  # the public address the API gives a pod's SSH port
+        self.ssh_port: object = SSH_PORT
         self._next = 1
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -66,7 +69,7 @@ class FakeRunpod:
             "imageName": "docker.io/me/mjpod:0.1",
             "costPerHr": 0.69,
             "machine": {"gpuDisplayName": "RTX 4090"},
-            "runtime": _runtime() if ssh else None,
+            "runtime": _runtime(self) if ssh else None,
             "polls": 0,
         }
         return pod_id
@@ -87,7 +90,7 @@ class FakeRunpod:
             if pod:
                 pod["polls"] += 1
                 if pod["polls"] > self.polls_before_ssh:
-                    pod["runtime"] = _runtime()
+                    pod["runtime"] = _runtime(self)
             return {"pod": _public(pod) if pod else None}
         if call.field == "podFindAndDeployOnDemand":
             pod_id = self.add_pod(a["name"], ssh=False)
@@ -125,6 +128,10 @@ class FakeRunpod:
                 args = {arg.name.value: value_from_ast_untyped(arg.value) for arg in field.arguments or ()}
                 call = Call(field.name.value, args, body["query"], dict(self.headers))
                 fake.calls.append(call)
+                if fake.raw_reply is not None:
+                    self.wfile.write(fake.raw_reply)
+                    self.close_connection = True
+                    return None
                 if self.path != "/graphql":
                     return self._send(404, '{"error": "not found"}')
                 if fake.fail_with:
@@ -140,11 +147,17 @@ class FakeRunpod:
         return Handler
 
 
-def _runtime() -> dict[str, Any]:
+def _runtime(fake: FakeRunpod) -> dict[str, Any]:
     return {
         "ports": [
             {"ip": "100.65.0.2", "isIpPublic": False, "privatePort": 22, "publicPort": 22, "type": "tcp"},
-            {"ip": SSH_IP, "isIpPublic": True, "privatePort": 22, "publicPort": SSH_PORT, "type": "tcp"},
+            {
+                "ip": fake.ssh_ip,
+                "isIpPublic": True,
+                "privatePort": 22,
+                "publicPort": fake.ssh_port,
+                "type": "tcp",
+            },
         ]
     }
 

@@ -9,17 +9,9 @@ import subprocess
 import pytest
 
 from mjpod.cloud.runpod import Pod, PodRequest, Runpod, RunpodError, find_public_key, ssh_config_entry
-from tests.cloud.runpod_api import SSH_IP, SSH_PORT, FakeRunpod
+from tests.cloud.runpod_api import SSH_IP, SSH_PORT
 
 IMAGE = "docker.io/me/mjpod:0.1"
-
-
-@pytest.fixture
-def api(monkeypatch):
-    with FakeRunpod() as fake:
-        monkeypatch.setenv("RUNPOD_API_BASE_URL", fake.url)
-        monkeypatch.setenv("RUNPOD_API_KEY", fake.api_key)
-        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mjpod.engines import ENGINES, EngineConfig
 from mjpod.errors import MjpodError
@@ -27,8 +28,11 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print `message` as an error and return the exit to raise (code 2: bad input, 1: it ran and failed)."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print `message` as an error and return the exit to raise (code 2: bad input, 1: it ran and failed).
+
+    The message is plain text, never markup: it may quote a server, an API or a file name.
+    """
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 

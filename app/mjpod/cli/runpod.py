@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mjpod.cli.common import console, fail, user_errors
 from mjpod.cloud.runpod import (
@@ -40,10 +41,12 @@ def _client() -> Runpod:
 
 
 def _show_ssh(pod: Pod, identity: Path | None) -> None:
-    console.print(f"ssh: [bold]{shlex.join(ssh_command(pod, identity))}[/]")
+    with user_errors(code=1):  # an address or name from the API that cannot be pasted safely
+        command, entry = shlex.join(ssh_command(pod, identity)), ssh_config_entry(pod, identity)
+    console.print(f"ssh: [bold]{escape(command)}[/]")
     console.print("~/.ssh/config entry for VS Code Remote-SSH ('Remote-SSH: Connect to Host...' ->", end=" ")
-    console.print(f"mjpod-{pod.name}):", highlight=False)
-    console.print(ssh_config_entry(pod, identity), highlight=False, soft_wrap=True)
+    console.print(f"mjpod-{pod.name}):", highlight=False, markup=False)
+    console.print(entry, highlight=False, markup=False, soft_wrap=True)
 
 
 @runpod_app.command("up")
@@ -91,10 +94,11 @@ def up(
         f"creating pod {name!r}: {image} on {gpu_count} x {gpu} ({request.cloud} cloud), disk {disk} GB, "
         f"volume {volume} GB at /workspace, ports {', '.join(request.ports)}",
         highlight=False,
+        markup=False,
     )
     with user_errors(code=1):  # the request was fine: Runpod's side failed
         pod = client.create(request)
-        console.print(f"pod {pod.id} created; billing runs until `make runpod-down`")
+        console.print(f"pod {pod.id} created; billing runs until `make runpod-down`", markup=False)
         if wait <= 0:
             console.print("not waiting: `make runpod-ssh` prints the ssh command once the pod is up")
             return
@@ -103,12 +107,12 @@ def up(
 
         def progress(p: Pod) -> None:
             if [p.status] != last:
-                console.print(f"  status {p.status}")
+                console.print(f"  status {p.status}", markup=False)
                 last[:] = [p.status]
 
         pod = client.wait_for_ssh(pod.id, timeout=wait, progress=progress)
     cost = f", ${pod.cost_per_hr}/hr" if pod.cost_per_hr is not None else ""
-    console.print(f"[green]ready:[/] pod {pod.id} {pod.gpu}{cost}", highlight=False)
+    console.print(f"[green]ready:[/] {escape(f'pod {pod.id} {pod.gpu}{cost}')}", highlight=False)
     _show_ssh(pod, identity)
 
 
@@ -125,7 +129,9 @@ def down(
     with user_errors(code=1):
         pod = client.find(name, pod_id)
         (client.stop if stop else client.terminate)(pod)
-    console.print(f"pod {pod.id} ({pod.name}) {'stopped' if stop else 'terminated'}", highlight=False)
+    console.print(
+        f"pod {pod.id} ({pod.name}) {'stopped' if stop else 'terminated'}", highlight=False, markup=False
+    )
 
 
 @runpod_app.command("ssh")
@@ -153,8 +159,9 @@ def ssh(
             f"pod {pod.id} has no public SSH port yet (status {pod.status}); try again in a minute", code=1
         )
     if exec_:
-        argv = ssh_command(pod, identity)
-        console.print(shlex.join(argv), highlight=False)
+        with user_errors(code=1):
+            argv = ssh_command(pod, identity)
+        console.print(shlex.join(argv), highlight=False, markup=False)
         os.execvp(argv[0], argv)
     _show_ssh(pod, identity)
 
@@ -169,4 +176,5 @@ def gpus() -> None:
         console.print(
             f"{t.get('id')!s:40} {t.get('memoryInGb') or '?':>4} GB  {t.get('displayName') or ''}",
             highlight=False,
+            markup=False,
         )

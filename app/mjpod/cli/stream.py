@@ -140,8 +140,6 @@ def view(
         def make_sink(mjm, info):
             return v.PassiveViewer(mjm)
 
-    try:
-        with user_errors(), stop_on_signals((signal.SIGTERM,)) as stop:
-            v.follow(host, port, make_sink, token=token, retry_delay=retry_delay, once=once, stop=stop)
-    except KeyboardInterrupt:
-        pass
+    # As `record`: Ctrl-C and SIGTERM end the loop between states, so the MP4 is always finished.
+    with user_errors(), stop_on_signals() as stop:
+        v.follow(host, port, make_sink, token=token, retry_delay=retry_delay, once=once, stop=stop)

@@ -8,6 +8,7 @@ first; its errors (HTTP, GraphQL, a GPU id it does not know) come back as Runpod
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import time
@@ -28,6 +29,10 @@ CUDA_FOR_WARP = {
 KEY_FILES = ("id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub")
 KEY_TYPES = re.compile(
     r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9-]+@openssh\.com) [A-Za-z0-9+/=]+( .*)?$"
+)
+POD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # it becomes an ~/.ssh/config Host alias
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 API_KEY_FIX = (
     "create an API key in the Runpod console (Settings -> API Keys) and `export RUNPOD_API_KEY=...` "
@@ -86,6 +91,11 @@ class PodRequest:
                 raise RunpodError(f"port {port!r} is not PORT/tcp or PORT/http (e.g. 22/tcp, 8080/http)")
         for label, value in (("name", self.name), ("image", self.image), ("gpu", self.gpu)):
             _plain(label, value)
+        if not POD_NAME.fullmatch(self.name):
+            raise RunpodError(
+                f"pod name {self.name!r} must be letters, digits, '.', '_' or '-' (up to 64): it becomes "
+                "the Host alias of its ~/.ssh/config entry"
+            )
         check_public_key(self.public_key, "the public key")
 
 
@@ -112,8 +122,31 @@ class Pod:
             gpu=((data.get("machine") or {}).get("gpuDisplayName")) or "",
             cost_per_hr=data.get("costPerHr"),
             ssh_host=ssh["ip"] if ssh else None,
-            ssh_port=int(ssh["publicPort"]) if ssh else None,
+            ssh_port=_api_port(ssh["publicPort"], data["id"]) if ssh else None,
         )
+
+
+def _api_port(value: object, pod_id: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise RunpodError(f"the Runpod API gave pod {pod_id!r} an SSH port that is no number: {value!r}")
+    return int(value)
+
+
+def ssh_target(pod: Pod) -> tuple[str, int]:
+    """The pod's SSH address and port, checked: both are pasted into a shell and ~/.ssh/config, where
+    an API answer holding a line break (and `ProxyCommand …`) would run commands on this machine."""
+    host, port = pod.ssh_host or "", pod.ssh_port
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not HOST_NAME.fullmatch(host):
+            raise RunpodError(
+                f"the Runpod API gave pod {pod.id!r} an SSH address that is neither an IP address nor a "
+                f"host name: {host!r}; nothing was printed. Check the pod in the Runpod console"
+            ) from None
+    if port is None or not 0 < port < 65536:
+        raise RunpodError(f"the Runpod API gave pod {pod.id!r} an invalid SSH port {port!r}")
+    return host, port
 
 
 def _plain(label: str, value: str) -> None:
@@ -192,6 +225,11 @@ class Runpod:
             raise RunpodError(
                 f"cannot reach the Runpod API at {base} to {what} ({type(err).__name__}); check the network "
                 "(RUNPOD_API_BASE_URL overrides the address)"
+            ) from None
+        except requests.exceptions.RequestException as err:  # a bad base URL, a broken body, ...
+            raise RunpodError(
+                f"the request to the Runpod API at {base} failed while trying to {what} "
+                f"({type(err).__name__}: {err}); check RUNPOD_API_BASE_URL (if set) and try again"
             ) from None
         except (KeyError, TypeError) as err:
             raise RunpodError(
@@ -304,7 +342,8 @@ def _hint(message: str) -> str:
 
 
 def ssh_command(pod: Pod, identity: Path | None) -> list[str]:
-    argv = ["ssh", f"root@{pod.ssh_host}", "-p", str(pod.ssh_port)]
+    host, port = ssh_target(pod)
+    argv = ["ssh", f"root@{host}", "-p", str(port)]
     if identity:
         argv += ["-i", str(identity)]
     return argv
@@ -313,10 +352,16 @@ def ssh_command(pod: Pod, identity: Path | None) -> list[str]:
 def ssh_config_entry(pod: Pod, identity: Path | None) -> str:
     """A ~/.ssh/config block for VS Code Remote-SSH: the host key is remembered per pod (pods reuse
     addresses), and the stream and web view ports come along while connected."""
+    host, port = ssh_target(pod)
+    if not POD_NAME.fullmatch(pod.name) or not POD_NAME.fullmatch(pod.id):
+        raise RunpodError(
+            f"pod {pod.id!r} named {pod.name!r} cannot be an ~/.ssh/config Host alias (letters, digits, "
+            f"'.', '_', '-'): rename it in the Runpod console, or connect with `ssh root@{host} -p {port}`"
+        )
     lines = [
         f"Host mjpod-{pod.name}",
-        f"    HostName {pod.ssh_host}",
-        f"    Port {pod.ssh_port}",
+        f"    HostName {host}",
+        f"    Port {port}",
         "    User root",
     ]
     if identity:

@@ -109,10 +109,17 @@ class Recording:
         return Path(self.path).with_suffix(".json")
 
     def write_sidecar(self) -> Path:
+        """Write the JSON beside the video, whole or not at all (VideoError saying why)."""
         path = self.sidecar_path()
         tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise video.VideoError(
+                f"cannot write {path} ({err.strerror or err}): free space or choose another --out"
+            ) from None
         return path
 
 
@@ -282,7 +289,11 @@ def record(
         overflow=overflow,
         comfree_gains=comfree_gains,
     )
-    result.write_sidecar()
+    try:
+        result.write_sidecar()
+    except video.VideoError:
+        out.unlink()  # a recording without its sidecar is a failed one: leave no file
+        raise
     return result
 
 

@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING
 import mujoco
 import numpy as np
 
+from mjpod.errors import MjpodError
+
 if TYPE_CHECKING:
     from mjpod.engines import Engine
 
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "osmesa", "lavapipe", "software rasterizer")
+
+
+class GLFrameError(MjpodError, ValueError):
+    """A frame size the GL context cannot allocate; the message gives the largest side it takes."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +65,18 @@ def gl_info() -> GLInfo:
         context.free()
 
 
+def max_frame_side() -> int:
+    """The largest width or height this GL can give an offscreen buffer (GL_MAX_RENDERBUFFER_SIZE)."""
+    from OpenGL import GL
+
+    context = mujoco.GLContext(1, 1)
+    try:
+        context.make_current()
+        return int(GL.glGetIntegerv(GL.GL_MAX_RENDERBUFFER_SIZE))
+    finally:
+        context.free()
+
+
 class GLRenderer:
     """mujoco.Renderer with the GL implementation it runs on attached."""
 
@@ -66,7 +84,13 @@ class GLRenderer:
         # The offscreen buffer must hold the frame: raise it rather than fail (this edits `mjm`'s visual).
         glob = mjm.vis.global_
         glob.offwidth, glob.offheight = max(glob.offwidth, width), max(glob.offheight, height)
-        self._renderer = mujoco.Renderer(mjm, height=height, width=width)
+        try:
+            self._renderer = mujoco.Renderer(mjm, height=height, width=width)
+        except mujoco.FatalError as err:  # the driver cannot allocate a framebuffer that large
+            raise GLFrameError(
+                f"GL cannot draw {width}x{height} frames here ({err}); this GL takes at most "
+                f"{max_frame_side()} pixels a side (and enough memory for the buffer): choose a smaller size"
+            ) from None
         self.height, self.width = height, width
         self.info = _query_current_context()  # mujoco.Renderer leaves its context current
 

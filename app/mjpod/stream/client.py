@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import select
 import shutil
 import socket
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 
@@ -24,7 +24,17 @@ import numpy as np
 from mjpod import __version__
 from mjpod.errors import MjpodError
 from mjpod.stream.model_transfer import MODEL_XML, ModelInfo, read_model
-from mjpod.stream.protocol import MAX_MODEL, Kind, ProtocolError, Sizes, check_state, encode, read_message
+from mjpod.stream.protocol import (
+    MAX_MODEL,
+    Kind,
+    ProtocolError,
+    Sizes,
+    check_state,
+    encode,
+    plain_text,
+    read_message,
+    readable,
+)
 
 
 class StreamRefused(MjpodError, ConnectionError):
@@ -44,7 +54,13 @@ class _Session:
 _sessions: weakref.WeakKeyDictionary[socket.socket, _Session] = weakref.WeakKeyDictionary()
 
 
-def recv_packet(sock: socket.socket, token: str | None = None, *, files: bool = True) -> dict:
+def recv_packet(
+    sock: socket.socket,
+    token: str | None = None,
+    *,
+    files: bool = True,
+    stop: threading.Event | None = None,
+) -> dict:
     """The next packet from a StreamServer, as the seed's dict; ConnectionError when the stream breaks.
 
     The first call on a socket sends the hello (`token`, else MJSTREAM_TOKEN). Packets: the model,
@@ -52,7 +68,9 @@ def recv_packet(sock: socket.socket, token: str | None = None, *, files: bool = 
     (`model_path`: a local MJCF beside its files, `xml`: a self-contained MJCF, `mjb`: the server
     could send no MJCF; `model` is always there), then
     `{"kind": "state", "state": {time, qpos, qvel, act, ctrl, xfrc_applied}, "seq", "world"}`, and
-    `{"kind": "close", "reason"}` at the end. `files=False` (StreamClient) skips the MJCF's files.
+    `{"kind": "close", "reason"}` at the end. `files=False` (StreamClient) skips the MJCF's files,
+    even when a server sends them. With `stop`, waiting ends in `Stopped` as soon as it is set. Text
+    from the server (names, reasons, errors) comes with control characters escaped.
     """
     session = _sessions.get(sock)
     if session is None:
@@ -64,11 +82,12 @@ def recv_packet(sock: socket.socket, token: str | None = None, *, files: bool = 
             hello["token"] = session.token
         sock.sendall(encode(Kind.HELLO, hello))
         session.hello_sent = True
-    msg = read_message(sock, MAX_MODEL if session.sizes is None else session.sizes.state_limit())
+    limit = MAX_MODEL if session.sizes is None else session.sizes.state_limit()
+    msg = read_message(sock, limit, stop=stop)
     if msg.kind == Kind.MODEL:
         if session.sizes is not None:
             raise ProtocolError("a second MODEL on one connection")
-        mjm, info = read_model(msg)
+        mjm, info = read_model(msg, files=session.files)
         session.sizes = info.sizes
         packet = {"kind": "mjb", "model": mjm, "xml": info.xml, "path": None}
         if info.xml is not None and info.assets:
@@ -82,9 +101,10 @@ def recv_packet(sock: socket.socket, token: str | None = None, *, files: bool = 
         state = check_state(msg, session.sizes)
         return {"kind": "state", "state": state, "seq": msg.meta.get("seq"), "world": msg.meta.get("world")}
     if msg.kind == Kind.CLOSE:
-        return {"kind": "close", "reason": str(msg.meta.get("reason", ""))}
+        return {"kind": "close", "reason": plain_text(msg.meta.get("reason", ""))}
     if msg.kind == Kind.ERROR:
-        raise StreamRefused(f"server refused the connection: {msg.meta.get('message', 'no reason given')}")
+        reason = plain_text(msg.meta.get("message", "no reason given"), 500)
+        raise StreamRefused(f"server refused the connection: {reason}")
     raise ProtocolError(f"unexpected {msg.kind.name} from the server")
 
 
@@ -123,12 +143,19 @@ def apply_mjdata(mjd: mujoco.MjData, state: dict) -> None:
 
 
 class StreamClient:
-    """A connected, greeted client: `model`/`info` after connect, then `states()` until the stream ends."""
+    """A connected, greeted client: `model`/`info` after connect, then `states()` until the stream ends.
 
-    def __init__(self, sock: socket.socket, token: str | None = None) -> None:
+    With `stop`, every wait on the server ends (in `protocol.Stopped`) as soon as the event is set, so
+    a silent or trickling server cannot keep a viewer from stopping.
+    """
+
+    def __init__(
+        self, sock: socket.socket, token: str | None = None, stop: threading.Event | None = None
+    ) -> None:
         self.sock = sock
         self.token = token
-        packet = recv_packet(sock, token, files=False)  # the MJB is the model: no files to write
+        self.stop = stop
+        packet = recv_packet(sock, token, files=False, stop=stop)  # the MJB is the model: no files to write
         if packet["kind"] == "close":
             raise ConnectionError(f"server closed before sending a model: {packet['reason']}")
         if packet["kind"] not in ("model_path", "xml", "mjb"):
@@ -136,12 +163,20 @@ class StreamClient:
         self.model: mujoco.MjModel = packet["model"]
         self.info: ModelInfo = packet["info"]
         self.close_reason: str | None = None
+        self._held: dict | Exception | None = None  # read ahead while skipping to the newest state
 
     @classmethod
-    def connect(cls, host: str, port: int, token: str | None = None, timeout: float = 10.0) -> StreamClient:
+    def connect(
+        cls,
+        host: str,
+        port: int,
+        token: str | None = None,
+        timeout: float = 10.0,
+        stop: threading.Event | None = None,
+    ) -> StreamClient:
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
-            client = cls(sock, token)
+            client = cls(sock, token, stop)
         except BaseException:
             sock.close()
             raise
@@ -153,15 +188,33 @@ class StreamClient:
         """The next state dict (with "seq"), or None when the server closed the stream.
 
         With `newest`, states already waiting in the socket are read and skipped so a consumer slower
-        than the stream shows the present, not a backlog.
+        than the stream shows the present, not a backlog. What ends the stream (CLOSE, a broken
+        message, a lost connection) found that way still comes after the last state, never instead.
         """
-        packet = recv_packet(self.sock)
-        while newest and packet["kind"] == "state" and select.select([self.sock], [], [], 0)[0]:
-            packet = recv_packet(self.sock)
+        packet = self._next_packet()
+        while newest and packet["kind"] == "state" and readable(self.sock):
+            try:
+                ahead = self._read()
+            except ConnectionError as err:
+                self._held = err
+                break
+            if ahead["kind"] != "state":
+                self._held = ahead
+                break
+            packet = ahead
         if packet["kind"] == "close":
             self.close_reason = packet["reason"]
             return None
         return {**packet["state"], "seq": packet["seq"]}
+
+    def _next_packet(self) -> dict:
+        held, self._held = self._held, None
+        if isinstance(held, Exception):
+            raise held
+        return held or self._read()
+
+    def _read(self) -> dict:
+        return recv_packet(self.sock, stop=self.stop)
 
     def close(self) -> None:
         self.sock.close()

@@ -17,9 +17,14 @@ from xml.etree import ElementTree
 import mujoco
 import numpy as np
 
-from mjpod.stream.protocol import MAX_MODEL, Kind, Message, ProtocolError, Sizes, encode
+from mjpod.stream.protocol import MAX_MODEL, Kind, Message, ProtocolError, Sizes, encode, plain_text
 
-MAX_RAW_MODEL = 2 * 1024 * 1024 * 1024  # a decompressed MJB; guards against a zlib bomb
+MAX_RAW_MODEL = 1024 * 1024 * 1024  # an inflated MJB, or a model's files together (Panda: 40 MB, 34 MB)
+# Against zlib bombs, data inflates to at most max(FREE_INFLATE, MAX_RATIO x its compressed size):
+# real models compress 2.7x (Panda's MJB) to 11x (bin); a mostly empty height field may do better.
+MAX_RATIO = 100
+FREE_INFLATE = 64 * 1024 * 1024
+INFLATE_CHUNK = 256 * 1024  # compressed bytes taken per step, and inflated bytes made per step
 MJB_NAME = "model.mjb"
 MODEL_XML = "model.xml"  # the MJCF's name beside its assets when a client writes them out
 CUBE_SIDES = ("fileright", "fileleft", "fileup", "filedown", "filefront", "fileback")
@@ -163,45 +168,76 @@ def _recompiles(mjm: mujoco.MjModel, xml: str, assets: dict[str, bytes]) -> bool
     )
 
 
-def read_model(msg: Message) -> tuple[mujoco.MjModel, ModelInfo]:
-    """Decompress (bounded), check the digest and sizes, and load the MJB."""
+def read_model(msg: Message, *, files: bool = True) -> tuple[mujoco.MjModel, ModelInfo]:
+    """Inflate (bounded), check the digest and sizes, and load the MJB; with `files`, also the MJCF's
+    files (a client that did not ask for them never inflates them, whatever the server sent)."""
     meta = msg.meta
     raw_size, digest = meta.get("raw_size"), meta.get("digest")
     if meta.get("encoding") != "zlib" or "mjb" not in msg.arrays:
         raise ProtocolError(f"MODEL must carry a zlib 'mjb' array, got encoding {meta.get('encoding')!r}")
-    if not isinstance(raw_size, int) or not 0 < raw_size <= MAX_RAW_MODEL or not isinstance(digest, str):
-        raise ProtocolError(f"MODEL raw_size {raw_size!r} or digest {digest!r} is invalid")
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(msg.arrays["mjb"].tobytes(), raw_size)
-    except zlib.error as err:
-        raise ProtocolError(f"MODEL bytes do not decompress: {err}") from None
-    if len(raw) != raw_size or inflater.unconsumed_tail:
-        raise ProtocolError(f"MODEL decompresses to more or less than the announced {raw_size} bytes")
-    if hashlib.sha256(raw).hexdigest() != digest:
+    if not isinstance(raw_size, int) or raw_size <= 0 or not isinstance(digest, str):
+        raise ProtocolError(
+            f"MODEL raw_size {raw_size!r} or digest {plain_text(repr(digest), 80)} is invalid"
+        )
+    raw, sha = inflate("MODEL", msg.arrays["mjb"], raw_size)
+    if sha != digest:
         raise ProtocolError("MODEL digest does not match its bytes (corrupted in transit)")
     try:
-        mjm = mujoco.MjModel.from_binary_path(MJB_NAME, {MJB_NAME: raw})
+        mjm = mujoco.MjModel.from_binary_path(MJB_NAME, {MJB_NAME: bytes(raw)})
     except ValueError as err:
         raise ProtocolError(
             f"MODEL is not a loadable MJB for this MuJoCo ({mujoco.__version__}): {err}"
         ) from None
+    del raw
     sizes = Sizes.of(mjm)
     if meta.get("sizes") != dataclasses.asdict(sizes):
         raise ProtocolError(f"MODEL announces sizes {meta.get('sizes')} but the MJB has {sizes}")
     xml = msg.arrays["xml"].tobytes().decode("utf-8", errors="replace") if "xml" in msg.arrays else None
-    assets = _read_files(meta.get("files"), msg.arrays.get("files"))
-    timestep = meta.get("timestep")
+    assets = _read_files(meta.get("files"), msg.arrays.get("files")) if files else {}
     info = ModelInfo(
-        str(meta.get("name", "")),
-        str(meta.get("path", "")),
+        plain_text(meta.get("name", "")),
+        plain_text(meta.get("path", ""), 1000),
         digest,
         sizes,
-        float(timestep) if isinstance(timestep, int | float) else float(mjm.opt.timestep),
+        float(mjm.opt.timestep),  # the model's own, whatever the metadata says
         xml,
         assets,
     )
     return mjm, info
+
+
+def inflate(what: str, blob: np.ndarray, size: int) -> tuple[bytearray, str]:
+    """`blob` (zlib) inflated to exactly `size` bytes, and their SHA-256, or ProtocolError.
+
+    A bomb is refused before any work when `size` exceeds what `blob` may honestly inflate to (the
+    ratio bound), and a size that lies is caught after at most `size` bytes: zlib's `max_length` caps
+    each step, the output grows step by step, and the hash is taken as it grows.
+    """
+    allowed = min(MAX_RAW_MODEL, max(FREE_INFLATE, MAX_RATIO * blob.nbytes))
+    if size > allowed:
+        raise ProtocolError(
+            f"{what} announces {size} bytes from {blob.nbytes} compressed; at most {allowed} are allowed"
+            f" ({MAX_RATIO}x the compressed size, at least {FREE_INFLATE}, never over {MAX_RAW_MODEL})"
+        )
+    inflater, out, sha = zlib.decompressobj(), bytearray(), hashlib.sha256()
+    data = memoryview(blob).cast("B")
+    try:
+        for start in range(0, len(data), INFLATE_CHUNK):
+            pending: bytes | memoryview = data[start : start + INFLATE_CHUNK]
+            while pending and not inflater.eof:
+                piece = inflater.decompress(pending, min(INFLATE_CHUNK, size + 1 - len(out)))
+                if len(out) + len(piece) > size:
+                    raise ProtocolError(f"{what} inflates to more or less than the announced {size} bytes")
+                out += piece
+                sha.update(piece)
+                pending = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error as err:
+        raise ProtocolError(f"{what} bytes do not decompress: {err}") from None
+    if len(out) != size or not inflater.eof:
+        raise ProtocolError(f"{what} inflates to more or less than the announced {size} bytes")
+    return out, sha.hexdigest()
 
 
 def _read_files(listing: object, blob: np.ndarray | None) -> dict[str, bytes]:
@@ -214,21 +250,17 @@ def _read_files(listing: object, blob: np.ndarray | None) -> dict[str, bytes]:
     for entry in listing:
         name, size = (entry.get("name"), entry.get("size")) if isinstance(entry, dict) else (None, None)
         if not isinstance(name, str) or not ASSET_NAME.fullmatch(name) or name == MODEL_XML or name in sizes:
-            raise ProtocolError(f"MODEL file name {name!r} is not a plain, unique file name")
+            raise ProtocolError(
+                f"MODEL file name {plain_text(repr(name), 80)} is not a plain, unique file name"
+            )
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ProtocolError(f"MODEL file {name!r} has an invalid size {size!r}")
+            raise ProtocolError(f"MODEL file {name!r} has an invalid size {plain_text(repr(size), 40)}")
         sizes[name] = size
     total = sum(sizes.values())
     if not 0 < total <= MAX_RAW_MODEL:  # (a zero limit would let zlib inflate without bound)
         raise ProtocolError(f"MODEL files add up to {total} bytes; allowed: 1 to {MAX_RAW_MODEL}")
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(blob.tobytes(), total)
-    except zlib.error as err:
-        raise ProtocolError(f"MODEL files do not decompress: {err}") from None
-    if len(raw) != total or inflater.unconsumed_tail or not inflater.eof:
-        raise ProtocolError(f"MODEL files decompress to more or less than the announced {total} bytes")
+    raw, _ = inflate("MODEL files", blob, total)
     assets, offset = {}, 0
     for name, size in sizes.items():
-        assets[name], offset = raw[offset : offset + size], offset + size
+        assets[name], offset = bytes(raw[offset : offset + size]), offset + size
     return assets

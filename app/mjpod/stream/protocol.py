@@ -2,7 +2,10 @@
 
 Nothing received is unpickled or evaluated: a message is a fixed header, a JSON object of plain
 fields, and raw array bytes decoded with `numpy.frombuffer` against a dtype whitelist. Every length is
-checked against a limit before it is read. docs/streaming-protocol.md is the specification.
+checked against a limit before it is read, and buffers grow with the bytes that really arrive.
+Waiting on a peer goes through `selectors` (poll: no descriptor-number limit) with a deadline and a
+stop event, so no peer can hold a reader longer than its caller allows. docs/streaming-protocol.md
+is the specification.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import dataclasses
 import enum
 import json
 import math
+import selectors
 import socket
 import struct
+import threading
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -27,6 +33,11 @@ MAX_MODEL = 512 * 1024 * 1024  # a compressed model (the Panda mjx_scene is abou
 MAX_NDIM = 4
 DTYPES = frozenset({"<f8", "<f4", "<i4", "<i8", "|u1"})
 STATE_FIELDS = ("qpos", "qvel", "act", "ctrl", "xfrc_applied")
+MAX_TIME = 1e9  # simulated seconds (about 32 years): beyond it a state's time is refused as absurd
+RECV_CHUNK = 1024 * 1024  # a receive buffer grows by at most this much per read
+POLL_STEP = 0.25  # seconds between checks of a stop event while waiting on a peer
+# poll(2) where it exists: no limit on descriptor numbers (select's 1024) and no descriptor of its own
+_Selector = getattr(selectors, "PollSelector", selectors.DefaultSelector)
 
 
 class Kind(enum.IntEnum):
@@ -43,6 +54,10 @@ class ProtocolError(ConnectionError):
     A ConnectionError so that seed-style clients, which treat ConnectionError as "connection lost",
     reconnect instead of crashing.
     """
+
+
+class Stopped(ConnectionError):
+    """This side was asked to stop (Ctrl-C, server shutdown) while waiting on its peer."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +133,7 @@ def parse_header(header: bytes, limit: int) -> tuple[Kind, int]:
     return kind, length
 
 
-def decode(kind: Kind, payload: bytes) -> Message:
+def decode(kind: Kind, payload: bytes | bytearray) -> Message:
     """Parse a payload: JSON fields plus typed arrays whose byte counts must add up exactly."""
     if len(payload) < META_LEN.size:
         raise ProtocolError(f"{kind.name} payload of {len(payload)} bytes is too short")
@@ -126,9 +141,12 @@ def decode(kind: Kind, payload: bytes) -> Message:
     if meta_len > MAX_META or META_LEN.size + meta_len > len(payload):
         raise ProtocolError(f"{kind.name} metadata length {meta_len} does not fit the message")
     try:
-        meta = json.loads(payload[META_LEN.size : META_LEN.size + meta_len].decode("utf-8"))
+        text = bytes(payload[META_LEN.size : META_LEN.size + meta_len]).decode("utf-8")
+        meta = json.loads(text, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as err:
         raise ProtocolError(f"{kind.name} metadata is not JSON: {err}") from None
+    except RecursionError:
+        raise ProtocolError(f"{kind.name} metadata is nested too deeply") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("arrays", []), list):
         raise ProtocolError(f"{kind.name} metadata must be a JSON object with an 'arrays' list")
     arrays: dict[str, np.ndarray] = {}
@@ -149,6 +167,10 @@ def decode(kind: Kind, payload: bytes) -> Message:
     return Message(kind, meta, arrays)
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _array_spec(kind: Kind, spec: object) -> tuple[str, str, tuple[int, ...]]:
     if not isinstance(spec, dict):
         raise ProtocolError(f"{kind.name} array description must be an object, got {type(spec).__name__}")
@@ -164,22 +186,83 @@ def _array_spec(kind: Kind, spec: object) -> tuple[str, str, tuple[int, ...]]:
     return name, dtype, tuple(shape)
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    """Exactly n bytes, or ConnectionError when the peer closes first."""
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
-    while got < n:
-        k = sock.recv_into(view[got:], n - got)
-        if k == 0:
-            raise ConnectionError(f"connection closed by peer ({got} of {n} bytes received)")
-        got += k
-    return bytes(buf)
+def wait_for(
+    sock: socket.socket,
+    events: int = selectors.EVENT_READ,
+    timeout: float | None = 0.0,
+) -> int:
+    """The `selectors` events ready on `sock` within `timeout` seconds (None: wait for one); 0 if none.
+
+    A closed or reset peer shows as readable (and writable), so the next recv or send says why.
+    """
+    with _Selector() as selector:
+        selector.register(sock, events)
+        ready = selector.select(timeout)
+    return ready[0][1] if ready else 0
 
 
-def read_message(sock: socket.socket, limit: int) -> Message:
-    """Read one message, refusing (before reading it) any payload larger than `limit`."""
-    kind, length = parse_header(recv_exact(sock, HEADER.size), limit)
-    return decode(kind, recv_exact(sock, length))
+def wait_readable(sock: socket.socket, deadline: float | None, stop: threading.Event | None) -> None:
+    """Return once `sock` has bytes (or the peer closed); TimeoutError at `deadline` (a monotonic
+    time), Stopped as soon as `stop` is set."""
+    while True:
+        if stop is not None and stop.is_set():
+            raise Stopped("stopped while waiting for the peer")
+        wait = POLL_STEP if stop is not None else None
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the peer did not send in time")
+            wait = left if wait is None else min(wait, left)
+        if wait_for(sock, selectors.EVENT_READ, wait):
+            return
+
+
+def recv_exact(
+    sock: socket.socket, n: int, *, deadline: float | None = None, stop: threading.Event | None = None
+) -> bytearray:
+    """Exactly n bytes, or ConnectionError when the peer closes first.
+
+    The buffer grows with what arrives, so an announced length costs nothing until its bytes come.
+    `deadline` (monotonic) bounds the whole read, however the peer trickles; `stop` ends it early.
+    """
+    buf = bytearray()
+    while len(buf) < n:
+        if deadline is not None or stop is not None:
+            wait_readable(sock, deadline, stop)
+        chunk = sock.recv(min(n - len(buf), RECV_CHUNK))
+        if not chunk:
+            raise ConnectionError(f"connection closed by peer ({len(buf)} of {n} bytes received)")
+        buf += chunk
+    return buf
+
+
+def read_message(
+    sock: socket.socket,
+    limit: int,
+    *,
+    deadline: float | None = None,
+    stop: threading.Event | None = None,
+) -> Message:
+    """Read one message, refusing (before reading it) any payload larger than `limit`.
+
+    `deadline` and `stop` as in `recv_exact`, for the header and payload together.
+    """
+    kind, length = parse_header(bytes(recv_exact(sock, HEADER.size, deadline=deadline, stop=stop)), limit)
+    return decode(kind, recv_exact(sock, length, deadline=deadline, stop=stop))
+
+
+def readable(sock: socket.socket) -> bool:
+    """Whether bytes (or the peer's close) already wait on `sock`."""
+    return bool(wait_for(sock, selectors.EVENT_READ, 0.0))
+
+
+def plain_text(value: object, limit: int = 200) -> str:
+    """Text a peer sent, safe for a log line or a terminal: control characters (newlines, ANSI
+    escapes) written as escapes, and at most `limit` characters."""
+    text = str(value)
+    cut = len(text) > limit
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:limit])
+    return text + ("…" if cut else "")
 
 
 def check_state(msg: Message, sizes: Sizes) -> dict:
@@ -197,6 +280,8 @@ def check_state(msg: Message, sizes: Sizes) -> dict:
         raise ProtocolError(f"STATE has unknown arrays: {', '.join(sorted(extra))}")
     t = msg.meta.get("time")
     if not isinstance(t, int | float) or isinstance(t, bool):
-        raise ProtocolError(f"STATE time must be a number, got {t!r}")
+        raise ProtocolError(f"STATE time must be a number, got {plain_text(repr(t), 40)}")
+    if not abs(t) <= MAX_TIME:  # also NaN and infinity (and integers too large for a float)
+        raise ProtocolError(f"STATE time {t!r} is not a finite number of seconds up to {MAX_TIME:g}")
     state = {"time": float(t), **{k: msg.arrays[k] for k in STATE_FIELDS}}
     return state

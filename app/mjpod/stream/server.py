@@ -3,16 +3,23 @@
 One thread per client does the sending, so a slow or stalled client only ever holds up itself;
 `send_state` copies the state into the shared feed and returns. A client that breaks the protocol,
 gives a wrong token or stalls past `stall_timeout` is dropped with a log line; the rest goes on.
+
+Every wait is bounded: a hello must be complete within `handshake_timeout` however it trickles, at
+most `max_pending` hellos are read at once (so threads stay under max_pending + max_clients + 2), an
+accept error (out of descriptors) is logged once and retried with a back-off, and `stop_connection`
+gives every client one shared deadline to take the rest of its model, the last state and CLOSE.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import os
-import select
+import selectors
 import socket
 import threading
+import time
 from pathlib import Path
 
 import mujoco
@@ -20,13 +27,47 @@ import mujoco
 from mjpod import models
 from mjpod.stream.feed import StateFeed
 from mjpod.stream.model_transfer import ModelInfo, model_message
-from mjpod.stream.protocol import MAX_HELLO, Kind, ProtocolError, encode, read_message
+from mjpod.stream.protocol import (
+    MAX_HELLO,
+    POLL_STEP,
+    Kind,
+    ProtocolError,
+    Stopped,
+    encode,
+    plain_text,
+    read_message,
+    wait_for,
+)
 
 log = logging.getLogger("mjpod.stream")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7000
 SEND_BUFFER = 64 * 1024
+CLOSE_STALL = 2.0  # at shutdown, a client that takes no byte for this long is cut at once
+MAX_BACKOFF = 1.0  # seconds between accept attempts while the process is out of descriptors
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
+def warn_if_public(what: str, host: str, port: int, token: str | None) -> None:
+    """One warning when `what` listens beyond loopback with no token: anyone who reaches it may watch."""
+    if token is None and not is_loopback(host):
+        log.warning(
+            "%s listens on %s:%d without a token: anyone who can reach that address can watch. "
+            "Set MJSTREAM_TOKEN (or --token), or bind 127.0.0.1 and use ssh -L",
+            what,
+            host,
+            port,
+        )
 
 
 def env_host() -> str:
@@ -58,8 +99,10 @@ class StreamServer:
         world: int = 0,
         feed: StateFeed | None = None,
         max_clients: int = 16,
+        max_pending: int = 32,
         stall_timeout: float = 30.0,
         handshake_timeout: float = 5.0,
+        close_timeout: float = 10.0,
     ) -> None:
         if model is None and model_path is None:
             raise ValueError("StreamServer needs model_path or model")
@@ -71,10 +114,14 @@ class StreamServer:
         self.max_clients = max_clients
         self.stall_timeout = stall_timeout
         self.handshake_timeout = handshake_timeout
+        self.close_timeout = close_timeout
+        self._pending = threading.BoundedSemaphore(max_pending)  # hellos being read now
+        self._close_deadline = float("inf")  # set by stop_connection (time.monotonic)
         self._model = model
         self._name = name
         self._model_message: bytes | None = None
-        self._files_message: bytes | None = None  # the MODEL with the MJCF's files, built when asked
+        self._files_message: tuple[bytes, str | None] | None = None  # see _files_model
+        self._files_warned = False
         self._model_args: tuple = ()
         self._files_lock = threading.Lock()
         self.info: ModelInfo | None = None
@@ -82,7 +129,6 @@ class StreamServer:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._clients = 0
-        self._receiving_model = 0  # clients the MODEL is still being sent to
         self._joined = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._unsent: mujoco.MjData | None = None
@@ -132,9 +178,12 @@ class StreamServer:
         self._model_message, self.info = model_message(mjm, name, path)
         self._model_args = (mjm, name, path)
         self._listener = socket.create_server((self.host, self.port), reuse_port=False, backlog=16)
-        self._listener.settimeout(0.5)
+        self._listener.settimeout(POLL_STEP)
         self._spawn(self._accept_loop, "mjstream-accept")
-        log.info("streaming %s on %s:%d", name, *self.address)
+        # Built once, now, so that a client asking for the files waits for no compile (Panda: ~3 s).
+        self._spawn(self._files_model, "mjstream-files")
+        log.info("streaming %s on %s:%d", plain_text(name), *self.address)
+        warn_if_public("the stream", self.host, self.port, self.token)
 
     def wait_for_client(self, timeout: float | None = None) -> bool:
         """Block until a client is streaming; False on timeout or when the server stops."""
@@ -164,23 +213,25 @@ class StreamServer:
         return seq
 
     def stop_connection(self) -> None:
-        """Tell every client the stream ends, then close everything."""
+        """Tell every client the stream ends, then close everything, all within one deadline.
+
+        Clients get until `close_timeout` from now to take what is left (the rest of the model, the
+        newest state, CLOSE); one that takes nothing for CLOSE_STALL seconds is cut at once, and hellos
+        still being read are dropped. Then every thread is joined against the same deadline.
+        """
         if self._stopping.is_set():
             return
         if self._unsent is not None:  # the last state offered was skipped by the rate cap
             self.feed.publish(self._unsent, force=True)
             self._unsent = None
+        self._close_deadline = time.monotonic() + self.close_timeout
         self._stopping.set()
         with self._joined:
             self._joined.notify_all()
         if self._listener is not None:
             self._listener.close()
-        # A model with its meshes can take seconds to send on a loaded machine: let it arrive (a
-        # stalled client is cut by its stall_timeout), then give each client the last state and CLOSE.
-        with self._joined:
-            self._joined.wait_for(lambda: self._receiving_model == 0, self.stall_timeout)
         for t in self._threads:
-            t.join(timeout=2.0)
+            t.join(timeout=max(0.0, self._close_deadline + 2 * POLL_STEP - time.monotonic()))
 
     close = stop_connection
 
@@ -198,58 +249,91 @@ class StreamServer:
         t.start()
 
     def _accept_loop(self) -> None:
+        """Accept while running; at most max_pending hellos at once (the rest wait in the backlog).
+
+        An accept that fails (out of descriptors, a connection reset before it was taken) is logged
+        once and retried with a growing pause: the server recovers as soon as descriptors free up.
+        """
+        backoff = 0.0
         while not self._stopping.is_set():
+            if not self._pending.acquire(timeout=POLL_STEP):
+                continue
             try:
                 conn, addr = self._listener.accept()  # type: ignore[union-attr]
             except TimeoutError:
+                self._pending.release()
                 continue
-            except OSError:
-                break  # listener closed
+            except OSError as err:
+                self._pending.release()
+                if self._stopping.is_set():
+                    break  # the listener was closed
+                if not backoff:
+                    log.warning(
+                        "cannot accept viewers (%s); retrying until it passes, streaming goes on", err
+                    )
+                backoff = min(max(2 * backoff, 0.05), MAX_BACKOFF)
+                self._stopping.wait(backoff)
+                continue
+            if backoff:
+                log.info("accepting viewers again")
+                backoff = 0.0
             self._spawn(self._serve_client, f"mjstream-client-{addr[1]}", conn, f"{addr[0]}:{addr[1]}")
 
     def _serve_client(self, conn: socket.socket, peer: str) -> None:
         registered = False
+        handshaking = True
         try:
-            conn.settimeout(self.handshake_timeout)
-            hello = read_message(conn, MAX_HELLO)
+            hello = read_message(
+                conn, MAX_HELLO, deadline=time.monotonic() + self.handshake_timeout, stop=self._stopping
+            )
             if hello.kind != Kind.HELLO:
                 raise ProtocolError(f"expected HELLO first, got {hello.kind.name}")
             if hello.arrays:
                 raise ProtocolError(f"HELLO carries arrays ({', '.join(hello.arrays)}); it may carry none")
-            if not isinstance(hello.meta.get("files", False), bool):
-                raise ProtocolError(f"HELLO 'files' must be true or false, got {hello.meta['files']!r}")
+            files = hello.meta.get("files", False)
+            if not isinstance(files, bool):
+                raise ProtocolError(f"HELLO 'files' must be true or false, got {plain_text(repr(files), 40)}")
             refusal = self._refusal(hello.meta)
             if refusal:
                 log.warning("client %s refused: %s", peer, refusal)
+                conn.settimeout(POLL_STEP)  # a few bytes into an empty buffer: this never waits long
                 conn.sendall(encode(Kind.ERROR, {"message": refusal}))
                 return
             with self._joined:
                 self._clients += 1
-                self._receiving_model += 1  # from the moment start() sees this client
                 registered = True
                 self._joined.notify_all()
+            handshaking = False
+            self._pending.release()
             log.info(
-                "client %s connected (%s); %d watching", peer, hello.meta.get("client", "?"), self._clients
+                "client %s connected (%s); %d watching",
+                peer,
+                plain_text(hello.meta.get("client", "?"), 80),
+                self._clients,
             )
-            try:
-                conn.settimeout(self.stall_timeout)
-                conn.sendall(self._model_for(hello.meta.get("files", False)))
-            finally:
-                with self._joined:
-                    self._receiving_model -= 1
-                    self._joined.notify_all()
             # A small send buffer keeps what waits in the kernel for a slow client to a few states.
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-            self._stream_states(conn, peer)
+            self._stream_states(conn, peer, self._model_for(files))
+        except Stopped:
+            pass  # the server stopped while this client was still saying hello
         except TimeoutError:
-            log.warning(
-                "client %s dropped: no progress for %.0f s (stalled or silent)", peer, self.stall_timeout
-            )
+            if handshaking:
+                log.warning("client %s dropped: no complete hello within %g s", peer, self.handshake_timeout)
+            elif self._stopping.is_set():
+                log.info(  # expected of a stalled client when the stream ends: no warning
+                    "client %s cut at shutdown: it took nothing more for the last %g s", peer, CLOSE_STALL
+                )
+            else:
+                log.warning(
+                    "client %s dropped: no progress for %g s (stalled or silent)", peer, self.stall_timeout
+                )
         except ProtocolError as err:
             log.warning("client %s dropped: %s", peer, err)
         except OSError as err:
             log.info("client %s left: %s", peer, err)
         finally:
+            if handshaking:
+                self._pending.release()
             if registered:
                 with self._joined:
                     self._clients -= 1
@@ -259,6 +343,15 @@ class StreamServer:
         """The MODEL message; with the MJCF's files for clients that compile it themselves (seed code)."""
         if not files:
             return self._model_message  # type: ignore[return-value]
+        message, problem = self._files_model()
+        if problem and not self._files_warned:
+            self._files_warned = True
+            log.warning("the model's MJCF cannot travel with its files (%s); clients get the MJB", problem)
+        return message
+
+    def _files_model(self) -> tuple[bytes, str | None]:
+        """The MODEL with the MJCF's files, and why not when it cannot have them; built once (by the
+        thread `_listen` starts), a client asking meanwhile waits for that one build."""
         with self._files_lock:
             if self._files_message is None:
                 try:
@@ -266,12 +359,8 @@ class StreamServer:
                     problem = None if info.xml is not None else "MuJoCo cannot write it back"
                 except ValueError as err:  # over the size limit with its files
                     message, problem = self._model_message, str(err)
-                if problem:
-                    log.warning(
-                        "the model's MJCF cannot travel with its files (%s); clients get the MJB", problem
-                    )
-                self._files_message = message
-        return self._files_message  # type: ignore[return-value]
+                self._files_message = (message, problem)
+            return self._files_message
 
     def _refusal(self, meta: dict) -> str | None:
         if self.token is not None:
@@ -282,22 +371,59 @@ class StreamServer:
             return f"too many clients ({self.max_clients}); close another viewer first"
         return None
 
-    def _stream_states(self, conn: socket.socket, peer: str) -> None:
-        seq = -1
+    def _stream_states(self, conn: socket.socket, peer: str, model: bytes) -> None:
+        """Send the model, then the newest states, then (at the end) the last state and CLOSE.
+
+        The socket is non-blocking and every wait lasts at most POLL_STEP, so this thread notices a
+        stop, a client that left or spoke, and a client that takes nothing for `_stall_limit()`.
+        """
+        conn.setblocking(False)
+        out, seq, ending = memoryview(model), -1, False
+        progress = time.monotonic()
         while True:
-            snap = self.feed.wait_newer(seq, timeout=0.5)
-            if select.select([conn], [], [], 0)[0]:
-                if not conn.recv(4096):
-                    log.info("client %s left", peer)
+            if not out:
+                if ending:
+                    log.info("client %s: stream closed", peer)
                     return
-                raise ProtocolError("sent data after the handshake (clients only listen)")
-            if snap is not None:
-                conn.sendall(snap.message)
-                seq = snap.seq
-            if self._stopping.is_set() or self.feed.closed:
-                last = self.feed.latest()
-                if last is not None and last.seq > seq:  # the newest state before the close
-                    conn.sendall(last.message)
-                conn.sendall(encode(Kind.CLOSE, {"reason": "server stopped"}))
-                log.info("client %s: stream closed", peer)
-                return
+                if self._stopping.is_set() or self.feed.closed:
+                    last = self.feed.latest()
+                    newest = last.message if last is not None and last.seq > seq else b""
+                    out, ending = memoryview(newest + encode(Kind.CLOSE, {"reason": "server stopped"})), True
+                    progress = time.monotonic()
+                    continue
+                snap = self.feed.wait_newer(seq, timeout=POLL_STEP)
+                if snap is not None:
+                    out, seq, progress = memoryview(snap.message), snap.seq, time.monotonic()
+                elif wait_for(conn, selectors.EVENT_READ):
+                    self._client_spoke(conn)
+                continue
+            ready = wait_for(conn, selectors.EVENT_READ | selectors.EVENT_WRITE, POLL_STEP)
+            if ready & selectors.EVENT_READ:
+                self._client_spoke(conn)
+            if ready & selectors.EVENT_WRITE:
+                try:
+                    sent = conn.send(out)
+                except BlockingIOError:
+                    sent = 0
+                if sent:
+                    out, progress = out[sent:], time.monotonic()
+            now = time.monotonic()
+            if now - progress > self._stall_limit() or (
+                self._stopping.is_set() and now > self._close_deadline
+            ):
+                raise TimeoutError
+
+    def _stall_limit(self) -> float:
+        """Seconds a client may take nothing before it is dropped: shorter once the server stops."""
+        return min(self.stall_timeout, CLOSE_STALL) if self._stopping.is_set() else self.stall_timeout
+
+    @staticmethod
+    def _client_spoke(conn: socket.socket) -> None:
+        """The client closed (ConnectionError) or sent bytes, which clients never may (ProtocolError)."""
+        try:
+            data = conn.recv(4096)
+        except BlockingIOError:
+            return
+        if not data:
+            raise ConnectionError("closed the connection")
+        raise ProtocolError("sent data after the handshake (clients only listen)")

@@ -8,6 +8,7 @@ headless recorder are two sinks over that one loop, so the recorder's tests exer
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,12 +22,19 @@ from mjpod.errors import MjpodError, SettingError
 from mjpod.stream import simloop
 from mjpod.stream.client import StreamClient, StreamRefused, apply_mjdata
 from mjpod.stream.model_transfer import ModelInfo
+from mjpod.stream.protocol import ProtocolError, Stopped
 
 log = logging.getLogger("mjpod.stream.view")
 
 
 class ViewerError(MjpodError, RuntimeError):
     """MuJoCo's viewer window cannot open here; the message says how to start it."""
+
+
+class StreamBroken(MjpodError, ConnectionError):
+    """With --once: the server broke the protocol, so there is nothing to wait for."""
+
+    exit_code = 1
 
 
 class Sink(Protocol):
@@ -38,6 +46,7 @@ class Sink(Protocol):
 
 
 SinkFactory = Callable[[mujoco.MjModel, ModelInfo], Sink]
+MAX_GAP = 1.0  # simulated seconds between two states that a recording fills with held frames
 
 
 def follow(
@@ -62,9 +71,13 @@ def follow(
     try:
         while not stop.is_set():
             try:
-                client = StreamClient.connect(host, port, token)
-            except StreamRefused:
+                client = StreamClient.connect(host, port, token, stop=stop)
+            except (StreamRefused, Stopped):
                 raise
+            except ProtocolError as err:
+                _broken(host, port, err, once)
+                stop.wait(retry_delay)
+                continue
             except OSError as err:
                 if once and connections:
                     return connections
@@ -88,8 +101,10 @@ def follow(
                             break
                         if sink.show(state) is False:
                             return connections
-                except StreamRefused:
+                except (StreamRefused, Stopped):
                     raise
+                except ProtocolError as err:
+                    _broken(host, port, err, once)
                 except (ConnectionError, OSError) as err:
                     log.warning("connection lost: %s", err)
             if once:
@@ -98,9 +113,18 @@ def follow(
                 log.info("reconnecting in %.1f s", retry_delay)
                 stop.wait(retry_delay)
         return connections
+    except Stopped:
+        return connections
     finally:
         if sink is not None:
             sink.close()
+
+
+def _broken(host: str, port: int, err: ProtocolError, once: bool) -> None:
+    """A server that breaks the protocol: the end with --once, else a log line and another try."""
+    if once:
+        raise StreamBroken(f"the server at {host}:{port} broke the stream protocol: {err}") from None
+    log.warning("the server at %s:%d broke the stream protocol (%s); retrying", host, port, err)
 
 
 class Recorder:
@@ -121,21 +145,28 @@ class Recorder:
         self._next_time: float | None = None
 
     def show(self, state: dict) -> bool:
+        """Draw the state once and write it for every frame time it reaches: at most MAX_GAP x fps + 1
+        frames per state, however far its time jumps (a jump beyond MAX_GAP starts the clock afresh)."""
+        t = float(state["time"])
+        if not math.isfinite(t):
+            raise ValueError(f"state time {t} is not a finite number of seconds")
         apply_mjdata(self.mjd, state)
-        t = self.mjd.time
-        if self._next_time is None or abs(t - self._next_time) > 1.0:  # first state, a restart or a gap
+        if self._next_time is None or abs(t - self._next_time) > MAX_GAP:  # first state, a restart or a gap
             self._next_time = t
         if t < self._next_time:
             return True
+        due = (
+            math.floor((t - self._next_time) * self.fps) + 1
+        )  # states skipped by the rate cap: hold the frame
+        if self.max_frames:
+            due = min(due, self.max_frames - self.frames)
         mujoco.mj_forward(self.mjm, self.mjd)
         frame = self.renderer.render(self.mjd)
-        while t >= self._next_time:  # states skipped by the rate cap: hold the frame so time stays true
+        for _ in range(due):
             self.writer.write(frame)
-            self.frames += 1
-            self._next_time += 1.0 / self.fps
-            if self.max_frames and self.frames >= self.max_frames:
-                return False
-        return True
+        self.frames += due
+        self._next_time += due / self.fps
+        return not (self.max_frames and self.frames >= self.max_frames)
 
     def close(self) -> None:
         if self.frames:

@@ -5,15 +5,23 @@ passes through `ssh -L` and VS Code's port forwarding unchanged; the page uses r
 also works behind a path prefix. One thread owns the GL context and renders the newest state, only
 while someone is watching, at most `fps` times a second; each browser connection has its own thread,
 so a slow browser skips frames instead of holding anything up.
+
+Connections are bounded: at most `max_connections` at once (the next one gets a 503), a request must
+arrive whole within REQUEST_TIMEOUT however it trickles, and without a token only requests naming the
+server by an IP address or `localhost` are answered (a web page cannot reach it by DNS rebinding).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hmac
 import io
+import ipaddress
 import json
 import logging
+import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -26,6 +34,7 @@ import mujoco
 from mjpod.errors import MjpodError
 from mjpod.stream.client import apply_mjdata
 from mjpod.stream.feed import StateFeed
+from mjpod.stream.server import MAX_BACKOFF, warn_if_public
 
 
 class WebViewError(MjpodError, RuntimeError):
@@ -36,6 +45,104 @@ log = logging.getLogger("mjpod.stream.web")
 
 BOUNDARY = "mjpodframe"
 IDLE_AFTER = 3.0  # seconds without a viewer before rendering pauses
+REQUEST_TIMEOUT = 10.0  # seconds for a connection to send its whole request
+BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+    b"too many connections to this view; close another tab and reload\n"
+)
+
+
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, but at most `max_connections` of them, each with REQUEST_TIMEOUT to
+    send its request (the serving loop shuts overdue ones); an accept error backs off, not spins."""
+
+    daemon_threads = True
+    request_queue_size = 64  # a page opening several connections at once is not turned away by the kernel
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int):
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._reading: dict[socket.socket, float] = {}  # connections still sending their request: deadline
+        self._reading_lock = threading.Lock()
+        self._backoff = 0.0
+
+    def get_request(self) -> tuple[socket.socket, tuple]:
+        try:
+            request = super().get_request()
+        except OSError as err:  # out of descriptors: socketserver would retry at once, forever
+            if not self._backoff:
+                log.warning("browser view cannot accept connections (%s); retrying until it passes", err)
+            self._backoff = min(max(2 * self._backoff, 0.05), MAX_BACKOFF)
+            time.sleep(self._backoff)
+            raise
+        if self._backoff:
+            log.info("browser view accepting connections again")
+            self._backoff = 0.0
+        return request
+
+    def process_request(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(BUSY)  # a fresh socket's buffer takes it: this never waits
+            self.shutdown_request(request)
+            return
+        with self._reading_lock:
+            self._reading[request] = time.monotonic() + REQUEST_TIMEOUT
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: give the slot back
+            self.request_read(request)
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.request_read(request)
+            self._slots.release()
+
+    def request_read(self, request: socket.socket) -> bool:
+        """The request has arrived (or the connection ended): its deadline no longer applies. False
+        when the deadline had passed already (the request was cut short: it must get no answer)."""
+        with self._reading_lock:
+            return self._reading.pop(request, None) is not None
+
+    def handle_error(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
+        """A browser that went away mid-answer is no error worth a traceback."""
+        if isinstance(sys.exc_info()[1], OSError):
+            log.debug("browser %s went away: %s", client_address, sys.exc_info()[1])
+            return
+        super().handle_error(request, client_address)
+
+    def service_actions(self) -> None:
+        """Called by serve_forever at least every poll interval: end connections past their deadline."""
+        now = time.monotonic()
+        with self._reading_lock:
+            late = [r for r, deadline in self._reading.items() if deadline < now]
+            for r in late:
+                del self._reading[r]
+        for r in late:
+            with contextlib.suppress(OSError):
+                r.shutdown(socket.SHUT_RDWR)  # the handler's read returns: its thread ends
+
+
+def named_by_address(host_header: str | None) -> bool:
+    """Whether a request's Host names this server by an IP address or `localhost` (not by a DNS name,
+    which a hostile page could point at 127.0.0.1: DNS rebinding). No Host header: not a browser."""
+    if not host_header:
+        return True
+    name = urllib.parse.urlsplit(f"//{host_header}").hostname
+    if name is None:
+        return False
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
 
 
 class _LatestFrame:
@@ -66,6 +173,7 @@ class WebView:
         fps: float = 30.0,
         camera: int | str = -1,
         quality: int = 80,
+        max_connections: int = 32,
     ) -> None:
         self.feed, self.name, self.token = feed, name, token
         self.width, self.height, self.fps, self.camera, self.quality = width, height, fps, camera, quality
@@ -78,8 +186,7 @@ class WebView:
         self.renderer_name = ""
         self.error: str | None = None
         self._ready = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = BoundedHTTPServer((host, port), self._handler_class(), max_connections)
         self._threads = [
             threading.Thread(target=self._httpd.serve_forever, name="mjpod-web-http", daemon=True),
             threading.Thread(target=self._render_loop, name="mjpod-web-render", daemon=True),
@@ -97,6 +204,7 @@ class WebView:
             self.close()
             raise WebViewError(self.error)
         log.info("browser view on http://%s:%d/ (GL: %s)", *self.address, self.renderer_name)
+        warn_if_public("the browser view", *self.address, self.token)
 
     def close(self) -> None:
         self._stop.set()
@@ -191,7 +299,19 @@ class WebView:
                 log.debug("%s %s", self.address_string(), format % args)
 
             def do_GET(self) -> None:
+                if not self.server.request_read(self.connection):  # type: ignore[attr-defined]
+                    self.close_connection = True  # cut at its deadline: what arrived is not a request
+                    return
                 url = urllib.parse.urlsplit(self.path)
+                if view.token is None and not named_by_address(self.headers.get("Host")):
+                    self._send(
+                        HTTPStatus.FORBIDDEN,
+                        b"this view answers only to its IP address or localhost (e.g. http://127.0.0.1:PORT/),"
+                        b" so that no web page can reach it through DNS rebinding; set MJSTREAM_TOKEN"
+                        b" (or --token) to open it under a host name\n",
+                        "text/plain",
+                    )
+                    return
                 if not view._authorized(urllib.parse.parse_qs(url.query)):
                     self._send(
                         HTTPStatus.FORBIDDEN,

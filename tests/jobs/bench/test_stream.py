@@ -20,7 +20,7 @@ def test_stream_section_rows(tmp_path):
     rows = {r["unit"]: r for r in data["results"] if r["section"] == "stream"}
     expected = {
         "steps/s, 0 clients", "steps/s, 1 client", "steps/s, 4 clients", "steps/s, 1 client + 1 stalled",
-        "ms latency p50", "ms latency p99", "bytes/state",
+        "steps/s, 1 client + 15 stalled + 40 silent", "ms latency p50", "ms latency p99", "bytes/state",
     }  # fmt: skip
     assert set(rows) == expected
     assert all(r["value"] > 0 and r["model"] == "pendulum" and r["engine"] == "mjc" for r in rows.values())

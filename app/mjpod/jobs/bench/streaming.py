@@ -1,8 +1,9 @@
 """Benchmark section `stream`: what streaming costs the simulation, and how fresh the states arrive.
 
 For each model, MuJoCo C steps as fast as it can and publishes every step (no rate cap: the worst
-case) with 0, 1 and 4 reading clients and with one reading plus one stalled client; clients are
-separate processes, as real viewers are. Then states at about 200 Hz give the loopback latency from
+case) with 0, 1 and 4 reading clients, with one reading plus one stalled client, and with one reading
+among hostile peers (15 stalled clients and 40 connections that never say hello); reading clients
+are separate processes, as real viewers are. Then states at about 200 Hz give the loopback latency from
 `send_state` to a decoded state in a client (p50, p99), and the size of one STATE message.
 """
 
@@ -26,11 +27,12 @@ from mjpod.stream.client import StreamClient
 from mjpod.stream.protocol import Kind, encode
 from mjpod.stream.server import StreamServer
 
-CONDITIONS = (
-    ("0 clients", 0, False),
-    ("1 client", 1, False),
-    ("4 clients", 4, False),
-    ("1 client + 1 stalled", 1, True),
+CONDITIONS = (  # label, reading clients, stalled clients, silent connections
+    ("0 clients", 0, 0, 0),
+    ("1 client", 1, 0, 0),
+    ("4 clients", 4, 0, 0),
+    ("1 client + 1 stalled", 1, 1, 0),
+    ("1 client + 15 stalled + 40 silent", 1, 15, 40),
 )
 LATENCY_PERIOD = 0.005  # seconds between states in the latency run
 
@@ -51,9 +53,9 @@ def _measure_model(
     lm: models.LoadedModel, seconds: float, result: BenchResult, progress: Progress, task: int
 ) -> None:
     note = "mjc: mj_step + send_state every step, no rate cap; clients are separate processes on loopback"
-    for label, nclients, stalled in CONDITIONS:
+    for label, nclients, stalled, silent in CONDITIONS:
         progress.update(task, description=f"stream {lm.name}: {label}")
-        with _server(lm) as server, _clients(server, nclients, stalled):
+        with _server(lm) as server, _clients(server, nclients, stalled, silent):
             steps, secs = _steps_while_streaming(lm.model, server, seconds)
         result.add(
             Row(
@@ -95,28 +97,32 @@ def _server(lm: models.LoadedModel) -> Iterator[StreamServer]:
 
 
 class _clients:
-    """n reading client processes (and optionally one stalled socket) attached for the block's duration."""
+    """n reading client processes, stalled sockets (hello, then never a read) and silent ones (never a
+    hello), attached for the block's duration."""
 
-    def __init__(self, server: StreamServer, n: int, stalled: bool) -> None:
-        self.server, self.n, self.stalled = server, n, stalled
+    def __init__(self, server: StreamServer, n: int, stalled: int, silent: int) -> None:
+        self.server, self.n, self.stalled, self.silent = server, n, stalled, silent
         self.procs: list[subprocess.Popen] = []
-        self.sock: socket.socket | None = None
+        self.socks: list[socket.socket] = []
 
     def __enter__(self) -> _clients:
         host, port = self.server.address
         cmd = [sys.executable, "-m", "mjpod.jobs.bench.streaming", host, str(port)]
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for _ in range(self.n)]
-        if self.stalled:
-            self.sock = socket.socket()
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            self.sock.connect((host, port))
-            self.sock.sendall(encode(Kind.HELLO, {"client": "bench-stalled"}))
-        want = self.n + int(self.stalled)
+        for _ in range(self.stalled):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((host, port))
+            sock.sendall(encode(Kind.HELLO, {"client": "bench-stalled"}))
+            self.socks.append(sock)
+        want = self.n + self.stalled
         deadline = time.monotonic() + 120
         while self.server.clients < want:
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
                 raise RuntimeError(f"only {self.server.clients} of {want} stream clients connected")
             time.sleep(0.02)
+        # (after the others joined: silent ones hold the server's hello slots for its 5 s deadline)
+        self.socks += [socket.create_connection((host, port)) for _ in range(self.silent)]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -126,8 +132,8 @@ class _clients:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        if self.sock is not None:
-            self.sock.close()
+        for sock in self.socks:
+            sock.close()
 
 
 def _steps_while_streaming(mjm: mujoco.MjModel, server: StreamServer, seconds: float) -> tuple[int, float]:
