@@ -209,7 +209,8 @@ def test_frames_are_rendered_only_while_someone_watches(monkeypatch):
             while seen.count(b"Content-Type: image/jpeg") < 3:  # three frames to this viewer
                 seen += stream.read1(65536)
             assert view.status()["viewers"] == 1 and view.status()["frames"] >= 3
-        time.sleep(1.5)  # the viewer left over IDLE_AFTER ago: rendering pauses
+        wait_for(lambda: view.status()["viewers"] == 0, 30, "the server to notice the viewer left")
+        time.sleep(web_view.IDLE_AFTER + 0.5)  # rendering pauses IDLE_AFTER after the last viewer
         paused = view.status()["frames"]
         time.sleep(1.0)
         assert view.status()["frames"] == paused, "still rendering after the viewer left"
