@@ -10,7 +10,7 @@ export MUJOCO_GL ?= egl
 BENCH_ARGS ?=
 OUT ?= bench/results
 
-.PHONY: help venv bench bench-local bench-quick record record-local serve serve-local view test test-gpu lint fmt lock doctor models clean
+.PHONY: help venv bench bench-local bench-quick record record-local serve serve-local view test test-gpu gpu-check gpu-check-rehearsal lint fmt lock doctor models clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -54,6 +54,17 @@ test: venv  ## the test suite (CPU: Mesa EGL, Warp on cpu)
 
 test-gpu: venv  ## the GPU-marked tests (CUDA graphs, NVIDIA EGL)
 	$(BIN)/pytest -q -m gpu tests/gpu
+
+# The GPU check (docs/gpu-runbook.md): on the lent GPU machine it runs with python3 and the staging,
+# no venv; its files go to GPU_CHECK_OUT (there: $$OUT). The rehearsal runs it here on Warp's cpu
+# device, in a Python holding only what the staging provides (as make test does).
+GPU_CHECK_OUT ?=
+gpu-check:  ## every GPU figure in one command, <= 8 min on an H100 (scripts/gpu-check.sh) -> GPU_CHECK_OUT (build/gpu-check)
+	scripts/gpu-check.sh $(GPU_CHECK_OUT)
+
+gpu-check-rehearsal: venv  ## the GPU check on Warp's cpu device, tiny sizes, staged packages only -> build/gpu-check-rehearsal
+	rm -rf build/gpu-check-rehearsal
+	PYTHON=$$($(BIN)/python scripts/staged_env.py build/staged-python) scripts/gpu-check.sh --rehearse build/gpu-check-rehearsal
 
 lint: venv  ## ruff
 	$(BIN)/ruff check app tests

@@ -28,6 +28,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("gpu"):
                 item.add_marker(skip)
+    videos = [item for item in items if item.get_closest_marker("ffmpeg")]
+    if videos:  # the GPU check's staging has no imageio-ffmpeg: what needs it is skipped, saying why
+        from mjpod import video
+
+        if missing := video.ffmpeg_missing():
+            for item in videos:
+                item.add_marker(pytest.mark.skip(reason=f"needs ffmpeg: {missing}"))
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 
 def decode(path: Path) -> tuple[np.ndarray, dict]:
     """All frames as (n, height, width, 3) uint8, and ffmpeg's metadata (fps, size, codec)."""
+    import imageio_ffmpeg  # here, not above: modules that use it still import where it is missing
+
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = next(reader)
     width, height = meta["size"]

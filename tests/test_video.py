@@ -1,4 +1,7 @@
-"""The streaming MP4 writer: real ffmpeg encodes, decoded back and checked."""
+"""The streaming MP4 writer: real ffmpeg encodes, decoded back and checked; without imageio-ffmpeg, a
+clear error before any work."""
+
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ def moving_square(k: int, height: int = 48, width: int = 64) -> np.ndarray:
     return frame
 
 
+@pytest.mark.ffmpeg
 def test_frames_decode_back_in_order(tmp_path):
     path = tmp_path / "square.mp4"
     with video.VideoWriter(path, 64, 48, 10.0, LIBX264) as writer:
@@ -30,6 +34,7 @@ def test_frames_decode_back_in_order(tmp_path):
     assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
 
 
+@pytest.mark.ffmpeg
 def test_failure_midway_leaves_no_file(tmp_path):
     path = tmp_path / "broken.mp4"
     with pytest.raises(RuntimeError), video.VideoWriter(path, 64, 48, 10.0, LIBX264) as writer:
@@ -38,6 +43,7 @@ def test_failure_midway_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.ffmpeg
 def test_wrong_frame_shape_is_refused(tmp_path):
     with video.VideoWriter(tmp_path / "a.mp4", 64, 48, 10.0, LIBX264) as writer:
         with pytest.raises(ValueError, match=r"\(48, 64, 3\) uint8"):
@@ -46,6 +52,7 @@ def test_wrong_frame_shape_is_refused(tmp_path):
     assert decode(tmp_path / "a.mp4")[0].shape[0] == 1
 
 
+@pytest.mark.ffmpeg
 def test_no_frames_means_no_file(tmp_path):
     writer = video.VideoWriter(tmp_path / "empty.mp4", 64, 48, 10.0, LIBX264)
     with pytest.raises(video.VideoError, match="no frames"):
@@ -74,6 +81,7 @@ def test_unwritable_folder_is_named(tmp_path):
         video.check_output(blocker / "sub" / "a.mp4", 64, 48, 10.0)
 
 
+@pytest.mark.ffmpeg
 def test_encoder_choice_is_stated():
     chosen = video.choose_encoder("auto")
     if not sysinfo.nvidia_gpus():  # no NVIDIA GPU: no NVENC, and the trial encode's failure is the reason
@@ -86,8 +94,24 @@ def test_encoder_choice_is_stated():
         video.choose_encoder("x265")
 
 
+@pytest.mark.ffmpeg
 def test_nvenc_request_without_nvenc_names_the_fix():
     if video.choose_encoder("auto").name == "h264_nvenc":
         pytest.skip("this box has NVENC")
     with pytest.raises(video.VideoError, match="--encoder libx264"):
         video.choose_encoder("h264_nvenc")
+
+
+def test_without_imageio_ffmpeg_videos_are_refused_with_the_fix_and_nothing_is_written(tmp_path, monkeypatch):
+    """The GPU check's staging has no imageio-ffmpeg: mjpod must say so, not fail at import."""
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # what `import` then raises: ImportError
+    assert "pip install imageio-ffmpeg" in video.ffmpeg_missing()
+    for attempt in (
+        lambda: video.choose_encoder("libx264"),
+        lambda: video.VideoWriter(tmp_path / "a.mp4", 64, 48, 10.0, LIBX264),
+    ):
+        with pytest.raises(
+            video.VideoError, match=r"imageio-ffmpeg .* not installed.*pip install imageio-ffmpeg"
+        ):
+            attempt()
+    assert list(tmp_path.iterdir()) == []

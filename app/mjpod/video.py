@@ -3,6 +3,9 @@
 ffmpeg is the one bundled in the imageio-ffmpeg wheel. The encoder is chosen once per process:
 NVENC H.264 when a trial encode on this box succeeds (an NVIDIA GPU with the `video` driver
 capability), else libx264. Output is H.264 yuv420p, which every player and browser plays.
+
+imageio-ffmpeg is imported only when a video is made, so mjpod simulates, renders, streams and benchmarks
+without it (the GPU check's staging leaves it out); `ffmpeg_missing` says whether videos can be made here.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import os
 import re
 import subprocess
 import tempfile
+import types
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 from mjpod.errors import MjpodError
@@ -39,8 +42,32 @@ class Encoder:
     reason: str  # why this one, for the console and the sidecar
 
 
+FFMPEG_MISSING = (
+    "no ffmpeg: the imageio-ffmpeg package, which bundles it, is not installed in this Python; "
+    "videos need it: install it with `pip install imageio-ffmpeg` (make venv and the image have it)"
+)
+
+
+def _imageio_ffmpeg() -> types.ModuleType:
+    """The imageio_ffmpeg module, imported on first use; a VideoError naming the fix when it is absent."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise VideoError(FFMPEG_MISSING) from None
+    return imageio_ffmpeg
+
+
+def ffmpeg_missing() -> str | None:
+    """None when videos can be made here, else why not (imageio-ffmpeg not installed) and the fix."""
+    try:
+        _imageio_ffmpeg()
+    except VideoError as err:
+        return str(err)
+    return None
+
+
 def ffmpeg_exe() -> str:
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return _imageio_ffmpeg().get_ffmpeg_exe()
 
 
 @functools.cache
@@ -63,6 +90,7 @@ def choose_encoder(requested: str = "auto") -> Encoder:
     """The encoder to use and why; `requested` is auto, h264_nvenc or libx264."""
     if requested not in ("auto", *ENCODERS):
         raise VideoError(f"unknown encoder {requested!r}; choose auto, {', '.join(ENCODERS)}")
+    _imageio_ffmpeg()  # no encoder without ffmpeg: say so before any work starts
     if requested == "libx264":
         return Encoder("libx264", "asked for libx264")
     problem = _nvenc_works()
@@ -113,11 +141,12 @@ class VideoWriter:
 
     def __init__(self, path: Path, width: int, height: int, fps: float, encoder: Encoder) -> None:
         self.path = check_output(path, width, height, fps)
+        ffmpeg = _imageio_ffmpeg()
         self.width, self.height, self.fps, self.encoder = width, height, fps, encoder
         self.frames = 0
         self.closed = False
         self._partial = self.path.with_name(f".{self.path.name}.partial")
-        self._gen = imageio_ffmpeg.write_frames(
+        self._gen = ffmpeg.write_frames(
             str(self._partial),
             (width, height),
             fps=fps,

@@ -90,6 +90,7 @@ def test_record_and_serve_without_docker_run_the_same_script_in_the_venv(job, sc
     assert not docker_lines(out)
 
 
+@pytest.mark.ffmpeg
 def test_record_in_the_venv_writes_a_video(tmp_path):
     video = tmp_path / "clip.mp4"
     result = make("record", "WHERE=local", f"ARGS=--model pendulum --duration 0.2 --fps 10 -o {video}")

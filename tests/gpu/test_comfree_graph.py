@@ -37,7 +37,7 @@ def test_comfree_contact_bench_on_the_gpu_writes_both_engines(tmp_path):
     from tests.cli_runner import run_mjpod
 
     # fmt: off
-    proc = run_mjpod("bench", "--out", str(tmp_path), "--skip", "seed", "--skip", "render", "--skip", "physics",
+    proc = run_mjpod("bench", "--out", str(tmp_path), "--only", "contact",
                      "--nworld", "1024", "--nstep", "50", "--device", "cuda:0", timeout=900)
     # fmt: on
     assert proc.returncode == 0, proc.stdout + proc.stderr

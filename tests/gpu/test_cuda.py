@@ -56,6 +56,7 @@ def test_batch_render_graph_replay_draws_what_plain_launches_draw():
 NO_NVENC = ("H100", "H200", "A100")
 
 
+@pytest.mark.ffmpeg
 def test_nvenc_is_reported_honestly():
     from mjpod import video
     from mjpod.host import sysinfo
@@ -78,14 +79,9 @@ def test_batch_section_sets_testspeed_render_beside_the_batch_renderer_at_8192_w
 
     from tests.cli_runner import run_mjpod
 
-    skip = [
-        a
-        for s in ("seed", "render", "physics", "contact", "stream", "encode", "record")
-        for a in ("--skip", s)
-    ]
     # fmt: off
-    proc = run_mjpod("bench", "--out", str(tmp_path), *skip, "--model", "bin", "--nworld", "8192",
-                     "--nstep", "50", "--device", "cuda:0", timeout=900)
+    proc = run_mjpod("bench", "--out", str(tmp_path), "--only", "batch", "--model", "bin", "--nworld", "8192",
+                     "--size", "64x64", "--nstep", "50", "--device", "cuda:0", timeout=900)
     # fmt: on
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(next(tmp_path.glob("*.json")).read_text())

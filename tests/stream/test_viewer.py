@@ -1,21 +1,16 @@
 """`mjpod view --record`: the display-free viewer loop follows a real server, survives its restart, writes an MP4."""
 
-import imageio_ffmpeg
 import mujoco
 import numpy as np
+import pytest
 
 from mjpod import models
 from mjpod.stream.feed import snapshot_arrays
 from mjpod.stream.viewer import Recorder
+from tests.mp4 import decode
 from tests.stream.helpers import Mjpod, free_port
 
-
-def decode_mp4(path):
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = reader.__next__()
-    w, h = meta["size"]
-    frames = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader]
-    return meta, frames
+pytestmark = pytest.mark.ffmpeg
 
 
 def test_viewer_reconnects_after_the_server_restarts(tmp_path):
@@ -42,7 +37,7 @@ def test_viewer_reconnects_after_the_server_restarts(tmp_path):
         first.stop()
     assert "model changed" not in viewer.output  # same model after the restart: the same video goes on
     assert "wrote " in viewer.output and ": 60 frames" in viewer.output
-    meta, frames = decode_mp4(out)
+    frames, meta = decode(out)
     assert meta["size"] == (160, 120) and len(frames) == 60
     assert max(f.std() for f in frames) > 5  # a drawn scene, not a blank frame
 
@@ -62,7 +57,7 @@ def test_recorded_frames_follow_simulated_time_not_arrivals(tmp_path):
         assert recorder.show({"time": t, **snapshot_arrays(mjd)}) is True
     recorder.close()
     assert recorder.frames == 17  # 0, 0.125, …, 2.0 s: not one per state (21), not per wall second
-    meta, frames = decode_mp4(tmp_path / "sim.mp4")
+    frames, meta = decode(tmp_path / "sim.mp4")
     assert len(frames) == 17 and meta["fps"] == 8
     moved = [np.abs(frames[k].astype(int) - frames[k + 1]).mean() for k in range(16)]
     assert max(moved[1:8:2]) < 0.5 < min(moved[0:8:2]), moved  # while sparse: each state held for two frames

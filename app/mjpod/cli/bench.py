@@ -1,4 +1,5 @@
-"""`mjpod bench`: measure this box (the sections and their figures are the library's, in jobs/bench)."""
+"""`mjpod bench`: measure this box; `mjpod bench-report`: present a result file again, its figures beside
+their targets (the sections, figures and targets are the library's, in jobs/bench)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mjpod.cli.common import DampingOpt, StiffnessOpt, console, engine_config, fail, user_errors
+from mjpod.cli.common import (
+    DampingOpt,
+    StiffnessOpt,
+    console,
+    engine_config,
+    fail,
+    frame_size,
+    user_errors,
+)
 
 
 def bench(
@@ -22,8 +31,25 @@ def bench(
     nstep: Annotated[int | None, typer.Option(help="steps per physics measurement")] = None,
     seconds: Annotated[float | None, typer.Option(help="time budget per measurement on CPU")] = None,
     skip: Annotated[
-        list[str] | None, typer.Option(help="skip a section: seed, render, physics, contact")
+        list[str] | None,
+        typer.Option(help="skip a section: seed, render, physics, contact, stream, encode, record, batch"),
     ] = None,
+    only: Annotated[list[str] | None, typer.Option(help="run only this section; repeat for several")] = None,
+    size: Annotated[
+        list[str] | None,
+        typer.Option(help="WIDTHxHEIGHT frames of the render and batch sections; repeat for several"),
+    ] = None,
+    contact_scene: Annotated[
+        list[str] | None,
+        typer.Option(help="model spec of the contact section (default: bin and mujoco_warp's primitives)"),
+    ] = None,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append",
+            help="add to the result file already in --out for this hardware instead of replacing it",
+        ),
+    ] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a CI-sized run")] = False,
     device: Annotated[
         str | None, typer.Option(help="Warp device: cuda:0, cpu (default: WARP_DEVICE or best)")
@@ -52,8 +78,12 @@ def bench(
             "nstep": nstep,
             "seconds": seconds,
             "skip": tuple(skip) if skip else None,
+            "only": tuple(only) if only else None,
+            "sizes": tuple(frame_size(s, "--size") for s in size) if size else None,
+            "contact_scenes": tuple(contact_scene) if contact_scene else None,
             "testspeed": testspeed,
             "out": out,
+            "append": append or None,
         }.items()
         if v is not None
     }
@@ -67,11 +97,39 @@ def bench(
     with user_errors():
         config = BenchConfig.quick_run(**given) if quick else BenchConfig(**given)
     recorder = Console(record=True, width=max(console.width, 150))  # the transcript keeps rows on one line
-    result = runner.run(config, recorder)
-    recorder.print(report.table(result))
-    for w in result.warnings:
-        recorder.print(f"[yellow]warning:[/] {w}")
+    with user_errors():
+        result = runner.run(config, recorder)
+    rows, warnings = result.own()
+    recorder.print(report.table(result, rows))
+    _warnings_and_skips(recorder, warnings, result.skipped)
     paths = report.write(result, recorder, config.out)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
-    if not result.rows:
+    if not rows:
         raise fail("no figures were measured; see the warnings above", code=1)
+
+
+def _warnings_and_skips(out: Console, warnings: list[str], skipped: list[str]) -> None:
+    for w in warnings:
+        out.print(f"[yellow]warning:[/] {w}")
+    for s in skipped:
+        out.print(f"[cyan]skipped:[/] {s}")
+
+
+def bench_report(
+    result_file: Annotated[Path, typer.Argument(help="a bench-*.json that mjpod bench wrote")],
+) -> None:
+    """Present a bench result again: its table, the figures beside their targets (written beside it as
+    bench-*-targets.md) and its plot, re-drawn from every figure it holds."""
+    from mjpod.jobs.bench import report
+
+    with user_errors():
+        result = report.load(result_file)
+    if result is None:
+        raise fail(f"{result_file} does not exist; give a bench-*.json that mjpod bench wrote")
+    files = report.named(result_file.with_suffix(""))
+    console.print(report.table(result))
+    _warnings_and_skips(console, result.warnings, result.skipped)
+    console.print(report.targets_table(result))
+    report.write_targets(result, files["targets"])
+    report.plot(result, files["plot"])
+    console.print(f"wrote {files['targets']}, {files['plot']}")

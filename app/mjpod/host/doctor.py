@@ -231,11 +231,61 @@ def check_warp() -> Finding:
     return Finding("Warp", "ok", f"warp {wp.config.version}: {devices}")
 
 
+GPU_GATE = "GPU check gate"
+GPU_GATE_EXIT = 3  # `mjpod doctor --require-gpu`: not a machine the GPU check may spend its time on
+GPU_GATE_FIX = (
+    "on the lent GPU machine run the check in the same command as `bash .devstage/unpack.sh && source "
+    "/root/stage/env.sh` (they install the GL loaders and point EGL at the NVIDIA vendor file); "
+    "`nvidia-smi` must list the GPU (docs/gpu-runbook.md)"
+)
+
+
+def check_gpu_gate() -> Finding:
+    """What the GPU check needs before it spends GPU time: GL drawing on the NVIDIA driver (an NVIDIA
+    GL_RENDERER, not a software one) and Warp's cuda:0. Fails with every reason that applies."""
+    from mjpod.render.gl import gl_info
+
+    problems, found = [], []
+    try:
+        info = gl_info()
+        if info.software or "nvidia" not in f"{info.vendor} {info.renderer}".lower():
+            problems.append(f"GL_RENDERER is {info.renderer!r} (vendor {info.vendor!r}), not NVIDIA's")
+        else:
+            found.append(f"GL_RENDERER {info.renderer!r}")
+    except Exception as err:  # the message is what identifies the failure
+        problems.append(f"no GL context ({err}; {explain_gl_error(str(err))})")
+    try:
+        from mjpod.engines import warp_setup
+
+        warp_setup.init()
+        import warp as wp
+
+        aliases = [d.alias for d in wp.get_devices()]
+        if "cuda:0" in aliases:
+            found.append(f"Warp cuda:0 ({wp.get_device('cuda:0').name})")
+        else:
+            problems.append(f"Warp has no cuda:0 (it sees: {', '.join(aliases)})")
+    except Exception as err:
+        problems.append(f"Warp failed to initialise ({err})")
+    if problems:
+        return Finding(GPU_GATE, "fail", "; ".join(problems), GPU_GATE_FIX)
+    return Finding(GPU_GATE, "ok", " and ".join(found))
+
+
 def check_ffmpeg() -> Finding:
+    """Videos need ffmpeg (imageio-ffmpeg's); without it only recording and the video bench are lost."""
+    from mjpod import video
+
+    if missing := video.ffmpeg_missing():
+        return Finding(
+            "ffmpeg",
+            "warn",
+            f"{missing.split(':')[0]}: recording (mjpod record, view --record) is unavailable and the "
+            "bench skips its encode and record sections; simulation, rendering and streaming work",
+            "pip install imageio-ffmpeg (make venv and the image install it)",
+        )
     try:
         import imageio_ffmpeg
-
-        from mjpod import video
 
         exe = imageio_ffmpeg.get_ffmpeg_exe()
         encoder = video.choose_encoder("auto")
@@ -276,7 +326,10 @@ def check_frame_size(spec: str, width: int, height: int) -> Finding:
     return Finding("frame size", "ok", f"{width}x{height} fits {glob.offwidth}x{glob.offheight}")
 
 
-def run_checks(workspace: Path, frame: tuple[str, int, int] | None = None) -> list[Finding]:
+def run_checks(
+    workspace: Path, frame: tuple[str, int, int] | None = None, require_gpu: bool = False
+) -> list[Finding]:
+    """Every check, in order; with `require_gpu` the GPU check's gate last."""
     checks: list[Callable[[], Finding]] = [
         check_driver,
         check_capabilities,
@@ -289,4 +342,6 @@ def run_checks(workspace: Path, frame: tuple[str, int, int] | None = None) -> li
     ]
     if frame:
         checks.append(lambda: check_frame_size(*frame))
+    if require_gpu:
+        checks.append(check_gpu_gate)
     return [c() for c in checks]

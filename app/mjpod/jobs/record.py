@@ -26,7 +26,7 @@ from mjpod import __version__, models, render, video
 from mjpod.engines import EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs.replay import ControlReplay
-from mjpod.jobs.simulation import make_engine
+from mjpod.jobs.simulation import make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 from mjpod.render import grid
 
@@ -64,12 +64,6 @@ def default_output(model_name: str, engine: str) -> Path:
     folder = Path(workspace) / "videos" if workspace else Path("videos")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return folder / f"{model_name.replace('/', '-')}-{engine}-{stamp}.mp4"
-
-
-def steps_before_frame(k: int, fps: float, timestep: float) -> int:
-    """Physics steps between frame k-1 and frame k, rounded per frame without drifting over a long video."""
-    per_frame = 1.0 / (fps * timestep)
-    return round(k * per_frame) - round((k - 1) * per_frame)
 
 
 @dataclasses.dataclass

@@ -1,7 +1,8 @@
-"""Start a simulation from what a user typed: load the model spec, then build the engine on it.
+"""Start a simulation from what a user typed: load the model spec, then build the engine on it; and
+step it to a clock (video frames, rollout samples).
 
-Shared by record, serve and `view --local`, so a model or engine that cannot start is reported the same
-way everywhere: which engine, on which model, and why.
+Shared by record, rollout, serve and `view --local`, so a model or engine that cannot start is reported
+the same way everywhere: which engine, on which model, and why.
 """
 
 from __future__ import annotations
@@ -27,3 +28,10 @@ def make_engine(model_name: str, mjm: mujoco.MjModel, engine: str, config: Engin
         return make(engine, mjm, config)
     except (ValueError, RuntimeError) as err:
         raise MjpodError(f"cannot start {engine} on {model_name}: {err}") from None
+
+
+def steps_before_frame(k: int, rate: float, timestep: float) -> int:
+    """Physics steps between frame (or sample) k-1 and k at `rate` per simulated second, rounded per
+    frame without drifting over a long run."""
+    per_frame = 1.0 / (rate * timestep)
+    return round(k * per_frame) - round((k - 1) * per_frame)

@@ -6,11 +6,14 @@ drops them on the way to the engine, and against a refused model surfacing as a 
 
 import json
 
+import pytest
+
 from tests.cli_runner import run_mjpod
 from tests.mp4 import decode
 from tests.stream.helpers import free_port
 
 
+@pytest.mark.ffmpeg
 def test_record_runs_comfree_with_a_stiffness_per_world_and_writes_them_down(tmp_path):
     out = tmp_path / "sweep.mp4"
     # fmt: off
@@ -39,6 +42,7 @@ def test_serve_runs_comfree_and_names_the_gains_of_the_streamed_world():
     assert "done: 100 steps (0.20 s simulated)" in proc.stdout
 
 
+@pytest.mark.ffmpeg
 def test_a_model_comfree_refuses_is_a_clean_error_in_the_commands(tmp_path):
     scene = tmp_path / "elliptic.xml"
     scene.write_text(

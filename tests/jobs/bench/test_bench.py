@@ -58,6 +58,7 @@ def test_json_has_every_field_and_positive_figures(bench_run, panda_available):
         assert (seeds[0]["width"], seeds[0]["height"]) == (320, 240)
 
 
+@pytest.mark.ffmpeg
 def test_video_sections_measure_encoder_recording_and_batch_beside_gl(bench_run):
     _, _, data = bench_run
     rows = data["results"]

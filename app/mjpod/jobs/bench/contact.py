@@ -9,10 +9,10 @@ steps are all dense contact rather than bodies still falling.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import mujoco
-import mujoco_warp
 from rich.progress import Progress
 
 from mjpod import models
@@ -22,12 +22,16 @@ from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
 
 ENGINES = ("mjwarp", "comfree")  # baseline first: the ratio row compares against it
 SETTLE_SECONDS = 1.5  # simulated time for the dropped bodies to land and pile up
-PRIMITIVES = Path(mujoco_warp.__file__).parent / "test_data" / "primitives.xml"
 
 
 def scenes() -> tuple[str, ...]:
-    """Model specs of the contact-rich scenes: the bundled bin and mujoco_warp's primitives."""
-    return ("bin", str(PRIMITIVES))
+    """Model specs of the contact-rich scenes: the bundled bin and mujoco_warp's primitives (the
+    default; `--contact-scene` names others). Found without importing mujoco_warp, which a bench
+    without Warp sections never loads."""
+    package = importlib.util.find_spec("mujoco_warp")
+    if package is None or package.origin is None:
+        return ("bin",)
+    return ("bin", str(Path(package.origin).parent / "test_data" / "primitives.xml"))
 
 
 def settled(lm: models.LoadedModel, seconds: float = SETTLE_SECONDS) -> mujoco.MjModel:
@@ -52,7 +56,7 @@ def run_section(
         result.skipped.append("contact (neither mjwarp nor comfree selected)")
         return
     scenes_loaded = []
-    for spec in scenes():
+    for spec in config.contact_scenes or scenes():
         try:
             scenes_loaded.append(models.load(spec))
         except models.ModelError as err:
@@ -70,15 +74,16 @@ def run_section(
                 engine_config = config.engine_settings(
                     nworld=nworld, nconmax=nconmax, njmax=njmax, ctrl="zero"
                 )
-                row = timed_physics(
-                    "contact", config, result, lm.name, mjm, engine_name, engine_config, contacts=True
+                row = result.add(
+                    timed_physics(
+                        "contact", config, result, lm.name, mjm, engine_name, engine_config, contacts=True
+                    )
                 )
                 if row is not None:
-                    result.rows.append(row)
                     figures[engine_name] = row
                 progress.advance(task)
             if len(figures) == len(ENGINES):
-                result.rows.append(_ratio(figures["comfree"], figures["mjwarp"]))
+                result.add(_ratio(figures["comfree"], figures["mjwarp"]))
 
 
 def _ratio(comfree: Row, mjwarp: Row) -> Row:

@@ -30,9 +30,19 @@ def synthetic_frames(height: int, width: int, count: int = 30) -> np.ndarray:
     return frames
 
 
+def _no_ffmpeg(section: str, result: BenchResult) -> bool:
+    """True (and the section's skip stated, with why) when this Python has no ffmpeg to make videos with."""
+    missing = video.ffmpeg_missing()
+    if missing:
+        result.skipped.append(f"{section} ({missing})")
+    return missing is not None
+
+
 def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
     """Frames/s each usable encoder takes in, at 640x480 and 1280x720."""
     del loaded  # synthetic frames: the encoder alone, whatever the model
+    if _no_ffmpeg("encode", result):
+        return
     encoders = [video.Encoder("libx264", "always available")]
     auto = video.choose_encoder("auto")
     if auto.name != "libx264":
@@ -52,7 +62,7 @@ def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
                         count += 1
                     writer.close()  # the encoder's tail (flushing its lookahead) counts too
                     elapsed = time.perf_counter() - start
-                result.rows.append(
+                result.add(
                     Row(
                         section="encode",
                         model="synthetic",
@@ -70,7 +80,7 @@ def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
 
 def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
     """`mjpod record` end to end (step, render, encode) on the first model (by default the contact scene)."""
-    if not loaded:
+    if not loaded or _no_ffmpeg("record", result):
         return
     plans = [("mjc", "gl", 1)]
     if result.warp_device:
@@ -97,7 +107,7 @@ def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
                 result.warnings.append(f"record {engine}/{renderer} failed: {err}")
                 progress.advance(task)
                 continue
-            result.rows.append(
+            result.add(
                 Row(
                     section="record",
                     model=done.model,

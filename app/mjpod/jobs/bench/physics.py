@@ -35,11 +35,11 @@ def run_section(
                 )
             nconmax, njmax = sizes[lm.name]
         engine_config = config.engine_settings(nworld=nworld, nconmax=nconmax, njmax=njmax)
-        row = timed_physics("physics", config, result, lm.name, lm.model, engine_name, engine_config)
-        if row is not None:
-            result.rows.append(row)
-            if engine_name == "mjwarp" and testspeed.wanted(config, row.device):
-                testspeed.row(config, result, lm, nworld, nconmax, njmax, "testspeed", "world-steps/s")
+        row = result.add(
+            timed_physics("physics", config, result, lm.name, lm.model, engine_name, engine_config)
+        )
+        if row is not None and engine_name == "mjwarp" and testspeed.wanted(config, row.device):
+            testspeed.row(config, result, lm, nworld, nconmax, njmax, "testspeed", "world-steps/s")
         progress.advance(task)
 
 

@@ -18,7 +18,7 @@ TESTSPEED_NWORLD = 8192  # where the batch renderer is compared with mjwarp-test
 def run_section(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
-    """Batch ray-traced frames across nworld at 64x64 and 320x240; GL at the same sizes beside it."""
+    """Batch ray-traced frames across nworld at 64x64 and 320x240 (or --size); GL at the same sizes beside it."""
     if not result.warp_device:
         result.skipped.append("batch (needs a Warp engine)")
         return
@@ -27,14 +27,17 @@ def run_section(
         if not lm.model.ncam:
             result.skipped.append(f"batch {lm.name} (no model camera to render)")
     sweep = nworld_sweep(config, "mjwarp", result.warp_device)
-    task = progress.add_task("batch render", total=len(with_camera) * len(BATCH_SIZES) * (len(sweep) + 1))
+    sizes = config.sizes or BATCH_SIZES
+    # compared with mjwarp-testspeed at 8192 worlds, or at the largest nworld of a sweep that stops short
+    compare_at = TESTSPEED_NWORLD if TESTSPEED_NWORLD in sweep else max(sweep)
+    task = progress.add_task("batch render", total=len(with_camera) * len(sizes) * (len(sweep) + 1))
     base = config.engine_config
     for lm in with_camera:
         nconmax, njmax = buffers.sized(lm.model, base.keyframe, base.nconmax, base.njmax)
-        for size in BATCH_SIZES:
+        for size in sizes:
             if result.gl is not None:  # GL draws the same camera at the same size, for comparison
                 mjd = initial_state(lm)
-                result.rows.append(
+                result.add(
                     gl_row(
                         "batch",
                         lm,
@@ -45,11 +48,7 @@ def run_section(
             progress.advance(task)
             for nworld in sweep:
                 ours = _batch_row(config, result, lm, size, nworld, nconmax, njmax)
-                if (
-                    nworld == TESTSPEED_NWORLD
-                    and size == (64, 64)
-                    and testspeed.wanted(config, result.warp_device)
-                ):
+                if nworld == compare_at and size == (64, 64) and testspeed.wanted(config, result.warp_device):
                     theirs = testspeed.row(
                         config,
                         result,
@@ -65,7 +64,7 @@ def run_section(
                         note="mjwarp-testspeed --function=render",
                     )
                     if ours and theirs:
-                        result.rows.append(testspeed.ratio_row(ours, theirs))
+                        result.add(testspeed.ratio_row(ours, theirs))
                 progress.advance(task)
 
 
@@ -103,5 +102,4 @@ def _batch_row(
         height=height,
         note="ray traced: refit + render",
     )
-    result.rows.append(row)
-    return row
+    return result.add(row)

@@ -29,21 +29,21 @@ def seed(
         result.skipped.append("seed")
         progress.update(task, description="seed loop: skipped (Panda not available)", completed=1)
         return
-    result.rows.append(
-        gl_row("seed", lm, SEED_SIZE, lambda r: measure.seed_loop(lm.model, r, config.seconds))
-    )
+    result.add(gl_row("seed", lm, SEED_SIZE, lambda r: measure.seed_loop(lm.model, r, config.seconds)))
     progress.advance(task)
 
 
 def render(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
-    """update_scene + render of each model's initial state at each size: the GL cost alone."""
-    task = progress.add_task("render only (GL)", total=len(loaded) * len(RENDER_SIZES))
+    """update_scene + render of each model's initial state at each size (--size, else RENDER_SIZES):
+    the GL cost alone."""
+    sizes = config.sizes or RENDER_SIZES
+    task = progress.add_task("render only (GL)", total=len(loaded) * len(sizes))
     for lm in loaded:
         mjd = initial_state(lm)
-        for size in RENDER_SIZES:
-            result.rows.append(
+        for size in sizes:
+            result.add(
                 gl_row("render", lm, size, lambda r, mjd=mjd: measure.render_only(mjd, r, config.seconds))
             )
             progress.advance(task)

@@ -1,8 +1,10 @@
-"""Present a benchmark: a table on the console, a JSON file with every figure, a PNG plot."""
+"""Present a benchmark: a table on the console, a JSON file with every figure, a PNG plot, and the
+figures beside their targets."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -10,12 +12,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from mjpod.errors import SettingError
+from mjpod.jobs.bench import targets
 from mjpod.jobs.bench.types import BenchResult, Row
 
 NOTE_WIDTH = 30  # longer notes become numbered footnotes under the table, so every row stays one line
 
 
-def table(result: BenchResult) -> Table:
+def table(result: BenchResult, rows: list[Row] | None = None) -> Table:
+    """The figures (`rows`, else all of the result's) one per line; long notes as footnotes."""
     t = Table(title="mjpod bench", show_lines=False, caption_justify="left")
     footnotes: dict[str, int] = {}
     for col in (
@@ -31,7 +36,7 @@ def table(result: BenchResult) -> Table:
         "note",
     ):
         t.add_column(col, justify="right" if col in ("nworld", "value", "contacts") else "left")
-    for r in result.rows:
+    for r in result.rows if rows is None else rows:
         size = f"{r.width}x{r.height}" if r.width else ""
         t.add_row(
             r.section,
@@ -63,22 +68,81 @@ def tag(result: BenchResult) -> str:
     return stem + ("-quick" if result.config.quick else "")
 
 
-def write(result: BenchResult, console: Console, out: Path) -> dict[str, Path]:
-    """Write JSON, plot and the console transcript under `out`; returns what was written."""
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"bench-{tag(result)}"
-    paths = {
+def paths(result: BenchResult, out: Path) -> dict[str, Path]:
+    """Where a result's files go under `out`, named for the hardware."""
+    return named(out / f"bench-{tag(result)}")
+
+
+def named(stem: Path) -> dict[str, Path]:
+    """A result's files beside each other: STEM.json, .png, .txt and STEM-targets.md."""
+    return {
         "json": stem.with_suffix(".json"),
         "plot": stem.with_suffix(".png"),
         "log": stem.with_suffix(".txt"),
+        "targets": stem.with_name(f"{stem.name}-targets.md"),
     }
-    paths["json"].write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    plot(result, paths["plot"])
+
+
+def load(path: Path) -> BenchResult | None:
+    """The result a JSON file holds; None when there is no such file."""
+    try:
+        return BenchResult.from_json(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as err:
+        raise SettingError(
+            f"{path} is not a bench result mjpod can read ({type(err).__name__}: {err}); "
+            "move it away, or write to another --out"
+        ) from None
+
+
+def write_json(result: BenchResult, out: Path) -> Path:
+    """The JSON alone, replaced in one step (a run killed while writing leaves the previous one whole)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = paths(result, out)["json"]
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    os.replace(partial, path)
+    return path
+
+
+def write(result: BenchResult, console: Console, out: Path) -> dict[str, Path]:
+    """Write JSON, plot and the console transcript under `out` (with --append the transcript grows);
+    returns what was written."""
+    written = paths(result, out)
+    del written["targets"]
+    write_json(result, out)
+    plot(result, written["plot"])
     if console.record:
-        paths["log"].write_text(console.export_text(clear=False))
+        with written["log"].open("a" if result.config.append else "w") as f:
+            f.write(console.export_text(clear=False))
     else:
-        del paths["log"]
-    return paths
+        del written["log"]
+    return written
+
+
+def write_targets(result: BenchResult, path: Path) -> Path:
+    """The figures beside their targets, as markdown (what a closing note quotes)."""
+    path.write_text(targets.markdown(result))
+    return path
+
+
+def targets_table(result: BenchResult) -> Table:
+    t = Table(title="figures beside their targets", show_lines=False)
+    for col in ("claim", "model", "nworld", "device", "figure", "target", "verdict"):
+        t.add_column(col, justify="right" if col == "nworld" else "left")
+    style = {"met": "green", "MISSED": "bold red", "reported": "cyan", "not measured": "yellow"}
+    for v in targets.read(result):
+        t.add_row(
+            v.claim,
+            v.model,
+            str(v.nworld or ""),
+            v.device or "",
+            v.figure,
+            v.target,
+            f"[{style[v.verdict]}]{v.verdict}[/]",
+        )
+    return t
 
 
 PHYSICS = ("physics", "testspeed", "contact")  # the sections whose rows are world-steps/s against nworld

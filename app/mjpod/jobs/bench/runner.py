@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mjpod import __version__, models
 from mjpod.host import sysinfo
-from mjpod.jobs.bench import contact, encoding, physics, raytracing, rendering, streaming
+from mjpod.jobs.bench import contact, encoding, physics, raytracing, rendering, report, streaming
 from mjpod.jobs.bench.types import SECTIONS, BenchConfig, BenchResult, Section
 from mjpod.render.gl import gl_info
 
@@ -28,7 +28,9 @@ RUNNERS: dict[str, Section] = {
 
 
 def _warp_device(config: BenchConfig) -> str | None:
-    if not set(config.engines) - {"mjc"} or {"physics", "contact", "record", "batch"} <= set(config.skip):
+    if not set(config.engines) - {"mjc"} or not any(
+        config.runs(s) for s in ("physics", "contact", "record", "batch")
+    ):
         return None
     from mjpod.engines import warp_setup
 
@@ -36,14 +38,18 @@ def _warp_device(config: BenchConfig) -> str | None:
 
 
 def run(config: BenchConfig, console: Console) -> BenchResult:
-    """Run every section not skipped; problems in one model or section are recorded, not fatal."""
+    """Run every section not skipped; problems in one model or section are recorded, not fatal.
+
+    The JSON is rewritten after every figure, so a run stopped part way (a time limit) keeps what it
+    measured; with `config.append` the figures already in that file for this hardware are carried on.
+    """
     result = BenchResult(config, sysinfo.host(), None, None)
     try:
         result.warp_device = _warp_device(config)
     except RuntimeError as err:
         result.warnings.append(f"Warp engines skipped: {err}")
         config = dataclasses.replace(config, engines=tuple(e for e in config.engines if e == "mjc"))
-    if not {"seed", "render", "record", "batch"} <= set(config.skip):  # the sections that use GL
+    if any(config.runs(s) for s in ("seed", "render", "record", "batch")):  # the sections that use GL
         try:
             result.gl = gl_info()
         except Exception as err:  # every GL backend failure surfaces here; doctor names the fix
@@ -52,6 +58,9 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
             )
             config = dataclasses.replace(config, skip=(*config.skip, "seed", "render"))
     _describe(result, console)
+    if config.append:
+        _continue(result, console)
+    result.checkpoint = lambda: report.write_json(result, config.out)
 
     loaded: list[models.LoadedModel] = []
     for spec in config.models:
@@ -71,9 +80,21 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
         transient=False,
     ) as progress:
         for name in SECTIONS:
-            if name not in config.skip:
+            if config.runs(name):
                 RUNNERS[name](config, result, loaded, progress)
+                result.checkpoint()  # the section's warnings and skips too
     return result
+
+
+def _continue(result: BenchResult, console: Console) -> None:
+    """Carry the figures already in this hardware's result file (bench --append) into `result`."""
+    path = report.paths(result, result.config.out)["json"]
+    earlier = report.load(path)
+    if earlier is None:
+        console.print(f"  appending: {path} does not exist yet; this run starts it")
+        return
+    result.continue_from(earlier)
+    console.print(f"  appending to {path}: {len(earlier.rows)} figure(s) so far")
 
 
 def _describe(result: BenchResult, console: Console) -> None:

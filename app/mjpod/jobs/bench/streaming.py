@@ -55,7 +55,7 @@ def _measure_model(
         progress.update(task, description=f"stream {lm.name}: {label}")
         with _server(lm) as server, _clients(server, nclients, stalled):
             steps, secs = _steps_while_streaming(lm.model, server, seconds)
-        result.rows.append(
+        result.add(
             Row(
                 "stream",
                 lm.name,
@@ -75,12 +75,8 @@ def _measure_model(
     n = len(latencies)
     for q in (50, 99):
         value = float(np.percentile(latencies, q)) * 1e3
-        result.rows.append(
-            Row("stream", lm.name, value, f"ms latency p{q}", n, secs, engine="mjc", device="cpu")
-        )
-    result.rows.append(
-        Row("stream", lm.name, float(size), "bytes/state", n, secs, engine="mjc", device="cpu")
-    )
+        result.add(Row("stream", lm.name, value, f"ms latency p{q}", n, secs, engine="mjc", device="cpu"))
+    result.add(Row("stream", lm.name, float(size), "bytes/state", n, secs, engine="mjc", device="cpu"))
     progress.advance(task)
 
 

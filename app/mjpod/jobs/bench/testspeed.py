@@ -34,14 +34,20 @@ def run(
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, ValueError, IndexError) as err:
+        # its own last words say why (a flag it does not know, "testspeed available for gpu only", ...)
+        said = getattr(err, "stderr", None) or ""
+        why = f" ({said.strip().splitlines()[-1]})" if said.strip() else ""
         raise TestspeedError(
-            f"mjwarp-testspeed {' '.join(extra)} on {lm.name} nworld={nworld} failed: {err}"
+            f"{' '.join(['mjwarp-testspeed', *extra])} on {lm.name} nworld={nworld} failed: {err}{why}"
         ) from None
 
 
 def wanted(config: BenchConfig, device: str | None) -> bool:
-    """Compare with mjwarp-testspeed? Unless told not to, on CUDA (testspeed runs on GPUs only)."""
-    return config.testspeed is not False and str(device).startswith("cuda")
+    """Compare with mjwarp-testspeed? As told (--testspeed/--no-testspeed), else on CUDA only: testspeed
+    runs on GPUs only, so elsewhere a run asked for fails with its reason as a warning."""
+    if config.testspeed is not None:
+        return config.testspeed
+    return str(device).startswith("cuda")
 
 
 def row(
@@ -76,8 +82,7 @@ def row(
         nworld=nworld,
         **fields,  # type: ignore[arg-type]
     )
-    result.rows.append(figure)
-    return figure
+    return result.add(figure)
 
 
 def render_flags(mjm: mujoco.MjModel, width: int = 64, height: int = 64) -> list[str]:

@@ -33,21 +33,33 @@ class BenchConfig:
     nstep: int = 1000  # per physics measurement, as mjwarp-testspeed's default
     seconds: float = 3.0  # time budget per measurement where the loop may stop early (CPU)
     skip: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()  # run just these sections (empty: every section not skipped)
+    sizes: tuple[tuple[int, int], ...] = ()  # (height, width) frames of render and batch; empty: theirs
+    contact_scenes: tuple[str, ...] = ()  # model specs of the contact section; empty: its own scenes
     quick: bool = False
     testspeed: bool | None = None  # compare with mjwarp-testspeed; None: when on CUDA
     out: Path = Path("bench/results")
+    append: bool = False  # add to the result file already in `out` for this hardware, not replace it
     # what every engine run starts from (device, buffers, comfree gains); sections set nworld and buffers
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
-        unknown = set(self.skip) - set(SECTIONS)
-        if unknown:
-            raise SettingError(
-                f"unknown section(s) to skip: {', '.join(sorted(unknown))}; sections: {SECTIONS}"
-            )
+        for option, names in (("skip", self.skip), ("only", self.only)):
+            unknown = set(names) - set(SECTIONS)
+            if unknown:
+                raise SettingError(
+                    f"unknown section(s) to {option}: {', '.join(sorted(unknown))}; sections: {', '.join(SECTIONS)}"
+                )
+        bad_sizes = [f"{w}x{h}" for h, w in self.sizes if h <= 0 or w <= 0]
+        if bad_sizes:
+            raise SettingError(f"frame size(s) {', '.join(bad_sizes)}: width and height must be positive")
         bad = set(self.engines) - set(ENGINES)
         if bad:
             raise SettingError(f"unknown engine(s): {', '.join(sorted(bad))}; engines: {', '.join(ENGINES)}")
+
+    def runs(self, section: str) -> bool:
+        """Whether `section` is measured: named by --only (when given) and not skipped."""
+        return section not in self.skip and (not self.only or section in self.only)
 
     def engine_settings(self, **changes: object) -> EngineConfig:
         """The engine settings of one run: this bench's, with `changes` (nworld, buffers, ctrl) applied."""
@@ -63,15 +75,44 @@ class BenchConfig:
             "nstep": self.nstep,
             "seconds": self.seconds,
             "skip": self.skip,
+            "only": self.only,
+            "sizes": [f"{w}x{h}" for h, w in self.sizes],
+            "contact_scenes": self.contact_scenes,
             "quick": self.quick,
             "device": e.device,
             "nconmax": e.nconmax,
             "njmax": e.njmax,
             "testspeed": self.testspeed,
             "out": str(self.out),
+            "append": self.append,
             "comfree_stiffness": e.comfree_stiffness,
             "comfree_damping": e.comfree_damping,
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> BenchConfig:
+        """The settings `to_json` recorded (files from before a field existed get its default)."""
+        engine = {k: data[k] for k in ("device", "nconmax", "njmax") if data.get(k) is not None}
+        for gains in ("comfree_stiffness", "comfree_damping"):
+            if data.get(gains) is not None:
+                engine[gains] = tuple(data[gains])
+        sizes = tuple(tuple(int(v) for v in reversed(size.split("x"))) for size in data.get("sizes", ()))
+        return cls(
+            models=tuple(data["models"]),
+            engines=tuple(data["engines"]),
+            nworld=tuple(data["nworld"]),
+            nstep=data["nstep"],
+            seconds=data["seconds"],
+            skip=tuple(data["skip"]),
+            only=tuple(data.get("only", ())),
+            sizes=sizes,  # type: ignore[arg-type]
+            contact_scenes=tuple(data.get("contact_scenes", ())),
+            quick=data["quick"],
+            testspeed=data.get("testspeed"),
+            out=Path(data["out"]),
+            append=data.get("append", False),
+            engine_config=EngineConfig(**engine),
+        )
 
     @classmethod
     def quick_run(cls, **kw: object) -> BenchConfig:
@@ -110,20 +151,78 @@ class BenchResult:
     created: str = dataclasses.field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     )
+    # the earlier runs whose figures this one continues (bench --append), as `run_record` wrote them
+    earlier: list[dict] = dataclasses.field(default_factory=list)
+    carried: int = 0  # how many of `rows` (and `warnings`, below) came from the earlier runs
+    carried_warnings: int = 0
+    # called after every new row, so a run killed part way still leaves what it measured on disk
+    checkpoint: Callable[[], None] | None = dataclasses.field(default=None, repr=False, compare=False)
 
-    def to_json(self) -> dict:
+    def add(self, row: Row | None) -> Row | None:
+        """Append a figure (None, a failed case, is left out) and checkpoint; returns it."""
+        if row is not None:
+            self.rows.append(row)
+            if self.checkpoint:
+                self.checkpoint()
+        return row
+
+    def continue_from(self, earlier: BenchResult) -> None:
+        """Put an earlier run's figures, warnings and skips before this run's; the file then records
+        every run's settings (and keeps the GL and Warp device an earlier run found)."""
+        self.rows[:0] = earlier.rows
+        self.warnings[:0] = earlier.warnings
+        self.skipped[:0] = earlier.skipped
+        self.earlier = [*earlier.earlier, earlier.run_record()]
+        self.carried, self.carried_warnings = len(earlier.rows), len(earlier.warnings)
+
+    def own(self) -> tuple[list[Row], list[str]]:
+        """The figures and warnings of this run alone (without what an earlier run measured)."""
+        return self.rows[self.carried :], self.warnings[self.carried_warnings :]
+
+    def run_record(self) -> dict:
+        """This run's own part of a file that several runs wrote: when, with what, on which GL and device."""
         gl = dataclasses.asdict(self.gl) | {"software": self.gl.software} if self.gl else None
         return {
-            "mjpod_version": __version__,
             "created": self.created,
             "config": self.config.to_json(),
-            "host": self.host,
             "gl": gl,
             "warp_device": self.warp_device,
+        }
+
+    def to_json(self) -> dict:
+        run = self.run_record()
+        for key in ("gl", "warp_device"):  # what this run did not look at, an earlier run may have
+            run[key] = run[key] or next((r[key] for r in reversed(self.earlier) if r.get(key)), None)
+        data = {
+            "mjpod_version": __version__,
+            "created": self.created,
+            "config": run["config"],
+            "host": self.host,
+            "gl": run["gl"],
+            "warp_device": run["warp_device"],
             "warnings": self.warnings,
             "skipped": self.skipped,
             "results": [{k: v for k, v in dataclasses.asdict(r).items() if v is not None} for r in self.rows],
         }
+        if self.earlier:  # every run whose figures are in this file, oldest first, this one last
+            data["runs"] = [*self.earlier, self.run_record()]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> BenchResult:
+        """A result as `to_json` wrote it, to present it again or to continue it."""
+        gl = data.get("gl")  # the GL of this run, else of the latest earlier run that used GL
+        return cls(
+            config=BenchConfig.from_json(data["config"]),
+            host=data["host"],
+            gl=GLInfo(**{f.name: gl[f.name] for f in dataclasses.fields(GLInfo)}) if gl else None,
+            warp_device=data.get("warp_device"),
+            rows=[Row(**row) for row in data["results"]],
+            warnings=list(data.get("warnings", ())),
+            skipped=list(data.get("skipped", ())),
+            created=data["created"],
+            earlier=list(data.get("runs", ()))[:-1],
+        )
 
 
 def nworld_sweep(config: BenchConfig, engine: str, device: str | None) -> tuple[int, ...]:

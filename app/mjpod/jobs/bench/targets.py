@@ -1,0 +1,122 @@
+"""Each figure the project's speed claims are read from, beside its target (docs/gpu-runbook.md).
+
+The targets are about GPUs: mjwarp within 5% of mjwarp-testspeed on the same model, nworld, nstep and
+buffers; comfree at least 2x mjwarp on a settled bin pile; batch rendering at 64x64 within 10% of
+mjwarp-testspeed --function=render. The seed loop and GL rendering have no target (H100 and H200 have
+few graphics units): they are reported. A figure is read only from rows of the same run file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mjpod.jobs.bench.rendering import SEED_SIZE
+from mjpod.jobs.bench.types import SEED_MODEL, BenchResult, Row
+
+TESTSPEED_MIN = 0.95  # mjwarp within 5% of mjwarp-testspeed
+COMFREE_MIN = 2.0  # comfree at least 2x mjwarp in dense contact (the authors report about 2x at 4096)
+BATCH_MIN = 0.9  # batch render within 10% of mjwarp-testspeed --function=render
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    claim: str
+    model: str
+    nworld: int | None
+    device: str | None
+    figure: str  # the value as read, with what it rests on
+    target: str
+    met: bool | None  # None: reported without a target, or not measured
+    measured: bool = True
+
+    @property
+    def verdict(self) -> str:
+        if not self.measured:
+            return "not measured"
+        return {True: "met", False: "MISSED", None: "reported"}[self.met]
+
+
+def _ratio(claim: str, ours: Row, theirs: Row, minimum: float, target: str) -> Verdict:
+    value = ours.value / theirs.value
+    figure = f"{value:.3f}x ({ours.value:,.0f} vs {theirs.value:,.0f} {ours.unit})"
+    return Verdict(claim, ours.model, ours.nworld, ours.device, figure, target, value >= minimum)
+
+
+def _reported(claim: str, row: Row) -> Verdict:
+    figure = f"{row.value:,.1f} {row.unit} at {row.width}x{row.height}"
+    return Verdict(claim, row.model, row.nworld, row.device, figure, "report (no target)", None)
+
+
+def read(result: BenchResult) -> list[Verdict]:
+    """Every figure in `result` that a target is read from, and a 'not measured' line for a claim
+    that has none."""
+    rows = result.rows
+    height, width = SEED_SIZE
+    verdicts: dict[str, list[Verdict]] = {
+        "seed loop (mj_step + render)": [
+            _reported("seed loop (mj_step + render)", r) for r in rows if r.section == "seed"
+        ],
+        "render only (GL)": [
+            _reported("render only (GL)", r)
+            for r in rows
+            if r.section == "render" and r.model == SEED_MODEL and (r.height, r.width) == (height, width)
+        ],
+    }
+
+    claim = "mjwarp vs mjwarp-testspeed"
+    testspeed = {(r.model, r.nworld): r for r in rows if r.section == "testspeed"}
+    verdicts[claim] = [
+        _ratio(claim, r, testspeed[r.model, r.nworld], TESTSPEED_MIN, f">= {TESTSPEED_MIN} (within 5%)")
+        for r in rows
+        if r.section == "physics" and r.engine == "mjwarp" and (r.model, r.nworld) in testspeed
+    ]
+
+    claim = "comfree vs mjwarp, settled pile"
+    contact = {
+        (r.model, r.nworld, r.engine): r for r in rows if r.section == "contact" and r.unit == "world-steps/s"
+    }
+    verdicts[claim] = [
+        _ratio(claim, r, contact[r.model, r.nworld, "mjwarp"], COMFREE_MIN, f">= {COMFREE_MIN}x")
+        for (_, _, engine), r in contact.items()
+        if engine == "comfree" and (r.model, r.nworld, "mjwarp") in contact
+    ]
+
+    claim = "batch render 64x64 vs testspeed --function=render"
+    batch = [r for r in rows if r.section == "batch" and r.unit == "world-frames/s" and r.width == 64]
+    theirs = {(r.model, r.nworld): r for r in batch if r.engine == "mjwarp-testspeed"}
+    verdicts[claim] = [
+        _ratio(claim, r, theirs[r.model, r.nworld], BATCH_MIN, f">= {BATCH_MIN} (within 10%)")
+        for r in batch
+        if r.engine == "mjwarp" and (r.model, r.nworld) in theirs
+    ]
+
+    missing = [
+        Verdict(name, "", None, None, "", "", None, measured=False)
+        for name, found in verdicts.items()
+        if not found
+    ]
+    return [v for found in verdicts.values() for v in found] + missing
+
+
+def markdown(result: BenchResult) -> str:
+    """The verdicts as a short markdown table, headed by the hardware and the warnings of the run."""
+    gpus = result.host["gpus"]
+    where = gpus[0]["name"] if gpus else f"CPU only ({result.host['cpu_count']} cores)"
+    gl = result.gl.renderer if result.gl else "not used"
+    lines = [
+        f"# mjpod bench: figures beside their targets on {where}",
+        "",
+        f"GL_RENDERER: {gl}; Warp device: {result.warp_device or 'not used'}; written {result.created}.",
+        "",
+        "| claim | model | nworld | device | figure | target | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for v in read(result):
+        lines.append(
+            f"| {v.claim} | {v.model} | {v.nworld or ''} | {v.device or ''} | {v.figure} | {v.target} | {v.verdict} |"
+        )
+    if result.warnings:
+        lines += ["", "Warnings:", *(f"- {w}" for w in result.warnings)]
+    if result.skipped:
+        lines += ["", "Skipped:", *(f"- {s}" for s in result.skipped)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""`mjpod sweep`: a grid of record / rollout / bench jobs run on Ray or in a plain loop (docs/sweep.md)."""
