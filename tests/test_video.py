@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mjpod import video
+from mjpod.host import sysinfo
 from tests.mp4 import decode
 
 LIBX264 = video.Encoder("libx264", "test")
@@ -83,7 +84,11 @@ def test_unwritable_folder_is_named(tmp_path):
 @pytest.mark.ffmpeg
 def test_encoder_choice_is_stated():
     chosen = video.choose_encoder("auto")
-    assert chosen.name in video.ENCODERS and chosen.reason
+    if not sysinfo.nvidia_gpus():  # no NVIDIA GPU: no NVENC, and the trial encode's failure is the reason
+        assert chosen.name == "libx264" and chosen.reason.startswith("no NVENC here (trial encode: "), chosen
+        assert len(chosen.reason) > len("no NVENC here (trial encode: )"), chosen  # ffmpeg's own words
+    else:  # tests/gpu says which GPUs must get which encoder
+        assert (chosen.name == "h264_nvenc") == (chosen.reason == "NVENC trial encode succeeded"), chosen
     assert video.choose_encoder("libx264").name == "libx264"
     with pytest.raises(video.VideoError, match="unknown encoder"):
         video.choose_encoder("x265")

@@ -89,3 +89,25 @@ def test_ssh_and_down_find_the_pod_by_name(api, home):
     assert ended.returncode == 0, ended.stderr
     assert f"pod {pod_id} (mjpod) terminated" in ended.stdout
     assert pod_id not in api.pods
+
+
+def test_gpus_lists_the_type_ids_that_gpu_takes(api, home):
+    result = run_mjpod("runpod", "gpus", **env_for(api, home))
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
+    assert lines == [  # id, memory, display name; smallest memory first
+        ["NVIDIA", "GeForce", "RTX", "4090", "24", "GB", "RTX", "4090"],
+        ["NVIDIA", "H100", "80GB", "HBM3", "80", "GB", "H100", "SXM"],
+    ]
+    assert [c.field for c in api.calls] == ["gpuTypes"]
+
+
+def test_make_runpod_down_with_stop_keeps_the_pod_and_its_volume(api, home):
+    pod_id = api.add_pod("mjpod")
+    ended = make("runpod-down", "ARGS=--stop", env=env_for(api, home))
+    assert ended.returncode == 0, ended.stderr
+    assert f"pod {pod_id} (mjpod) stopped" in ended.stdout
+    assert pod_id in api.pods, "terminated instead of stopped"
+    assert api.pods[pod_id]["desiredStatus"] == "EXITED"
+    assert [c.args["input"] for c in api.fields("podStop")] == [{"podId": pod_id}]
+    assert not api.fields("podTerminate")

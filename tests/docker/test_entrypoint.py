@@ -372,3 +372,29 @@ def test_a_given_command_runs_with_its_exit_status(sandbox):
     assert app.proc.wait(timeout=60) == 7
     app.log_file.close()
     assert "gl=egl" in app.log
+
+
+def test_names_in_mjpod_ssh_env_reach_sessions_even_secret_looking_ones(keys, sandbox):
+    """MJPOD_SSH_ENV is the opt-in for more: a name outside the usual set and a secret-looking one, both
+    named, reach `ssh host cmd` and login shells; a secret that was not named still stays out."""
+    key_dir, good_pub = keys
+    app = Appliance(
+        sandbox,
+        PUBLIC_KEY=good_pub,
+        MJPOD_SSH_ENV="HF_TOKEN MY_SETTING",
+        HF_TOKEN="hf_named_value",
+        MY_SETTING="on",
+        OTHER_TOKEN=SECRET,
+    ).start()
+    try:
+        app.wait_for_sshd()
+        result = app.ssh(key_dir / "good", "env")
+        assert result.returncode == 0, result.stderr + app.log
+        env = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        assert (env.get("HF_TOKEN"), env.get("MY_SETTING")) == ("hf_named_value", "on")
+        assert "OTHER_TOKEN" not in env and SECRET not in result.stdout
+        profile = Path(app.env["MJPOD_ENV_FILE"]).read_text()  # what login shells source
+        assert "export HF_TOKEN='hf_named_value'" in profile and "export MY_SETTING='on'" in profile
+        assert SECRET not in profile
+    finally:
+        app.stop()

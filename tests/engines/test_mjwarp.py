@@ -33,9 +33,16 @@ def test_reset_returns_to_the_keyframe(pendulum):
     assert engine.get_world(1).time == 0.0
 
 
-def test_warp_device_env_is_honoured(pendulum, monkeypatch):
-    monkeypatch.setenv("WARP_DEVICE", "cpu")
-    engine = engines.make("mjwarp", pendulum, EngineConfig())
+def test_warp_device_env_is_honoured(pendulum, monkeypatch, has_cuda):
+    """WARP_DEVICE must reach Warp: values whose effect shows on a CPU box (cpu is the default here anyway)."""
+    monkeypatch.setenv("WARP_DEVICE", "tpu:7")
+    with pytest.raises(RuntimeError, match=r"unknown Warp device 'tpu:7'.*available: cpu"):
+        engines.make("mjwarp", pendulum, EngineConfig())
+    if not has_cuda:
+        monkeypatch.setenv("WARP_DEVICE", "cuda:0")
+        with pytest.raises(RuntimeError, match=r"'cuda:0' requested but no CUDA device is available"):
+            engines.make("mjwarp", pendulum, EngineConfig())
+    engine = engines.make("mjwarp", pendulum, EngineConfig(device="cpu"))  # --device wins over the env
     assert engine.device == "cpu"
 
 

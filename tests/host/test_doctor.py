@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from mjpod.host import doctor
+from tests import nvidia_smi
 from tests.cli_runner import run_mjpod
 
 
@@ -111,3 +112,32 @@ def test_without_imageio_ffmpeg_doctor_warns_what_is_lost_and_the_fix(monkeypatc
     finding = doctor.check_ffmpeg()
     assert finding.status == "warn" and "pip install imageio-ffmpeg" in finding.fix
     assert "recording" in finding.detail and "encode and record sections" in finding.detail
+
+
+def doctor_rows(stdout: str) -> dict[str, tuple[str, str]]:
+    """check -> (status, first line of the detail), from doctor's table."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if len(cells) == 3 and cells[0] and cells[0] != "check":
+            rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def test_an_nvidia_box_rendering_in_software_fails_with_each_cause_named(tmp_path, has_cuda):
+    """A real `nvidia-smi` CSV (tests/nvidia_smi.py) on a box whose EGL is Mesa and whose Warp has no
+    CUDA: the three NVIDIA-only checks must fail through the real CLI, not only with the probe patched."""
+    if has_cuda:
+        pytest.skip("this box has a working GPU; the fake nvidia-smi stands for a misconfigured one")
+    proc = run_doctor(**nvidia_smi.on_path(tmp_path / "bin"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = doctor_rows(proc.stdout)
+    status, detail = rows["NVIDIA driver"]
+    assert status == "ok" and detail.startswith("1 x NVIDIA H100 80GB HBM3, driver 580.65.06"), detail
+    assert rows["EGL vendor"][0] == "fail" and "no NVIDIA EGL vendor file" in rows["EGL vendor"][1]
+    assert (
+        rows["GL renderer"][0] == "fail"
+        and "software rendering on an NVIDIA box: llvmpipe" in rows["GL renderer"][1]
+    )
+    assert rows["Warp"] == ("fail", "NVIDIA GPU present but Warp sees no CUDA device (cpu)")
+    assert "3 problem(s): EGL vendor, GL renderer, Warp" in proc.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mjpod.host import sysinfo
 from mjpod.jobs import record as rec
 from mjpod.render.gl import gl_info
 from tests.cli_runner import run_mjpod
@@ -129,7 +130,8 @@ def test_memory_stays_flat_over_a_long_recording(tmp_path):
 
 
 @pytest.mark.ffmpeg
-def test_ctrl_c_keeps_a_playable_file(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "docker-stop"])
+def test_ctrl_c_and_docker_stop_keep_a_playable_file(tmp_path, stop):
     out = tmp_path / "stopped.mp4"
     cmd = [sys.executable, "-m", "mjpod", "record", "-m", "pendulum", "--duration", "600"]
     cmd += ["--width", "64", "--height", "48", "--out", str(out)]
@@ -138,7 +140,7 @@ def test_ctrl_c_keeps_a_playable_file(tmp_path):
     while not list(tmp_path.glob(".stopped.mp4.partial")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(3)  # some frames into the recording
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stdout + stderr
     assert "interrupted: kept" in stdout
@@ -208,3 +210,17 @@ def test_default_output_goes_to_the_workspace(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "videos" and path.name.startswith("franka_emika_panda-mjx_scene-mjwarp-")
     monkeypatch.delenv("MJPOD_WORKSPACE")
     assert rec.default_output("bin", "mjc").parent.as_posix() == "videos"
+
+
+@pytest.mark.ffmpeg
+def test_the_encoder_choice_and_its_reason_are_printed_and_kept(tmp_path):
+    out = tmp_path / "enc.mp4"
+    proc = run_mjpod(
+        "record", "-m", "pendulum", "--duration", "0.1", "--width", "64", "--height", "48", "-o", str(out)
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert f"encoder: {sidecar['encoder']} ({sidecar['encoder_reason']})" in " ".join(proc.stderr.split())
+    assert f"{sidecar['encoder']}) and {out.with_suffix('.json')}" in " ".join(proc.stdout.split())
+    if not sysinfo.nvidia_gpus():
+        assert sidecar["encoder"] == "libx264" and sidecar["encoder_reason"].startswith("no NVENC here")

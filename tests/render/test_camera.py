@@ -67,3 +67,32 @@ def test_compiled_models_cannot_take_an_added_camera(box, tmp_path):
     mujoco.mj_saveModel(box.model, str(path), None)
     with pytest.raises(CameraError, match="--renderer gl"):
         camera.with_model_camera(box.model, path, mujoco.MjvCamera())
+
+
+THREE_CAMERAS = """<mujoco>
+  <worldbody>
+    <light pos="0 0 3" castshadow="false"/>
+    <geom type="plane" size="1 1 .1" rgba=".3 .3 .3 1"/>
+    <geom type="box" size=".3 .1 .05" pos="0 0 .05" rgba="1 .2 .2 1"/>
+    <camera name="side" pos="0 -1.5 .3" xyaxes="1 0 0 0 .2 1"/>
+    <camera name="end" pos="1.5 0 .3" xyaxes="0 1 0 -.2 0 1"/>
+    <camera name="top" pos="0 0 2" xyaxes="1 0 0 0 1 0"/>
+  </worldbody>
+</mujoco>"""
+
+
+def test_a_camera_chosen_by_name_or_id_is_that_camera():
+    """With several cameras, a name or id must not fall back to camera 0 (the model's first)."""
+    mjm = mujoco.MjModel.from_xml_string(THREE_CAMERAS)
+    assert [camera.resolve(mjm, CameraSpec(name)) for name in ("side", "end", "top")] == [0, 1, 2]
+    assert [camera.resolve(mjm, CameraSpec(str(i))) for i in (2, 1, 0)] == [2, 1, 0]
+    assert camera.resolve(mjm, CameraSpec()) == 0
+    mjd = mujoco.MjData(mjm)
+    mujoco.mj_forward(mjm, mjd)
+    with GLRenderer(mjm, 48, 64) as renderer:
+        views = {name: renderer.render(mjd, name).astype(int) for name in ("side", "end")}  # MuJoCo's lookup
+        for name in ("end", "top"):  # what record draws through: the camera resolve chose
+            chosen = renderer.render(mjd, camera.resolve(mjm, CameraSpec(name)))
+            assert np.array_equal(chosen, renderer.render(mjd, name)), name
+    width = {name: ((v[..., 0] - v[..., 2]) > 40).any(axis=0).sum() for name, v in views.items()}
+    assert width["side"] > 2 * width["end"] > 0, width  # the long red box broadside, then end-on

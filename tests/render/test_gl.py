@@ -4,6 +4,7 @@ import mujoco
 import numpy as np
 
 from mjpod import models
+from mjpod.host import sysinfo
 from mjpod.render.gl import GLInfo, GLRenderer, gl_info
 
 
@@ -12,8 +13,9 @@ def test_gl_info_reports_the_real_renderer():
     assert info.backend == "egl"
     assert info.renderer not in ("", "unknown")
     assert info.version[0].isdigit()
-    # This CPU machine draws with Mesa's llvmpipe and must say so.
-    assert info.software == ("llvmpipe" in info.renderer.lower() or "softpipe" in info.renderer.lower())
+    if not sysinfo.nvidia_gpus():  # no GPU: Mesa's llvmpipe draws, and must be reported as software
+        assert "llvmpipe" in info.renderer and info.software, info
+    # (on an NVIDIA box, tests/gpu asserts the NVIDIA driver draws and is not flagged software)
 
 
 def test_software_detection():

@@ -6,13 +6,19 @@ import json
 import shutil
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
+import mujoco
 import numpy as np
 import pytest
 from PIL import Image
 
+from mjpod import models
+from mjpod.render.gl import gl_info
+from mjpod.stream import web as web_view
+from mjpod.stream.feed import StateFeed
 from tests.stream.helpers import Mjpod, free_port, wait_for
 
 TOKEN = "web-token"
@@ -169,3 +175,46 @@ def test_page_works_through_a_forwarded_port_under_a_path_prefix(web, browser):
         assert image_pixels(browser).std() > 5, "the image is blank"
     finally:
         proxy.close()
+
+
+def test_page_names_the_gl_renderer_that_draws_it(web, browser):
+    """The README: the page shows the GL renderer; here the server draws with Mesa, as this test does."""
+    base, _ = web
+    renderer = gl_info().renderer
+    assert json.loads(get(f"{base}/status.json?token={TOKEN}"))["renderer"] == renderer
+    browser.get(f"{base}/?token={TOKEN}")
+    wait_for(lambda: browser.find_element("id", "renderer").text == renderer, 30, f"{renderer!r} on the page")
+
+
+def test_frames_are_rendered_only_while_someone_watches(monkeypatch):
+    """No browser, no GL work: the render thread idles until a viewer asks, and again once it has gone."""
+    monkeypatch.setattr(web_view, "IDLE_AFTER", 1.0)  # seconds without a viewer before rendering pauses
+    lm = models.load("pendulum")
+    feed, mjd, stop = StateFeed(hz=0), mujoco.MjData(lm.model), threading.Event()
+
+    def simulate() -> None:
+        while not stop.wait(0.01):
+            mujoco.mj_step(lm.model, mjd)
+            feed.publish(mjd)
+
+    view = web_view.WebView(feed, lm.model, "pendulum", port=free_port(), width=64, height=48)
+    simulation = threading.Thread(target=simulate, daemon=True)
+    view.start()
+    simulation.start()
+    try:
+        time.sleep(1.5)  # states arrive all along
+        assert view.status()["frames"] == 0, "rendered with nobody watching"
+        with urllib.request.urlopen("http://{}:{}/stream.mjpg".format(*view.address), timeout=30) as stream:
+            seen = b""
+            while seen.count(b"Content-Type: image/jpeg") < 3:  # three frames to this viewer
+                seen += stream.read1(65536)
+            assert view.status()["viewers"] == 1 and view.status()["frames"] >= 3
+        wait_for(lambda: view.status()["viewers"] == 0, 30, "the server to notice the viewer left")
+        time.sleep(web_view.IDLE_AFTER + 0.5)  # rendering pauses IDLE_AFTER after the last viewer
+        paused = view.status()["frames"]
+        time.sleep(1.0)
+        assert view.status()["frames"] == paused, "still rendering after the viewer left"
+    finally:
+        stop.set()
+        simulation.join()
+        view.close()

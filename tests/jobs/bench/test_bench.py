@@ -4,7 +4,9 @@ import json
 
 import pytest
 
+from mjpod.jobs.bench.types import SECTIONS, BenchConfig, nworld_sweep
 from mjpod.render.gl import gl_info
+from tests import nvidia_smi
 from tests.cli_runner import run_mjpod
 
 ROW_FIELDS = {"section", "model", "value", "unit", "count", "seconds"}
@@ -99,3 +101,45 @@ def test_bad_section_and_engine_are_refused():
     assert proc.returncode == 2 and "unknown section(s) to skip: gl" in proc.stderr
     proc = run_mjpod("bench", "--engine", "mjx")
     assert proc.returncode == 2 and "unknown engine(s): mjx" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def nvidia_box_run(tmp_path_factory, has_cuda):
+    """A plain (not --quick) bench of GL rendering and MuJoCo C physics with a fake `nvidia-smi` on PATH:
+    this box then looks like an NVIDIA host that renders with Mesa, as a container without the graphics
+    capability does."""
+    if has_cuda:
+        pytest.skip("this box has a working GPU; the fake nvidia-smi stands for a misconfigured one")
+    out = tmp_path_factory.mktemp("bench-nvidia")
+    skip = [a for s in SECTIONS if s not in ("render", "physics") for a in ("--skip", s)]
+    # fmt: off
+    proc = run_mjpod("bench", "--out", str(out / "results"), "--model", "pendulum", "--engine", "mjc",
+                     "--nstep", "20", "--seconds", "0.05", *skip, **nvidia_smi.on_path(out / "bin"))
+    # fmt: on
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, json.loads(next((out / "results").glob("*.json")).read_text())
+
+
+def test_software_gl_on_an_nvidia_box_is_a_loud_warning(nvidia_box_run):
+    proc, data = nvidia_box_run
+    said = " ".join(proc.stdout.split())  # the console wraps long lines
+    assert "GPU: NVIDIA H100 80GB HBM3, driver 580.65.06, 81559 MiB" in said
+    assert "WARNING: rendering falls back to a SOFTWARE renderer (llvmpipe" in said
+    assert any("SOFTWARE renderer" in w and "NVIDIA H100" in w for w in data["warnings"])
+    assert data["gl"]["software"] and data["host"]["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
+
+
+def test_the_default_nworld_sweep_on_a_cpu_is_1_8_32(nvidia_box_run):
+    """The README's promise for a run without --nworld or --quick: 1, 8 and 32 worlds on a CPU."""
+    _, data = nvidia_box_run
+    physics = [r["nworld"] for r in data["results"] if r["section"] == "physics"]
+    assert physics == [1, 8, 32]
+
+
+def test_the_default_nworld_sweep_suits_each_engine_and_device():
+    config = BenchConfig()
+    assert nworld_sweep(config, "mjwarp", "cpu") == (1, 8, 32)
+    assert nworld_sweep(config, "comfree", "cuda:0") == (1, 64, 512, 1024, 4096, 8192)  # 1…8192 on a GPU
+    assert nworld_sweep(config, "mjc", "cuda:0") == (1, 8, 32)  # MuJoCo C runs on the CPU
+    assert nworld_sweep(BenchConfig.quick_run(), "mjwarp", "cuda:0") == (1, 4)
+    assert nworld_sweep(BenchConfig(nworld=(3, 5)), "mjwarp", "cuda:0") == (3, 5)

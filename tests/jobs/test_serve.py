@@ -1,0 +1,65 @@
+"""`mjpod serve` for real: which world streams, real-time pacing, and `--wait`, seen from a real client.
+
+Pacing is checked with lower bounds on wall time (a paced run cannot finish early), never with speed
+targets.
+"""
+
+import re
+import time
+
+import numpy as np
+import pytest
+
+import mjpod.stream as mjstream
+from mjpod.engines import EngineConfig
+from mjpod.jobs import simulation
+from tests.stream.helpers import Mjpod, free_port
+
+
+def receive_all(port: int) -> list[tuple[float, dict]]:
+    """(arrival wall time, state) for every state of the stream, until the server closes it."""
+    received = []
+    with mjstream.StreamClient.connect("127.0.0.1", port) as client:
+        while (state := client.next_state(newest=False)) is not None:
+            received.append((time.perf_counter(), state))
+        assert client.close_reason == "server stopped"
+    return received
+
+
+def test_the_streamed_world_is_world_n_of_the_run():
+    """--world 2 streams world 2: the final state equals world 2 of the same engine run here, and differs
+    from worlds 0 and 1 (each world draws its own control noise), though every world's timestamps agree.
+    The choice of world is the job's, whatever the engine: MuJoCo C keeps this test fast."""
+    port = free_port()
+    # fmt: off
+    with Mjpod("serve", "--model", "pendulum", "--nworld", "3", "--world", "2", "--port", str(port),
+               "--fast", "--duration", "1", "--wait") as proc:
+        # fmt: on
+        proc.wait_line("waiting for the first viewer")
+        last = receive_all(port)[-1][1]
+        assert proc.proc.wait(timeout=60) == 0, proc.output
+    _, engine = simulation.start("pendulum", "mjc", EngineConfig(nworld=3))  # serve's defaults: noise, seed 0
+    with engine:
+        engine.step(500)  # 1 s at h = 2 ms
+        worlds = [engine.get_world(w).qpos.copy() for w in range(3)]
+    assert last["time"] == pytest.approx(1.0)
+    np.testing.assert_array_equal(last["qpos"], worlds[2])
+    assert min(np.abs(last["qpos"] - worlds[w]).max() for w in (0, 1)) > 1e-3
+
+
+def test_wait_holds_the_simulation_and_it_runs_in_real_time():
+    """A viewer that comes a second late still sees the start (--wait), and without --fast the 1.5 s
+    simulated take at least 1.5 s of wall time, between the states received and by the server's count."""
+    port = free_port()
+    with Mjpod("serve", "--model", "pendulum", "--port", str(port), "--duration", "1.5", "--wait") as proc:
+        proc.wait_line("waiting for the first viewer")
+        time.sleep(1.0)  # unheld, the simulation would be about 1 s in by now
+        received = receive_all(port)
+        assert proc.proc.wait(timeout=60) == 0, proc.output
+    (first_wall, first), (last_wall, last) = received[0], received[-1]
+    assert first["time"] < 0.05, first["time"]  # held until this viewer came
+    assert last["time"] == pytest.approx(1.5)
+    elapsed, simulated = last_wall - first_wall, last["time"] - first["time"]
+    assert elapsed >= simulated - 0.05, f"{simulated:.2f} s simulated in {elapsed:.2f} s: not paced"
+    wall = float(re.search(r"simulated\) in ([0-9.]+) s", proc.output).group(1))
+    assert wall >= 1.5, proc.output
