@@ -27,24 +27,32 @@ def receive_all(port: int) -> list[tuple[float, dict]]:
 
 
 def test_the_streamed_world_is_world_n_of_the_run():
-    """--world 2 streams world 2: the final state equals world 2 of the same engine run here, and differs
-    from worlds 0 and 1 (each world draws its own control noise), though every world's timestamps agree.
-    The choice of world is the job's, whatever the engine: MuJoCo C keeps this test fast."""
+    """--world 2 streams world 2: each state received midway, and the final one, equals world 2
+    of the same engine run here at that step, and differs from worlds 0 and 1 (each world draws its own
+    control noise), though every world's timestamps agree. The choice of world is the job's, whatever
+    the engine: MuJoCo C keeps this test fast."""
     port = free_port()
     # fmt: off
     with Mjpod("serve", "--model", "pendulum", "--nworld", "3", "--world", "2", "--port", str(port),
-               "--fast", "--duration", "1", "--wait") as proc:
+               "--hz", "0", "--duration", "1", "--wait") as proc:  # real time: a loaded box sees states too
         # fmt: on
         proc.wait_line("waiting for the first viewer")
-        last = receive_all(port)[-1][1]
+        received = [state for _, state in receive_all(port)]
         assert proc.proc.wait(timeout=60) == 0, proc.output
     _, engine = simulation.start("pendulum", "mjc", EngineConfig(nworld=3))  # serve's defaults: noise, seed 0
+    steps = 500  # 1 s at h = 2 ms
     with engine:
-        engine.step(500)  # 1 s at h = 2 ms
-        worlds = [engine.get_world(w).qpos.copy() for w in range(3)]
-    assert last["time"] == pytest.approx(1.0)
-    np.testing.assert_array_equal(last["qpos"], worlds[2])
-    assert min(np.abs(last["qpos"] - worlds[w]).max() for w in (0, 1)) > 1e-3
+        worlds = [[engine.get_world(w).qpos.copy() for w in range(3)]]
+        for _ in range(steps):
+            engine.step(1)
+            worlds.append([engine.get_world(w).qpos.copy() for w in range(3)])
+    assert received[-1]["time"] == pytest.approx(1.0)
+    midway = [s for s in received if 0.1 < s["time"] < 0.9]
+    assert len(midway) >= 3, f"only {len(midway)} states streamed between 0.1 s and 0.9 s"
+    for state in [*midway, received[-1]]:  # not only the final one: serve republishes that on its own
+        step = round(state["time"] / 0.002)
+        np.testing.assert_allclose(state["qpos"], worlds[step][2], rtol=0, atol=1e-12, err_msg=f"step {step}")
+        assert min(np.abs(state["qpos"] - worlds[step][w]).max() for w in (0, 1)) > 1e-6, f"step {step}"
 
 
 def test_wait_holds_the_simulation_and_it_runs_in_real_time():
