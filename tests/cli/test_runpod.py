@@ -97,6 +97,7 @@ def test_gpus_lists_the_type_ids_that_gpu_takes(api, home):
     lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
     assert lines == [  # id, memory, display name; smallest memory first
         ["NVIDIA", "GeForce", "RTX", "4090", "24", "GB", "RTX", "4090"],
+        ["NVIDIA", "A40", "48", "GB", "A40"],
         ["NVIDIA", "H100", "80GB", "HBM3", "80", "GB", "H100", "SXM"],
     ]
     assert [c.field for c in api.calls] == ["gpuTypes"]

@@ -17,9 +17,11 @@ from graphql import parse
 from graphql.language import FieldNode, OperationDefinitionNode
 from graphql.utilities import value_from_ast_untyped
 
+# In neither memory nor id order, so that a listing sorted by memory shows it did the sorting.
 GPUS = {
-    "NVIDIA GeForce RTX 4090": {"id": "NVIDIA GeForce RTX 4090", "displayName": "RTX 4090", "memoryInGb": 24},
     "NVIDIA H100 80GB HBM3": {"id": "NVIDIA H100 80GB HBM3", "displayName": "H100 SXM", "memoryInGb": 80},
+    "NVIDIA GeForce RTX 4090": {"id": "NVIDIA GeForce RTX 4090", "displayName": "RTX 4090", "memoryInGb": 24},
+    "NVIDIA A40": {"id": "NVIDIA A40", "displayName": "A40", "memoryInGb": 48},
 }
 SSH_IP = "203.0.113.7"  # TEST-NET-3: documentation addresses, never contacted
 SSH_PORT = 40022
