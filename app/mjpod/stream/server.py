@@ -180,8 +180,6 @@ class StreamServer:
         self._listener = socket.create_server((self.host, self.port), reuse_port=False, backlog=16)
         self._listener.settimeout(POLL_STEP)
         self._spawn(self._accept_loop, "mjstream-accept")
-        # Built once, now, so that a client asking for the files waits for no compile (Panda: ~3 s).
-        self._spawn(self._files_model, "mjstream-files")
         log.info("streaming %s on %s:%d", plain_text(name), *self.address)
         warn_if_public("the stream", self.host, self.port, self.token)
 
@@ -350,8 +348,12 @@ class StreamServer:
         return message
 
     def _files_model(self) -> tuple[bytes, str | None]:
-        """The MODEL with the MJCF's files, and why not when it cannot have them; built once (by the
-        thread `_listen` starts), a client asking meanwhile waits for that one build."""
+        """The MODEL with the MJCF's files, and why not when it cannot have them.
+
+        Built once, when the first client asks (seed clients do; mjpod's own never do), not at start:
+        the build takes seconds of CPU on a mesh model (Panda: ~2 s), which a server started for a
+        benchmark or a one-off `serve` would otherwise spend beside the simulation it streams.
+        """
         with self._files_lock:
             if self._files_message is None:
                 try:
