@@ -99,7 +99,7 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
 def _bench(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcome:
     from rich.console import Console
 
-    from mjpod.jobs.bench import runner
+    from mjpod.jobs.bench import report, runner
     from mjpod.jobs.bench.types import SECTIONS, BenchConfig
 
     bench_config = BenchConfig(
@@ -116,7 +116,8 @@ def _bench(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcom
     result = runner.run(bench_config, Console(file=io.StringIO()))
     if not result.rows:
         raise RuntimeError("no figure was measured: " + "; ".join(result.warnings))
-    write_json(folder / "bench.json", result.to_json())
+    # The run saved its JSON after each section, under the hardware's name: keep it as the job's one file.
+    os.replace(report.paths(result, folder)["json"], folder / "bench.json")
     figures: dict[str, Any] = {}
     for row in result.rows:
         unit = row.unit.replace("world-steps/s", "world_steps_per_s").replace(" ", "_")
