@@ -243,7 +243,7 @@ def record(
                 for k in range(settings.frames):
                     if stop.is_set():
                         break
-                    n = steps_before_frame(k, settings.fps, timestep) if k else 0
+                    n = steps_before_frame(k, settings.fps, timestep)
                     _advance(engine, n, replay, steps)
                     steps += n
                     writer.write(grid.tile(renderer.render(), settings.cols))

@@ -120,7 +120,7 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
         )
         try:
             for k in range(settings.samples):
-                n = steps_before_frame(k, settings.rate, timestep) if k else 0
+                n = steps_before_frame(k, settings.rate, timestep)
                 if n:
                     engine.step(n)
                 steps += n

@@ -32,6 +32,8 @@ def make_engine(model_name: str, mjm: mujoco.MjModel, engine: str, config: Engin
 
 def steps_before_frame(k: int, rate: float, timestep: float) -> int:
     """Physics steps between frame (or sample) k-1 and k at `rate` per simulated second, rounded per
-    frame without drifting over a long run."""
+    frame without drifting over a long run; none before frame 0, the initial state."""
+    if k <= 0:
+        return 0
     per_frame = 1.0 / (rate * timestep)
     return round(k * per_frame) - round((k - 1) * per_frame)
