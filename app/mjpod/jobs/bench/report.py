@@ -177,8 +177,7 @@ def figure(result: BenchResult):
     cols = min(3, panels)
     rows = -(-panels // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.6 * rows), dpi=110, squeeze=False)
-    gpus = result.host["gpus"]
-    where = gpus[0]["name"] if gpus else f"CPU only ({result.host['cpu_count']} cores)"
+    where = result.hardware
     flat_axes = list(axes.flat)
     for ax, model in zip(flat_axes, models or [None], strict=False):
         _panel(

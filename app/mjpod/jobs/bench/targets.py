@@ -100,8 +100,7 @@ def read(result: BenchResult) -> list[Verdict]:
 
 def markdown(result: BenchResult) -> str:
     """The verdicts as a short markdown table, headed by the hardware and the warnings of the run."""
-    gpus = result.host["gpus"]
-    where = gpus[0]["name"] if gpus else f"CPU only ({result.host['cpu_count']} cores)"
+    where = result.hardware
     gl = result.gl.renderer if result.gl else "not used"
     lines = [
         f"# mjpod bench: figures beside their targets on {where}",

@@ -158,6 +158,12 @@ class BenchResult:
     # called after every new row, so a run killed part way still leaves what it measured on disk
     checkpoint: Callable[[], None] | None = dataclasses.field(default=None, repr=False, compare=False)
 
+    @property
+    def hardware(self) -> str:
+        """What the figures were measured on, for titles: the first GPU, else the CPU's cores."""
+        gpus = self.host["gpus"]
+        return gpus[0]["name"] if gpus else f"CPU only ({self.host['cpu_count']} cores)"
+
     def add(self, row: Row | None) -> Row | None:
         """Append a figure (None, a failed case, is left out) and checkpoint; returns it."""
         if row is not None:
