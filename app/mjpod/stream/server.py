@@ -36,6 +36,7 @@ from mjpod.stream.protocol import (
     encode,
     plain_text,
     read_message,
+    readable,
     wait_for,
 )
 
@@ -68,6 +69,27 @@ def warn_if_public(what: str, host: str, port: int, token: str | None) -> None:
             host,
             port,
         )
+
+
+class AcceptBackoff:
+    """The pause between failed accepts (out of descriptors), doubling up to MAX_BACKOFF; the failure
+    is logged once when it starts and once when accepting works again, not at every retry."""
+
+    def __init__(self, logger: logging.Logger, failing: str, recovered: str) -> None:
+        self.logger, self.failing, self.recovered = logger, failing, recovered
+        self.pause = 0.0
+
+    def failed(self, err: OSError) -> float:
+        """Seconds to wait before the next accept."""
+        if not self.pause:
+            self.logger.warning(self.failing, err)
+        self.pause = min(max(2 * self.pause, 0.05), MAX_BACKOFF)
+        return self.pause
+
+    def succeeded(self) -> None:
+        if self.pause:
+            self.logger.info(self.recovered)
+            self.pause = 0.0
 
 
 def env_host() -> str:
@@ -252,7 +274,11 @@ class StreamServer:
         An accept that fails (out of descriptors, a connection reset before it was taken) is logged
         once and retried with a growing pause: the server recovers as soon as descriptors free up.
         """
-        backoff = 0.0
+        backoff = AcceptBackoff(
+            log,
+            "cannot accept viewers (%s); retrying until it passes, streaming goes on",
+            "accepting viewers again",
+        )
         while not self._stopping.is_set():
             if not self._pending.acquire(timeout=POLL_STEP):
                 continue
@@ -265,16 +291,9 @@ class StreamServer:
                 self._pending.release()
                 if self._stopping.is_set():
                     break  # the listener was closed
-                if not backoff:
-                    log.warning(
-                        "cannot accept viewers (%s); retrying until it passes, streaming goes on", err
-                    )
-                backoff = min(max(2 * backoff, 0.05), MAX_BACKOFF)
-                self._stopping.wait(backoff)
+                self._stopping.wait(backoff.failed(err))
                 continue
-            if backoff:
-                log.info("accepting viewers again")
-                backoff = 0.0
+            backoff.succeeded()
             self._spawn(self._serve_client, f"mjstream-client-{addr[1]}", conn, f"{addr[0]}:{addr[1]}")
 
     def _serve_client(self, conn: socket.socket, peer: str) -> None:
@@ -396,7 +415,7 @@ class StreamServer:
                 snap = self.feed.wait_newer(seq, timeout=POLL_STEP)
                 if snap is not None:
                     out, seq, progress = memoryview(snap.message), snap.seq, time.monotonic()
-                elif wait_for(conn, selectors.EVENT_READ):
+                elif readable(conn):
                     self._client_spoke(conn)
                 continue
             ready = wait_for(conn, selectors.EVENT_READ | selectors.EVENT_WRITE, POLL_STEP)

@@ -34,7 +34,7 @@ import mujoco
 from mjpod.errors import MjpodError
 from mjpod.stream.client import apply_mjdata
 from mjpod.stream.feed import StateFeed
-from mjpod.stream.server import MAX_BACKOFF, warn_if_public
+from mjpod.stream.server import AcceptBackoff, warn_if_public
 
 
 class WebViewError(MjpodError, RuntimeError):
@@ -64,20 +64,19 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         self._slots = threading.BoundedSemaphore(max_connections)
         self._reading: dict[socket.socket, float] = {}  # connections still sending their request: deadline
         self._reading_lock = threading.Lock()
-        self._backoff = 0.0
+        self._backoff = AcceptBackoff(
+            log,
+            "browser view cannot accept connections (%s); retrying until it passes",
+            "browser view accepting connections again",
+        )
 
     def get_request(self) -> tuple[socket.socket, tuple]:
         try:
             request = super().get_request()
         except OSError as err:  # out of descriptors: socketserver would retry at once, forever
-            if not self._backoff:
-                log.warning("browser view cannot accept connections (%s); retrying until it passes", err)
-            self._backoff = min(max(2 * self._backoff, 0.05), MAX_BACKOFF)
-            time.sleep(self._backoff)
+            time.sleep(self._backoff.failed(err))
             raise
-        if self._backoff:
-            log.info("browser view accepting connections again")
-            self._backoff = 0.0
+        self._backoff.succeeded()
         return request
 
     def process_request(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
