@@ -309,7 +309,6 @@ stop_sshd() {
 # Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM); then SSH sessions' jobs
 # finish (stop_sessions) and it ends.
 stay_up() {
-  trap 'log "stopping"; stop_sessions; stop_sshd; exit 0' TERM INT HUP
   if [[ -n "$SSHD_PID" ]]; then
     local rc=0
     wait "$SSHD_PID" || rc=$?
@@ -322,7 +321,8 @@ stay_up() {
 }
 
 main() {
-  trap 'log "stopping"; stop_sshd; exit 0' TERM INT HUP # from the start: a docker stop mid-start too
+  # From the start, so a docker stop mid-start ends it cleanly too (stop_sessions finds none before sshd).
+  trap 'log "stopping"; stop_sessions; stop_sshd; exit 0' TERM INT HUP
   rm -f "$STATE_DIR/sshd"
   prepare_workspace
   write_session_env
