@@ -173,8 +173,9 @@ COMPOSE_FILES = -f compose.yaml $(if $(GPUS),-f compose.gpu.yaml)
 COMPOSE_ENV = MJPOD_IMAGE=$(IMAGE_REF) MJPOD_SSH_BIND=$(SSH_BIND) MJPOD_SSH_PORT=$(SSH_PORT) \
   MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT)
 
-image: $(if $(filter debian,$(BASE)),base-debian)  ## build the appliance image IMAGE:TAG (BASE=debian: no registry; WARP_CUDA=12: drivers older than R580)
+image:  ## build the appliance image IMAGE:TAG (BASE=debian: no registry; WARP_CUDA=12: drivers older than R580)
 	@$(CHECK_DOCKER) --build
+	$(if $(filter debian,$(BASE)),@$(MAKE) --no-print-directory base-debian)
 	DOCKER_BUILDKIT=1 $(DOCKER) build -t $(IMAGE_REF) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
 	  $(if $(UV_IMAGE),--build-arg UV_IMAGE=$(UV_IMAGE)) $(if $(PYTHON_VERSION),--build-arg PYTHON_VERSION=$(PYTHON_VERSION)) \
 	  --build-arg WARP_CUDA=$(WARP_CUDA) --build-arg MENAGERIE_ROBOTS="$(MENAGERIE_ROBOTS)" \
