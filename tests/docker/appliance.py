@@ -4,6 +4,7 @@ a temporary root, and the OpenSSH client to log in."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,10 +13,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 HEALTHCHECK = ROOT / "docker" / "healthcheck.sh"
 VENV_BIN = Path(sys.executable).parent
+
+needs_sshd = pytest.mark.skipif(
+    not (shutil.which("ssh") and Path("/usr/sbin/sshd").exists() and os.geteuid() == 0),
+    reason="needs root and OpenSSH (docker/provision.sh installs openssh-server and openssh-client)",
+)
 
 
 def free_port() -> int:

@@ -23,14 +23,12 @@ from tests.docker.appliance import (
     free_port,
     keygen,
     make_root,
+    needs_sshd,
     ssh_argv,
 )
 from tests.interrupted import LONG_RECORD, check_kept, wait_until_writing
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("ssh") and Path("/usr/sbin/sshd").exists() and os.geteuid() == 0),
-    reason="needs root and OpenSSH (docker/provision.sh installs openssh-server and openssh-client)",
-)
+pytestmark = needs_sshd
 
 SECRET = "rp_api_secret_value_0123"
 
@@ -41,13 +39,6 @@ def keys():
     good_pub = keygen(root / "good")
     keygen(root / "wrong")
     yield root, good_pub
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def sandbox():
-    root = make_root()
-    yield root
     shutil.rmtree(root, ignore_errors=True)
 
 

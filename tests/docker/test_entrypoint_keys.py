@@ -4,54 +4,40 @@ Debian's sshd on a loopback port and the OpenSSH client, as in test_entrypoint.p
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-import pytest
+from tests.docker.appliance import Appliance, keygen, needs_sshd
 
-from tests.docker.appliance import Appliance, keygen, make_root
-
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("ssh") and Path("/usr/sbin/sshd").exists() and os.geteuid() == 0),
-    reason="needs root and OpenSSH (docker/provision.sh installs openssh-server and openssh-client)",
-)
+pytestmark = needs_sshd
 
 SECRET = "s3cret-value-0042"
-
-
-@pytest.fixture
-def root():
-    folder = make_root()
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def logs_in(app: Appliance, key: Path) -> bool:
     return app.ssh(key, "true").returncode == 0
 
 
-def test_options_on_a_line_with_several_keys_never_come_off_their_key(root):
+def test_options_on_a_line_with_several_keys_never_come_off_their_key(sandbox):
     """Item 10: `KEY1 from="…",no-port-forwarding KEY2` on one line: the options became KEY1's comment
     and KEY2 was installed unrestricted. Now the line is refused, saying why."""
-    good, second = keygen(root / "good"), keygen(root / "second")
+    good, second = keygen(sandbox / "good"), keygen(sandbox / "second")
     restricted = f'{good} from="10.99.99.99",no-port-forwarding {second}'
-    app = Appliance(root, PUBLIC_KEY=restricted, SSH_PUBLIC_KEY=good).start()
+    app = Appliance(sandbox, PUBLIC_KEY=restricted, SSH_PUBLIC_KEY=good).start()
     try:
         app.wait_for_sshd()
-        assert not logs_in(app, root / "second"), "the restricted key logs in from anywhere"
+        assert not logs_in(app, sandbox / "second"), "the restricted key logs in from anywhere"
         assert "which key the options restrict cannot be told" in app.log
-        assert logs_in(app, root / "good"), app.log  # (given on its own line in SSH_PUBLIC_KEY)
+        assert logs_in(app, sandbox / "good"), app.log  # (given on its own line in SSH_PUBLIC_KEY)
         assert Path(app.env["MJPOD_AUTHORIZED_KEYS"]).read_text().splitlines() == [good]
     finally:
         app.stop()
 
 
-def test_a_private_key_pasted_as_public_key_never_reaches_the_log(root):
+def test_a_private_key_pasted_as_public_key_never_reaches_the_log(sandbox):
     """Item 10: each line of a private key pasted into PUBLIC_KEY was logged (its first 40 characters)."""
-    keygen(root / "pasted")
-    private = (root / "pasted").read_text()
-    app = Appliance(root, PUBLIC_KEY=private).start()
+    keygen(sandbox / "pasted")
+    private = (sandbox / "pasted").read_text()
+    app = Appliance(sandbox, PUBLIC_KEY=private).start()
     try:
         app.wait_for_log("sshd NOT started")
     finally:
@@ -61,34 +47,34 @@ def test_a_private_key_pasted_as_public_key_never_reaches_the_log(root):
     assert "PRIVATE key was passed as a public key in PUBLIC_KEY" in app.log
 
 
-def test_a_key_taken_out_of_public_key_stops_working_and_keys_added_by_hand_stay(root):
+def test_a_key_taken_out_of_public_key_stops_working_and_keys_added_by_hand_stay(sandbox):
     """Item 10: a key removed from PUBLIC_KEY still logged in after a restart, since keys were only
     ever appended. Now the keys the entrypoint manages are exactly those given at this start."""
-    good, second, by_hand = keygen(root / "good"), keygen(root / "second"), keygen(root / "by_hand")
-    first = Appliance(root, PUBLIC_KEY=f"{good}\n{second}").start()
+    good, second, by_hand = keygen(sandbox / "good"), keygen(sandbox / "second"), keygen(sandbox / "by_hand")
+    first = Appliance(sandbox, PUBLIC_KEY=f"{good}\n{second}").start()
     try:
         first.wait_for_sshd()
-        assert logs_in(first, root / "second")
+        assert logs_in(first, sandbox / "second")
     finally:
         first.stop()
     authorized = Path(first.env["MJPOD_AUTHORIZED_KEYS"])
     authorized.write_text(authorized.read_text() + by_hand + "\n")  # added in the container, by hand
-    again = Appliance(root, PUBLIC_KEY=good).start()
+    again = Appliance(sandbox, PUBLIC_KEY=good).start()
     try:
         again.wait_for_sshd()
-        assert not logs_in(again, root / "second"), "a key no longer given still logs in"
-        assert logs_in(again, root / "good") and logs_in(again, root / "by_hand"), again.log
+        assert not logs_in(again, sandbox / "second"), "a key no longer given still logs in"
+        assert logs_in(again, sandbox / "good") and logs_in(again, sandbox / "by_hand"), again.log
         assert "removed 1 key(s) installed at an earlier start and no longer given" in again.log
     finally:
         again.stop()
 
 
-def test_passphrases_and_credentials_in_urls_stay_out_of_sessions(root):
+def test_passphrases_and_credentials_in_urls_stay_out_of_sessions(sandbox):
     """Item 11: the filter missed names like *PASSPHRASE* and passwords inside URLs; they reached SSH
     sessions and a world-readable file. Now they stay out, and the file is root's alone."""
-    good = keygen(root / "good")
+    good = keygen(sandbox / "good")
     app = Appliance(
-        root,
+        sandbox,
         PUBLIC_KEY=good,
         MJPOD_SIGNING_PASSPHRASE=SECRET,
         MJPOD_DB_PASS=SECRET,
@@ -97,7 +83,7 @@ def test_passphrases_and_credentials_in_urls_stay_out_of_sessions(root):
     ).start()
     try:
         app.wait_for_sshd()
-        result = app.ssh(root / "good", "env")
+        result = app.ssh(sandbox / "good", "env")
         assert result.returncode == 0, result.stderr + app.log
     finally:
         app.stop()
