@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import time
 import urllib.request
 import uuid
 
@@ -16,6 +15,7 @@ import pytest
 from tests.docker.appliance import free_port, keygen
 from tests.image.conftest import IMAGE, ROOT, TAG, make, run
 from tests.mp4 import decode
+from tests.stream.helpers import wait_for
 
 pytestmark = pytest.mark.image
 
@@ -25,16 +25,6 @@ SSH_OPTS = "-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/
 
 def compose(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return run([*shlex.split(COMPOSE), "-f", str(ROOT / "compose.yaml"), *args], env)
-
-
-def wait_until(what: str, check, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} did not happen in {timeout} s"
-        time.sleep(0.5)
 
 
 def fetch(url: str) -> bytes | None:
@@ -83,7 +73,7 @@ def test_compose_up_ssh_jobs_serve_and_down_without_a_gpu(docker_env, image, tmp
             )
             return result.returncode == 0 and "gl=egl" in result.stdout
 
-        wait_until("make ssh into the appliance", ssh_egl)
+        wait_for(ssh_egl, 120, "make ssh into the appliance")
 
         record = compose(
             env,
@@ -103,8 +93,10 @@ def test_compose_up_ssh_jobs_serve_and_down_without_a_gpu(docker_env, image, tmp
         assert not compose(env, "ps", "-q").stdout.strip()
         serve = compose(env, "--profile", "serve", "up", "-d", "serve")
         assert serve.returncode == 0, serve.stdout + serve.stderr
-        frame = wait_until(
-            "the browser view's frame", lambda: fetch(f"http://127.0.0.1:{env['MJPOD_WEB_PORT']}/frame.jpg")
+        frame = wait_for(
+            lambda: fetch(f"http://127.0.0.1:{env['MJPOD_WEB_PORT']}/frame.jpg"),
+            120,
+            "the browser view's frame",
         )
         assert frame[:2] == b"\xff\xd8"  # a JPEG rendered in the container
     finally:
