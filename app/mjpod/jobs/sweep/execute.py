@@ -100,7 +100,7 @@ def _bench(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcom
     from rich.console import Console
 
     from mjpod.jobs.bench import report, runner
-    from mjpod.jobs.bench.types import SECTIONS, BenchConfig
+    from mjpod.jobs.bench.types import BenchConfig
 
     bench_config = BenchConfig(
         models=(params["model"],),
@@ -108,7 +108,7 @@ def _bench(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcom
         nworld=(params["nworld"],),
         nstep=params["nstep"],
         seconds=params["seconds"],
-        skip=tuple(s for s in SECTIONS if s not in params["sections"]),
+        only=tuple(params["sections"]),
         testspeed=False,
         out=folder,
         engine_config=config,  # the job's device, buffers, gains, controls and threads
