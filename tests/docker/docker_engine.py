@@ -8,13 +8,36 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socketserver
+import subprocess
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 API_VERSION = "1.43"
+
+
+def cli_major(cli: str) -> int:
+    """A docker CLI's major version; 0 when it is not installed or does not say."""
+    if not shutil.which(cli):
+        return 0
+    out = subprocess.run(
+        [cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True, timeout=30
+    )
+    version = out.stdout.strip().split(".")[0]
+    return int(version) if version.isdigit() else 0
+
+
+def lacks_buildx(cli: str) -> bool:
+    """A CLI from 23 on without the buildx plugin: `docker build` falls back to the legacy builder."""
+    return (
+        cli_major(cli) >= 23
+        and subprocess.run([cli, "buildx", "version"], capture_output=True, timeout=30).returncode != 0
+    )
+
+
 RUNC = {"runc": {"path": "runc"}}
 NVIDIA = {**RUNC, "nvidia": {"path": "nvidia-container-runtime"}}
 

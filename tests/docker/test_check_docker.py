@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.docker_engine import NVIDIA, RUNC, FakeDockerEngine
+from tests.docker.docker_engine import NVIDIA, RUNC, FakeDockerEngine, cli_major, lacks_buildx
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = ROOT / "scripts" / "check-docker.sh"
@@ -99,17 +99,9 @@ def test_missing_compose_plugin_is_named_with_the_package_to_install():
         assert run([str(CHECK), "--compose"], DOCKER_HOST=engine.host, COMPOSE="true").returncode == 0
 
 
-def _major(cli: str) -> int:
-    """The docker CLI's major version; 0 when it is not installed or does not say."""
-    if not shutil.which(cli):
-        return 0
-    version = run([cli, "version", "--format", "{{.Client.Version}}"]).stdout.strip().split(".")[0]
-    return int(version) if version.isdigit() else 0
-
-
 def test_a_cli_from_23_on_without_buildx_is_named_before_a_build():
     """Without buildx such a CLI silently takes the legacy builder, which fails only at RUN --mount."""
-    if run(["docker", "buildx", "version"]).returncode == 0 or _major("docker") < 23:
+    if not lacks_buildx("docker"):
         pytest.skip("the docker CLI here has buildx, or is older than 23 (BuildKit built in)")
     with FakeDockerEngine(RUNC) as engine:
         assert run([str(CHECK)], DOCKER_HOST=engine.host).returncode == 0  # fine for all but builds
@@ -124,7 +116,7 @@ def test_a_cli_from_23_on_without_buildx_is_named_before_a_build():
 
 def test_a_cli_older_than_23_builds_with_its_own_buildkit(tmp_path):
     """Debian 12's docker.io CLI (20.10) carries BuildKit itself (DOCKER_BUILDKIT=1): no buildx needed."""
-    old = next((c for c in ("/usr/bin/docker", "docker") if 0 < _major(c) < 23), None)
+    old = next((c for c in ("/usr/bin/docker", "docker") if 0 < cli_major(c) < 23), None)
     if old is None:
         pytest.skip("no docker CLI older than 23 here (Debian 12's docker.io has one)")
     with FakeDockerEngine(RUNC) as engine:

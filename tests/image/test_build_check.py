@@ -4,32 +4,18 @@ builder and fail only at the first RUN --mount; `make image` must stop first and
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
+from tests.docker.docker_engine import lacks_buildx
 from tests.image.conftest import make
 
 pytestmark = pytest.mark.image
 
 
 def _cli_without_buildx() -> str | None:
-    for cli in dict.fromkeys(
-        filter(None, [shutil.which("docker"), "/usr/local/bin/docker", "/usr/bin/docker"])
-    ):
-        try:
-            version = subprocess.run(
-                [cli, "version", "--format", "{{.Client.Version}}"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            ).stdout.strip()
-            buildx = subprocess.run([cli, "buildx", "version"], capture_output=True, timeout=30).returncode
-        except OSError:
-            continue
-        if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 23 and buildx != 0:
-            return cli
-    return None
+    candidates = filter(None, [shutil.which("docker"), "/usr/local/bin/docker", "/usr/bin/docker"])
+    return next((cli for cli in dict.fromkeys(candidates) if lacks_buildx(cli)), None)
 
 
 def test_a_cli_without_buildx_is_named_before_building(docker_env):
