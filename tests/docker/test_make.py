@@ -29,8 +29,9 @@ def make(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def dry(*args: str) -> str:
-    result = make("-n", *args, "SSH_PUBKEY=" + KEY)
+def dry(*args: str, **env: str) -> str:
+    """`make -n ARGS` with a key named (ARGS may name another: make takes a variable's last setting)."""
+    result = make("-n", "SSH_PUBKEY=" + KEY, *args, **env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -64,15 +65,7 @@ def test_a_proxy_ca_reaches_the_build_as_a_secret():
     cmd = build_line(dry("image", "CA_CERT=/etc/corp/proxy-ca.pem"))
     assert "--secret id=ca,src=/etc/corp/proxy-ca.pem" in cmd
     assert "proxy-ca" not in cmd.split("--secret")[0]
-    assert "--secret id=ca,src=/etc/ssl/x.pem" in build_line(
-        make_dry_env("image", SSL_CERT_FILE="/etc/ssl/x.pem")
-    )
-
-
-def make_dry_env(*args: str, **env: str) -> str:
-    result = make("-n", *args, **env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    assert "--secret id=ca,src=/etc/ssl/x.pem" in build_line(dry("image", SSL_CERT_FILE="/etc/ssl/x.pem"))
 
 
 def test_base_debian_builds_from_stand_ins_without_any_registry():
@@ -197,9 +190,9 @@ def test_ssh_does_not_forward_the_ports_compose_already_publishes():
 def test_ssh_follows_the_bind_address_and_a_key_that_is_not_a_default_one(tmp_path):
     key = tmp_path / "mjpod_key"
     key.write_text("private")
-    out = " ".join(make_dry_env("ssh", f"SSH_PUBKEY={key}.pub", "SSH_BIND=10.1.2.3", "SSH_PORT=2201").split())
+    out = " ".join(dry("ssh", f"SSH_PUBKEY={key}.pub", "SSH_BIND=10.1.2.3", "SSH_PORT=2201").split())
     assert f"ssh -p 2201 -i {key} -o IdentitiesOnly=yes -o HostKeyAlias=mjpod-local root@10.1.2.3" in out
-    everywhere = " ".join(make_dry_env("ssh", "SSH_BIND=0.0.0.0").split())
+    everywhere = " ".join(dry("ssh", "SSH_BIND=0.0.0.0").split())
     assert "root@127.0.0.1" in everywhere  # published on all interfaces: this host reaches it on loopback
 
 
