@@ -186,12 +186,16 @@ class VideoWriter:
             ) from None
         self.frames += 1
 
+    def finish(self) -> None:
+        """Let ffmpeg finish encoding (its lookahead, the MP4 index): what an encoder's time includes."""
+        self._gen.close()  # (a no-op once done)
+
     def close(self) -> Path:
         """Let ffmpeg finish the file, check it reads back whole, and move it into place."""
         if self.closed:
             return self.path
         self.closed = True
-        self._gen.close()
+        self.finish()
         if self.frames == 0:
             self._partial.unlink(missing_ok=True)
             raise VideoError(f"no frames were written; {self.path} was not created")

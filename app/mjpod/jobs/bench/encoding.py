@@ -60,7 +60,7 @@ def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
                     while (elapsed := time.perf_counter() - start) < config.seconds or count < 30:
                         writer.write(frames[count % len(frames)])
                         count += 1
-                    writer.close()  # the encoder's tail (flushing its lookahead) counts too
+                    writer.finish()  # the encoder's tail (flushing its lookahead) counts; the check after not
                     elapsed = time.perf_counter() - start
                 result.add(
                     Row(
