@@ -260,7 +260,7 @@ def _read_files(listing: object, blob: np.ndarray | None) -> dict[str, bytes]:
     if not 0 < total <= MAX_RAW_MODEL:  # (a zero limit would let zlib inflate without bound)
         raise ProtocolError(f"MODEL files add up to {total} bytes; allowed: 1 to {MAX_RAW_MODEL}")
     raw, _ = inflate("MODEL files", blob, total)
-    assets, offset = {}, 0
+    view, assets, offset = memoryview(raw), {}, 0  # (a bytearray slice would be a second copy)
     for name, size in sizes.items():
-        assets[name], offset = bytes(raw[offset : offset + size]), offset + size
+        assets[name], offset = bytes(view[offset : offset + size]), offset + size
     return assets
