@@ -6,9 +6,10 @@ benchmark can say whether it measured the NVIDIA driver or Mesa's software raste
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import mujoco
@@ -55,26 +56,29 @@ def _query_current_context() -> GLInfo:
     return GLInfo(backend(), text(GL.GL_RENDERER), text(GL.GL_VENDOR), text(GL.GL_VERSION))
 
 
-def gl_info() -> GLInfo:
-    """Open a 1x1 context with the configured backend and report what it is."""
+@contextlib.contextmanager
+def _scratch_context() -> Iterator[None]:
+    """A current 1x1 context of the configured backend, for queries; freed afterwards."""
     context = mujoco.GLContext(1, 1)
     try:
         context.make_current()
-        return _query_current_context()
+        yield
     finally:
         context.free()
+
+
+def gl_info() -> GLInfo:
+    """Open a 1x1 context with the configured backend and report what it is."""
+    with _scratch_context():
+        return _query_current_context()
 
 
 def max_frame_side() -> int:
     """The largest width or height this GL can give an offscreen buffer (GL_MAX_RENDERBUFFER_SIZE)."""
     from OpenGL import GL
 
-    context = mujoco.GLContext(1, 1)
-    try:
-        context.make_current()
+    with _scratch_context():
         return int(GL.glGetIntegerv(GL.GL_MAX_RENDERBUFFER_SIZE))
-    finally:
-        context.free()
 
 
 class GLRenderer:
