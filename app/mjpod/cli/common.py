@@ -12,6 +12,7 @@ import functools
 import inspect
 import logging
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -145,16 +146,17 @@ DampingOpt = Annotated[
 class SimulationOptions:
     """What to simulate, as typed on the command line: the model spec, the engine and its settings."""
 
-    model: str | None = "bin"
-    engine: str = "mjc"
-    nworld: int = 1
-    device: str | None = None
-    ctrl: str = "noise"
-    seed: int = 0
-    nconmax: int | None = None
-    njmax: int | None = None
-    comfree_stiffness: str | None = None
-    comfree_damping: str | None = None
+    # Each field's type carries its option's help; --help lists them in this order.
+    model: ModelOpt = "bin"
+    engine: EngineOpt = "mjc"
+    nworld: NworldOpt = 1
+    device: DeviceOpt = None
+    ctrl: CtrlOpt = "noise"
+    seed: SeedOpt = 0
+    nconmax: NconmaxOpt = None
+    njmax: NjmaxOpt = None
+    comfree_stiffness: StiffnessOpt = None
+    comfree_damping: DampingOpt = None
 
     def engine_config(self) -> EngineConfig:
         """The engine's settings, or a clean exit naming the bad value."""
@@ -163,27 +165,13 @@ class SimulationOptions:
         return engine_config(**fields)  # type: ignore[arg-type]
 
 
-_OPTIONS = {  # each option's name, type and help, in the order --help lists them
-    "model": ModelOpt,
-    "engine": EngineOpt,
-    "nworld": NworldOpt,
-    "device": DeviceOpt,
-    "ctrl": CtrlOpt,
-    "seed": SeedOpt,
-    "nconmax": NconmaxOpt,
-    "njmax": NjmaxOpt,
-    "comfree_stiffness": StiffnessOpt,
-    "comfree_damping": DampingOpt,
-}
-
-
 def simulation_options(
     model: tuple[Any, str | None] = (ModelOpt, "bin"),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Put the shared simulation options where the command has its `sim` parameter, and call it with
     them gathered into one SimulationOptions. `model`: the model option's declaration and default, for a
     command that names it otherwise (view's --local)."""
-    options = {**_OPTIONS, "model": model[0]}
+    options = typing.get_type_hints(SimulationOptions, include_extras=True) | {"model": model[0]}
     defaults = {f.name: f.default for f in dataclasses.fields(SimulationOptions)} | {"model": model[1]}
     shared = [
         inspect.Parameter(
