@@ -11,6 +11,9 @@ from rich.console import Console
 
 from mjpod.cli.common import (
     DampingOpt,
+    DeviceOpt,
+    NconmaxOpt,
+    NjmaxOpt,
     StiffnessOpt,
     console,
     engine_config,
@@ -18,13 +21,15 @@ from mjpod.cli.common import (
     frame_size,
     user_errors,
 )
+from mjpod.engines import ENGINES
+from mjpod.jobs.bench import BenchConfig
 
 
 def bench(
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="model spec; repeat for several")
     ] = None,
-    engine: Annotated[list[str] | None, typer.Option(help="engine(s): mjc, mjwarp, comfree")] = None,
+    engine: Annotated[list[str] | None, typer.Option(help=f"engine(s): {', '.join(ENGINES)}")] = None,
     nworld: Annotated[
         list[int] | None, typer.Option(help="worlds per physics run; repeat for a sweep")
     ] = None,
@@ -51,23 +56,19 @@ def bench(
         ),
     ] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a CI-sized run")] = False,
-    device: Annotated[
-        str | None, typer.Option(help="Warp device: cuda:0, cpu (default: WARP_DEVICE or best)")
-    ] = None,
-    nconmax: Annotated[int | None, typer.Option(help="contacts per world (Warp engines)")] = None,
-    njmax: Annotated[int | None, typer.Option(help="constraint rows per world (Warp engines)")] = None,
+    device: DeviceOpt = None,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
     testspeed: Annotated[
         bool | None,
         typer.Option("--testspeed/--no-testspeed", help="compare with mjwarp-testspeed (default: on CUDA)"),
     ] = None,
-    out: Annotated[Path, typer.Option(help="folder for the JSON, plot and transcript")] = Path(
-        "bench/results"
-    ),
+    out: Annotated[Path, typer.Option(help="folder for the JSON, plot and transcript")] = BenchConfig.out,
     comfree_stiffness: StiffnessOpt = None,
     comfree_damping: DampingOpt = None,
 ) -> None:
     """Benchmark this box: the seed loop, GL rendering, and physics steps/s for every engine across nworld."""
-    from mjpod.jobs.bench import BenchConfig, report, runner
+    from mjpod.jobs.bench import report, runner
 
     given = {
         k: v
