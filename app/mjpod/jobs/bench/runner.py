@@ -10,20 +10,20 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mjpod import __version__, models
 from mjpod.host import sysinfo
-from mjpod.jobs.bench import contact, encoding, physics, raytracing, rendering, report, streaming
+from mjpod.jobs.bench import batch, contact, encode, physics, render, report, stream
 from mjpod.jobs.bench.types import SECTIONS, BenchConfig, BenchResult, Section
 from mjpod.render.gl import gl_info
 
 # Section name -> the function that measures it and appends its rows to the result (in SECTIONS order).
 RUNNERS: dict[str, Section] = {
-    "seed": rendering.seed,
-    "render": rendering.render,
+    "seed": render.seed,
+    "render": render.render,
     "physics": physics.run_section,
     "contact": contact.run_section,
-    "stream": streaming.run_section,
-    "encode": encoding.encode,
-    "record": encoding.record,
-    "batch": raytracing.run_section,
+    "stream": stream.run_section,
+    "encode": encode.encode,
+    "record": encode.record,
+    "batch": batch.run_section,
 }
 
 

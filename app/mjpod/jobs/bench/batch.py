@@ -8,7 +8,7 @@ from rich.progress import Progress
 from mjpod import models
 from mjpod.engines import buffers, make
 from mjpod.jobs.bench import measure, testspeed
-from mjpod.jobs.bench.rendering import gl_row, initial_state
+from mjpod.jobs.bench.render import gl_row, initial_state
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
 
 BATCH_SIZES = ((64, 64), (240, 320))

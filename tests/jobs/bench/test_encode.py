@@ -6,7 +6,7 @@ import sys
 from rich.progress import Progress
 
 from mjpod import models
-from mjpod.jobs.bench import encoding
+from mjpod.jobs.bench import encode
 from mjpod.jobs.bench.types import BenchConfig, BenchResult
 
 
@@ -15,8 +15,8 @@ def test_without_imageio_ffmpeg_the_video_sections_are_skipped_saying_why(monkey
     config = BenchConfig.quick_run()
     result = BenchResult(config, {"gpus": [], "cpu_count": 2}, None, None)
     with Progress() as progress:
-        encoding.encode(config, result, [], progress)
-        encoding.record(config, result, [models.load("pendulum")], progress)
+        encode.encode(config, result, [], progress)
+        encode.record(config, result, [models.load("pendulum")], progress)
     assert result.rows == []
     assert [s.split(" (")[0] for s in result.skipped] == ["encode", "record"]
     assert all("imageio-ffmpeg" in s and "pip install imageio-ffmpeg" in s for s in result.skipped)

@@ -107,7 +107,7 @@ class _clients:
 
     def __enter__(self) -> _clients:
         host, port = self.server.address
-        cmd = [sys.executable, "-m", "mjpod.jobs.bench.streaming", host, str(port)]
+        cmd = [sys.executable, "-m", "mjpod.jobs.bench.stream", host, str(port)]
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for _ in range(self.n)]
         for _ in range(self.stalled):
             sock = socket.socket()
