@@ -23,6 +23,7 @@ from mjpod.cli.common import (
 )
 from mjpod.engines import ENGINES
 from mjpod.jobs.bench import BenchConfig
+from mjpod.jobs.bench.sections import SECTIONS
 
 
 def bench(
@@ -37,7 +38,7 @@ def bench(
     seconds: Annotated[float | None, typer.Option(help="time budget per measurement on CPU")] = None,
     skip: Annotated[
         list[str] | None,
-        typer.Option(help="skip a section: seed, render, physics, contact, stream, encode, record, batch"),
+        typer.Option(help=f"skip a section: {', '.join(SECTIONS)}"),
     ] = None,
     only: Annotated[list[str] | None, typer.Option(help="run only this section; repeat for several")] = None,
     size: Annotated[

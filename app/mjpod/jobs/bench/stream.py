@@ -37,7 +37,7 @@ CONDITIONS = (  # label, reading clients, stalled clients, silent connections
 LATENCY_PERIOD = 0.005  # seconds between states in the latency run
 
 
-def run_section(
+def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     seconds = min(config.seconds, 1.0)
