@@ -12,8 +12,6 @@ gives every client one shared deadline to take the rest of its model, the last s
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import os
 import selectors
@@ -27,6 +25,7 @@ import mujoco
 from mjpod import models
 from mjpod.stream.feed import StateFeed
 from mjpod.stream.model_transfer import ModelInfo, model_message
+from mjpod.stream.net import AcceptBackoff, token_matches, warn_if_public
 from mjpod.stream.protocol import (
     MAX_HELLO,
     POLL_STEP,
@@ -46,50 +45,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7000
 SEND_BUFFER = 64 * 1024
 CLOSE_STALL = 2.0  # at shutdown, a client that takes no byte for this long is cut at once
-MAX_BACKOFF = 1.0  # seconds between accept attempts while the process is out of descriptors
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve anywhere
-
-
-def warn_if_public(what: str, host: str, port: int, token: str | None) -> None:
-    """One warning when `what` listens beyond loopback with no token: anyone who reaches it may watch."""
-    if token is None and not is_loopback(host):
-        log.warning(
-            "%s listens on %s:%d without a token: anyone who can reach that address can watch. "
-            "Set MJSTREAM_TOKEN (or --token), or bind 127.0.0.1 and use ssh -L",
-            what,
-            host,
-            port,
-        )
-
-
-class AcceptBackoff:
-    """The pause between failed accepts (out of descriptors), doubling up to MAX_BACKOFF; the failure
-    is logged once when it starts and once when accepting works again, not at every retry."""
-
-    def __init__(self, logger: logging.Logger, failing: str, recovered: str) -> None:
-        self.logger, self.failing, self.recovered = logger, failing, recovered
-        self.pause = 0.0
-
-    def failed(self, err: OSError) -> float:
-        """Seconds to wait before the next accept."""
-        if not self.pause:
-            self.logger.warning(self.failing, err)
-        self.pause = min(max(2 * self.pause, 0.05), MAX_BACKOFF)
-        return self.pause
-
-    def succeeded(self) -> None:
-        if self.pause:
-            self.logger.info(self.recovered)
-            self.pause = 0.0
 
 
 def env_host() -> str:
@@ -384,10 +339,8 @@ class StreamServer:
             return self._files_message
 
     def _refusal(self, meta: dict) -> str | None:
-        if self.token is not None:
-            given = meta.get("token")
-            if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self.token.encode()):
-                return "wrong or missing token: set MJSTREAM_TOKEN (or --token) to the server's token"
+        if self.token is not None and not token_matches(meta.get("token"), self.token):
+            return "wrong or missing token: set MJSTREAM_TOKEN (or --token) to the server's token"
         if self._clients >= self.max_clients:
             return f"too many clients ({self.max_clients}); close another viewer first"
         return None
