@@ -38,7 +38,7 @@ class ServeOptions:
     camera: int | str = -1
     duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
     realtime: bool = True
-    wait: bool = False  # hold the simulation until the first TCP client (the seed's behaviour)
+    wait: bool = False  # hold the simulation until the first TCP client (as a seed script's start())
 
 
 def run(

@@ -1,5 +1,5 @@
-"""Bench section `seed`: GL frames/s of the seed tutorial's loop (mj_step, update_scene, render) on its
-own model and frame size."""
+"""Bench section `seed`: GL frames/s of the seed loop (mj_step, update_scene, render; docs/architecture.md)
+on the seed's own model and frame size."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from mjpod.jobs.bench import measure
 from mjpod.jobs.bench.render import gl_row
 from mjpod.jobs.bench.types import SEED_MODEL, BenchConfig, BenchResult
 
-SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
+SEED_SIZE = (240, 320)  # height, width, as in the seed loop
 
 
 def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
-    """The seed tutorial's mj_step + update_scene + render loop on its own model."""
+    """The seed loop: mj_step + update_scene + render on the seed's own model."""
     del loaded  # the seed loop always runs the seed's own model
     task = progress.add_task("seed loop (mj_step+render)", total=1)
     try:
