@@ -8,6 +8,7 @@ MENAGERIE_ROOT ?= $(wildcard $(abspath ../shared/models))
 export MENAGERIE_ROOT
 export MUJOCO_GL ?= egl
 BENCH_ARGS ?=
+# the benchmark's results: mjpod bench's own --out default (BenchConfig.out; tests/docker/test_make.py checks)
 OUT ?= bench/results
 
 .PHONY: help venv bench bench-local bench-quick record record-local serve serve-local view test test-gpu test-image gpu-check gpu-check-rehearsal lint fmt lock doctor models clean

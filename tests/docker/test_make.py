@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mjpod.jobs.bench import BenchConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "/home/me/.ssh/id_ed25519.pub"
 
@@ -100,7 +102,8 @@ def test_bench_in_the_container_mounts_results_and_the_workspace():
 def test_bench_without_docker_or_image_runs_in_the_venv_and_says_so():
     out = dry("bench", "DOCKER=/nonexistent/docker")
     assert "bench: in the local venv .venv (no Docker engine or no image mjpod:latest" in out
-    assert ".venv/bin/mjpod bench --out bench/results" in out
+    # the Makefile's one shell-side OUT default stays mjpod bench's own (BenchConfig.out)
+    assert f".venv/bin/mjpod bench --out {BenchConfig.out}" in out
     assert not docker_lines(out)
 
 

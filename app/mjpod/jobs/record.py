@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mjpod import __version__, models, render, video
-from mjpod.engines import EngineConfig
+from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs.replay import ControlReplay
 from mjpod.jobs.simulation import make_engine, steps_before_frame
@@ -33,8 +33,8 @@ from mjpod.render import grid
 
 @dataclasses.dataclass(frozen=True)
 class RecordSettings:
-    model: str = "bin"
-    engine: str = "mjc"
+    model: str = models.DEFAULT_MODEL
+    engine: str = DEFAULT_ENGINE
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
     renderer: render.RendererKind = "gl"
     camera: cameras.CameraSpec = dataclasses.field(default_factory=cameras.CameraSpec)
