@@ -42,7 +42,7 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
         config = dataclasses.replace(config, engines=tuple(e for e in config.engines if e == "mjc"))
     if any(config.runs(s) for s in ("seed", "render", "record", "batch")):  # the sections that use GL
         try:
-            result.gl = gl_info()
+            result.gl = gl_info(config.engine_config.device)  # on EGL: the GPU --device names
         except Exception as err:  # every GL backend failure surfaces here; doctor names the fix
             result.warnings.append(
                 f"GL rendering unavailable ({err}); run `mjpod doctor`. GL sections skipped."
