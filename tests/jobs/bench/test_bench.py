@@ -89,6 +89,14 @@ def test_reports_the_gl_renderer_this_machine_really_used(bench_run):
     assert real.renderer in proc.stdout  # said before measuring
 
 
+def test_on_a_cpu_the_memory_rows_are_absent_saying_why(bench_run):
+    proc, _, data = bench_run
+    why = "memory (device memory is measured on a CUDA GPU; Warp runs on cpu here)"
+    assert why in data["skipped"] and f"skipped: {why}" in " ".join(proc.stdout.split())
+    assert not [r for r in data["results"] if r["section"] == "memory"]
+    assert data["gpu"] is None and data["gl"]["egl_device"] == 0  # no GPU here; Mesa's EGL device drew
+
+
 def test_world_steps_are_counted_like_testspeed(bench_run):
     _, _, data = bench_run
     for r in data["results"]:

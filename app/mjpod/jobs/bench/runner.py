@@ -13,12 +13,13 @@ from mjpod.host import sysinfo
 from mjpod.jobs.bench import report
 from mjpod.jobs.bench.sections import SECTIONS, check
 from mjpod.jobs.bench.types import BenchConfig, BenchResult
+from mjpod.render import egl
 from mjpod.render.gl import gl_info
 
 
 def _warp_device(config: BenchConfig) -> str | None:
     if not set(config.engines) - {"mjc"} or not any(
-        config.runs(s) for s in ("physics", "contact", "record", "batch")
+        config.runs(s) for s in ("memory", "physics", "contact", "record", "batch")
     ):
         return None
     from mjpod.engines import warp_setup
@@ -48,6 +49,7 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
                 f"GL rendering unavailable ({err}); run `mjpod doctor`. GL sections skipped."
             )
             config = dataclasses.replace(config, skip=(*config.skip, "seed", "render"))
+    result.gpu = _gpu(result)
     _describe(result, console)
     if config.append:
         _continue(result, console)
@@ -76,6 +78,16 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
     return result
 
 
+def _gpu(result: BenchResult) -> dict | None:
+    """Which GPU the run used: the Warp device's, else the one its EGL device draws on (nvidia-smi's
+    name, UUID and PCI bus id); None on a CPU."""
+    ordinal = egl.cuda_ordinal(result.warp_device)
+    if ordinal is None and result.gl is not None:
+        ordinal = result.gl.egl_cuda_id
+    gpu = sysinfo.cuda_gpu(ordinal)
+    return gpu.identity() if gpu else None
+
+
 def _continue(result: BenchResult, console: Console) -> None:
     """Carry the figures already in this hardware's result file (bench --append) into `result`."""
     path = report.paths(result, result.config.out)["json"]
@@ -100,7 +112,8 @@ def _describe(result: BenchResult, console: Console) -> None:
     console.print(f"  EGL vendor files: {vendors}")
     if result.gl:
         gl = result.gl
-        console.print(f"  GL: MUJOCO_GL={gl.backend}, GL_RENDERER={gl.renderer!r}, {gl.version}")
+        where = f", EGL device {gl.egl_device}" if gl.egl_device is not None else ""
+        console.print(f"  GL: MUJOCO_GL={gl.backend}{where}, GL_RENDERER={gl.renderer!r}, {gl.version}")
         if gl.software and gpus:
             msg = (
                 f"rendering falls back to a SOFTWARE renderer ({gl.renderer}) although this box has an "
@@ -112,6 +125,8 @@ def _describe(result: BenchResult, console: Console) -> None:
         elif gl.software:
             console.print(f"  note: {gl.renderer} is a software renderer: GL figures measure the CPU")
     console.print(f"  Warp device: {result.warp_device or 'not used'}")
+    if result.gpu:
+        console.print(f"  on GPU {result.gpu['index']}: {result.gpu['name']}, {result.gpu['pci_bus_id']}")
     console.print("  versions: " + ", ".join(f"{k} {v}" for k, v in host.versions.items()))
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")
