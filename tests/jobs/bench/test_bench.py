@@ -155,6 +155,16 @@ def test_the_default_nworld_sweep_suits_each_engine_and_device():
 
 
 def test_each_section_is_measured_by_the_run_of_the_module_of_its_name():
-    assert list(SECTIONS) == ["seed", "render", "physics", "contact", "stream", "encode", "record", "batch"]
+    assert list(SECTIONS) == [
+        "seed",
+        "render",
+        "memory",
+        "physics",
+        "contact",
+        "stream",
+        "encode",
+        "record",
+        "batch",
+    ]
     for name, section in SECTIONS.items():
         assert (section.__module__, section.__name__) == (f"mjpod.jobs.bench.{name}", "run")

@@ -86,7 +86,9 @@ def test_a_hanging_job_is_stopped_at_its_timeout_and_the_rest_finishes(sweep):
     first, rows, *_ = sweep
     hung = [r for r in rows if r["status"] != "done"]
     assert len(hung) == 1 and hung[0]["status"] == "failed" and hung[0]["seed"] == "99"
-    assert hung[0]["error"].startswith("timeout: still running after ") and "timeout_s = 15" in hung[0]["error"]
+    assert (
+        hung[0]["error"].startswith("timeout: still running after ") and "timeout_s = 15" in hung[0]["error"]
+    )
     assert "1 failed" in first.stdout and "8 done" in first.stdout
 
 

@@ -142,7 +142,6 @@ class BenchResult:
     host: Host
     gl: GLInfo | None
     warp_device: str | None
-    gpu: dict | None = None  # the GPU the run used (index, name, UUID, PCI bus id), as nvidia-smi names it
     rows: list[Row] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
@@ -153,6 +152,7 @@ class BenchResult:
     earlier: list[dict] = dataclasses.field(default_factory=list)
     carried: int = 0  # how many of `rows` (and `warnings`, below) came from the earlier runs
     carried_warnings: int = 0
+    gpu: dict | None = None  # the GPU the run used (index, name, UUID, PCI bus id), as nvidia-smi names it
     # where `add` rewrites the JSON after every new row, so a run killed part way keeps what it measured
     json_path: Path | None = dataclasses.field(default=None, repr=False, compare=False)
 
