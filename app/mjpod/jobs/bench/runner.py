@@ -13,7 +13,7 @@ from mjpod.host import sysinfo
 from mjpod.jobs.bench import report
 from mjpod.jobs.bench.sections import SECTIONS, check
 from mjpod.jobs.bench.types import BenchConfig, BenchResult
-from mjpod.render import egl
+from mjpod.jobs.simulation import gpu_used
 from mjpod.render.gl import gl_info
 
 
@@ -49,7 +49,7 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
                 f"GL rendering unavailable ({err}); run `mjpod doctor`. GL sections skipped."
             )
             config = dataclasses.replace(config, skip=(*config.skip, "seed", "render"))
-    result.gpu = _gpu(result)
+    result.gpu = gpu_used(result.warp_device)
     _describe(result, console)
     if config.append:
         _continue(result, console)
@@ -76,16 +76,6 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
                 section(config, result, loaded, progress)
                 result.save()  # the section's warnings and skips too
     return result
-
-
-def _gpu(result: BenchResult) -> dict | None:
-    """Which GPU the run used: the Warp device's, else the one its EGL device draws on (nvidia-smi's
-    name, UUID and PCI bus id); None on a CPU."""
-    ordinal = egl.cuda_ordinal(result.warp_device)
-    if ordinal is None and result.gl is not None:
-        ordinal = result.gl.egl_cuda_id
-    gpu = sysinfo.cuda_gpu(ordinal)
-    return gpu.identity() if gpu else None
 
 
 def _continue(result: BenchResult, console: Console) -> None:

@@ -139,7 +139,7 @@ def _probe(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcom
     import mujoco
 
     from mjpod import models
-    from mjpod.host import sysinfo
+    from mjpod.jobs.simulation import gpu_used
     from mjpod.render import egl
     from mjpod.render.gl import GLRenderer
 
@@ -151,17 +151,17 @@ def _probe(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcom
         frame = gl.render(mjd)
         info = gl.info
     time.sleep(params["hold_s"])
-    gpu = sysinfo.cuda_gpu(egl.cuda_ordinal(config.device))
+    gpu = gpu_used(config.device)
     figures = {
         "gpu": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU id(s) the job was given
-        "gpu_name": gpu.name if gpu else "",
+        "gpu_name": gpu["name"] if gpu else "",
         "egl_device": info.egl_device,
         "gl_renderer": info.renderer,
         "frame_mean": round(float(frame.mean()), 3),
         "started_at": round(started, 3),
         "ended_at": round(time.time(), 3),
     }
-    write_json(folder / "probe.json", figures | {"gpu": gpu.identity() if gpu else None, "egl": egl.report()})
+    write_json(folder / "probe.json", figures | {"gpu": gpu, "egl": egl.report()})
     return figures, ["probe.json"]
 
 
