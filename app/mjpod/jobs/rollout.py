@@ -29,8 +29,9 @@ import numpy as np
 
 from mjpod import __version__, models, render
 from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
-from mjpod.jobs.simulation import make_engine, steps_before_frame
+from mjpod.jobs.simulation import gpu_used, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
+from mjpod.render import egl
 
 FORMAT = "mjpod-rollout/1"
 META = "rollout.json"
@@ -130,9 +131,11 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
                 renderer.close()
         gains = [engine.gains(w) for w in range(nworld)]
         device = engine.device
+        gpu = gpu_used(egl.gpu_of(engine))
     shards.flush()
     wall = time.perf_counter() - start
     meta = _meta(settings, loaded, mjm, device, steps, shapes, shards.written, gains)
+    meta |= {"gpu": gpu, "egl_device": egl.report() if renderer is not None else None}  # where it ran, drew
     (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
     written = [s["file"] for s in shards.written]
     size = sum((folder / f).stat().st_size for f in written)
