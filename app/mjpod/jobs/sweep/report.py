@@ -22,7 +22,7 @@ def plan(jobs: list[Job], done: dict[str, Any], has_gpus: bool, root: Path, wher
     (on a cluster with or without GPUs, as `has_gpus` says) and whether it is `done` already."""
     header = f"{len(jobs)} jobs -> {root} ({len(done)} already done); resources on {where}:"
     table = Table(box=None, pad_edge=False)
-    for col in ("job", "gains", "device", "cpus", "gpus", "state"):
+    for col in ("job", "gains", "device", "cpus", "gpus", "timeout s", "state"):
         table.add_column(col, no_wrap=col == "job")
     for job in jobs:
         request = job.request(has_gpus)
@@ -33,6 +33,7 @@ def plan(jobs: list[Job], done: dict[str, Any], has_gpus: bool, root: Path, wher
             job.device(has_gpus),
             f"{request['CPU']:g}",
             f"{request['GPU']:g}",
+            f"{job.timeout_s:g}",
             "done" if job.id in done else "to run",
         )
     return Group(header, table)
