@@ -125,12 +125,17 @@ def run(code: str, env: dict[str, str]) -> tuple[dict, str]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
-# NVIDIA's answer to EGL_NV_device_cuda stood in for (no NVIDIA EGL here): EGL device i is CUDA device i.
+# NVIDIA's answer to EGL_NV_device_cuda stood in for (no NVIDIA EGL here), for mjpod and MuJoCo alike:
+# EGL device i reports CUDA device ANSWER[i].
 NVIDIA_ANSWER = """
+import mujoco.egl
 from mjpod.render import egl
+ANSWER = {answer}
 addresses = [egl._address(h) for h in egl._handles()]
-egl.cuda_id_of = lambda _egl, handle: addresses.index(egl._address(handle))
+egl.cuda_id_of = lambda _egl, handle: ANSWER[addresses.index(egl._address(handle))]
+mujoco.egl._get_egl_device_cuda_id = lambda handle: ANSWER[addresses.index(egl._address(handle))]
 """
+IN_ORDER, SWAPPED = NVIDIA_ANSWER.format(answer=[0, 1]), NVIDIA_ANSWER.format(answer=[1, 0])
 
 # The product's path: an engine named cuda:1 (mjc draws on the GPU --device names), its GL renderer.
 RENDER = """
@@ -159,12 +164,19 @@ def test_mesa_devices_are_enumerated_without_cuda_ids(two_mesa_devices):
 
 
 def test_the_chosen_device_is_the_one_mujocos_context_uses(two_mesa_devices):
-    """cuda:1 is EGL device 1; MuJoCo left alone opens device 0: only a variable set before its context
-    moves it."""
-    out, _ = run(NVIDIA_ANSWER + RENDER, two_mesa_devices)
+    """cuda:1 is EGL device 1; MuJoCo left alone opens device 0 (CUDA 0's): only a variable set before
+    its context moves it."""
+    out, _ = run(IN_ORDER + RENDER, two_mesa_devices)
     assert out["used"] == out["info"] == 1 and out["value"] == "1", out
     assert out["report"]["how"].startswith("EGL device 1 reports CUDA device 1")
     assert out["mean"] > 0  # a real frame
+
+
+def test_the_variable_says_what_mujoco_reads_not_the_egl_index(two_mesa_devices):
+    """EGL device 0 is CUDA 1, device 1 is CUDA 0: cuda:1 is EGL device 0, which MuJoCo (reading the
+    variable as a CUDA device where EGL reports them) reaches with MUJOCO_EGL_DEVICE_ID=1, not 0."""
+    out, _ = run(SWAPPED + RENDER, two_mesa_devices)
+    assert out["used"] == 0 and out["value"] == "1", out
 
 
 def test_without_cuda_ids_it_is_said_once_and_egl_default_draws(two_mesa_devices):
@@ -176,7 +188,7 @@ def test_without_cuda_ids_it_is_said_once_and_egl_default_draws(two_mesa_devices
 
 
 def test_the_users_variable_wins_with_a_warning_when_it_names_another_gpu(two_mesa_devices):
-    out, err = run(NVIDIA_ANSWER + RENDER, two_mesa_devices | {"MUJOCO_EGL_DEVICE_ID": "0"})
+    out, err = run(IN_ORDER + RENDER, two_mesa_devices | {"MUJOCO_EGL_DEVICE_ID": "0"})
     assert out["used"] == 0 and out["value"] == "0", out
     assert "MUJOCO_EGL_DEVICE_ID=0 draws on EGL device 0, but cuda:1 is EGL device 1" in err
     assert out["report"]["how"] == "MUJOCO_EGL_DEVICE_ID=0, set by the user"
