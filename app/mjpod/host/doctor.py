@@ -259,57 +259,41 @@ class MapRow:
 @functools.cache
 def gpu_egl_map() -> tuple[MapRow, ...]:
     """Each GPU in CUDA's order with the EGL device that draws for it and that device's GL_RENDERER,
-    then the EGL devices that serve no GPU (Mesa's software device). Made once per process."""
+    then the GPUs CUDA_VISIBLE_DEVICES hides and the EGL devices that serve no GPU (Mesa's software
+    device). Made once per process."""
     gpus = sysinfo.nvidia_gpus()
     found = egl_devices() if egl.backend() == "egl" else None
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = [d.cuda_id for d in found or ()]
     entries = egl.visible_devices(visible)
-    cuda = range(len(entries)) if entries is not None else [g.index for g in gpus]
-    rows, served, shown = [], set(), set()
-    for ordinal in cuda:
+    rows: list[MapRow] = []
+    for ordinal in range(len(entries)) if entries is not None else [g.index for g in gpus]:
         gpu = sysinfo.gpu_for(ordinal, gpus, visible)
-        entry = entries[ordinal] if entries is not None else ""
-        mig = (gpu.mig if gpu else False) or entry.startswith("MIG-")
-        name = gpu.name if gpu else (f"MIG slice {entry}" if entry.startswith("MIG-") else entry)
-        if gpu:
-            shown.add(gpu.index)
-        if found is None:
-            index, renderer = (
-                None,
-                f"EGL not in use (MUJOCO_GL={egl.backend()})"
-                if egl.backend() != "egl"
-                else "EGL cannot be asked",
-            )
-        elif mig:
-            index, renderer = None, f"a MIG slice has no graphics: {egl.WAY_FORWARD}"
-        else:
-            choice = egl.choose(ids, visible, ordinal)
-            index, renderer = (
-                choice.index,
-                _renderer(choice.index) if choice.index is not None else choice.reason,
-            )
-        if index is not None:
-            served.add(index)
+        entry = entries[ordinal] if entries is not None else str(ordinal)
+        mig = entry.startswith("MIG-") or (gpu is not None and gpu.mig)
+        index, renderer = _drawer(found, visible, ordinal, mig)
+        name = gpu.name if gpu else f"CUDA_VISIBLE_DEVICES entry {entry}"  # a MIG slice, or no such GPU
         rows.append(MapRow(ordinal, name, gpu.pci_bus_id if gpu else "", mig, index, renderer))
-    for gpu in gpus:
-        if gpu.index not in shown:
-            rows.append(
-                MapRow(
-                    None, gpu.name, gpu.pci_bus_id, gpu.mig, None, f"hidden by CUDA_VISIBLE_DEVICES={visible}"
-                )
-            )
+    shown = {sysinfo.gpu_for(r.cuda, gpus, visible) for r in rows if r.cuda is not None}
+    hidden = f"hidden by CUDA_VISIBLE_DEVICES={visible}"
+    rows += [MapRow(None, g.name, g.pci_bus_id, g.mig, None, hidden) for g in gpus if g not in shown]
+    served = {r.egl_device for r in rows}
     for device in found or ():
         if device.index not in served:
-            what = (
-                "software (Mesa)"
-                if device.software
-                else f"serves CUDA device {device.cuda_id}"
-                if device.cuda_id is not None
-                else "no CUDA device"
-            )
+            what = "software (Mesa)" if device.software else f"EGL device reporting CUDA {device.cuda_id}"
             rows.append(MapRow(None, what, "", False, device.index, _renderer(device.index)))
     return tuple(rows)
+
+
+def _drawer(
+    found: list[egl.EglDevice] | None, visible: str | None, ordinal: int, mig: bool
+) -> tuple[int | None, str]:
+    """(the EGL device that draws for CUDA device `ordinal`, its GL_RENDERER), or (None, why none)."""
+    if found is None:
+        return None, "EGL cannot be asked" if egl.backend() == "egl" else f"MUJOCO_GL={egl.backend()}: no EGL"
+    if mig:
+        return None, f"a MIG slice has no graphics: {egl.WAY_FORWARD}"
+    choice = egl.choose([d.cuda_id for d in found], visible, ordinal)
+    return (choice.index, _renderer(choice.index)) if choice.index is not None else (None, choice.reason)
 
 
 def _renderer(index: int) -> str:
