@@ -269,6 +269,7 @@ class Binding:
 
 _bound: Binding | None = None
 _said: set[str] = set()
+_ours: str | None = None  # the MUJOCO_EGL_DEVICE_ID `bind` set, until MuJoCo has read it
 
 
 def say_once(message: str) -> None:
@@ -330,8 +331,25 @@ def _bind(device: str | None) -> Binding:
         reason = f"this MuJoCo cannot be pointed at EGL device {choice.index} ({choice.reason})"
         say_once(f"GL for {device} draws on EGL's default device: {reason}")
         return _binding(device, mujoco_opens(ids, visible, None), ids, reason)
-    os.environ["MUJOCO_EGL_DEVICE_ID"] = value
+    global _ours
+    os.environ["MUJOCO_EGL_DEVICE_ID"] = _ours = value
     return _binding(device, choice.index, ids, f"{choice.reason} (MUJOCO_EGL_DEVICE_ID={value})")
+
+
+@contextlib.contextmanager
+def bound(device: str | None = None) -> Iterator[Binding]:
+    """`bind`, then the caller makes its MuJoCo context; once MuJoCo has opened its display the variable
+    mjpod set is removed again, so that a child process (which chooses for itself) does not take it for
+    the user's."""
+    global _ours
+    binding = bind(device)
+    try:
+        yield binding
+    finally:
+        if _ours is not None and _mujoco_display() is not None:
+            if os.environ.get("MUJOCO_EGL_DEVICE_ID") == _ours:
+                del os.environ["MUJOCO_EGL_DEVICE_ID"]
+            _ours = None
 
 
 def _binding(device: str | None, index: int | None, ids: Sequence[int | None], how: str) -> Binding:

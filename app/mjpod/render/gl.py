@@ -65,8 +65,8 @@ def _query_current_context(device: egl.EglDevice | None) -> GLInfo:
 @contextlib.contextmanager
 def _scratch_context(device: str | None = None) -> Iterator[None]:
     """A current 1x1 context of the configured backend (on EGL, on `device`'s GPU), for queries."""
-    egl.bind(device)
-    context = mujoco.GLContext(1, 1)
+    with egl.bound(device):
+        context = mujoco.GLContext(1, 1)
     try:
         context.make_current()
         yield
@@ -100,12 +100,14 @@ class GLRenderer:
     (a Warp device name such as cuda:1; None: WARP_DEVICE's, else EGL's default)."""
 
     def __init__(self, mjm: mujoco.MjModel, height: int, width: int, device: str | None = None) -> None:
-        self.binding = egl.bind(device)  # before the context: MuJoCo picks its EGL device only once
         # The offscreen buffer must hold the frame: raise it rather than fail (this edits `mjm`'s visual).
         glob = mjm.vis.global_
         glob.offwidth, glob.offheight = max(glob.offwidth, width), max(glob.offheight, height)
         try:
-            self._renderer = mujoco.Renderer(mjm, height=height, width=width)
+            with egl.bound(
+                device
+            ) as self.binding:  # MuJoCo picks its EGL device once, with its first context
+                self._renderer = mujoco.Renderer(mjm, height=height, width=width)
         except mujoco.FatalError as err:  # the driver cannot allocate a framebuffer that large
             raise GLFrameError(
                 f"GL cannot draw {width}x{height} frames here ({err}); this GL takes at most "
