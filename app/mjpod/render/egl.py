@@ -5,7 +5,9 @@ on a box with several GPUs MuJoCo's default (the first EGL device) piles every c
 NVIDIA's EGL says which CUDA device backs each EGL device (EGL_NV_device_cuda, read through
 EGL_EXT_device_enumeration and EGL_EXT_device_query); `choose` matches it to the CUDA device a
 command names (`--device cuda:N`, WARP_DEVICE, or cuda:0 in a Ray job that sees only its GPU), and
-`bind` sets MUJOCO_EGL_DEVICE_ID before MuJoCo makes its display, which it does once per process.
+`bind` sets MUJOCO_EGL_DEVICE_ID, to the value this MuJoCo reads as that device, before MuJoCo makes its
+display, which it does once per process, with its first context (`bound` wraps that context and then
+removes the variable again, so that child processes choose for themselves).
 
 A MUJOCO_EGL_DEVICE_ID set by the user wins (with a warning when it names another GPU). Where no EGL
 device has a CUDA id (Mesa, MIG slices, no NVIDIA EGL) that is said once and MuJoCo's own default is
@@ -263,9 +265,6 @@ class Binding:
     cuda_id: int | None  # the CUDA device that EGL device reports
     how: str
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 _bound: Binding | None = None
 _said: set[str] = set()
@@ -302,6 +301,7 @@ def bind(device: str | None = None) -> Binding:
 
 
 def _bind(device: str | None) -> Binding:
+    global _ours
     made = current()
     if made is not None:  # a context exists already (the user's code made one): it cannot move
         return Binding(device, made.index, made.cuda_id, "MuJoCo's display was made before mjpod chose one")
@@ -331,7 +331,6 @@ def _bind(device: str | None) -> Binding:
         reason = f"this MuJoCo cannot be pointed at EGL device {choice.index} ({choice.reason})"
         say_once(f"GL for {device} draws on EGL's default device: {reason}")
         return _binding(device, mujoco_opens(ids, visible, None), ids, reason)
-    global _ours
     os.environ["MUJOCO_EGL_DEVICE_ID"] = _ours = value
     return _binding(device, choice.index, ids, f"{choice.reason} (MUJOCO_EGL_DEVICE_ID={value})")
 
