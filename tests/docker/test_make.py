@@ -209,7 +209,7 @@ def test_gui_uses_the_host_display_with_a_cookie_not_a_host_rule():
     out = dry("gui", "DISPLAY=:1", "GUI_XAUTH=/run/user/7/gui.xauth")
     (cmd,) = docker_lines(out)
     assert "-e DISPLAY=:1" in cmd and "-v /tmp/.X11-unix:/tmp/.X11-unix:ro" in cmd
-    assert "DISPLAY=:1 scripts/x11-access.sh \"/run/user/7/gui.xauth\"" in out
+    assert 'DISPLAY=:1 scripts/x11-access.sh "/run/user/7/gui.xauth"' in out
     assert '-v "/run/user/7/gui.xauth":/tmp/.mjpod-gui.xauth:ro -e XAUTHORITY=/tmp/.mjpod-gui.xauth' in cmd
     assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd and " -it " not in cmd  # no terminal here
     assert cmd.endswith('mjpod view --local "bin"')

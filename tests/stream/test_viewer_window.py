@@ -5,11 +5,13 @@ the screen or the log shows; its timeout only bounds a failure."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 
 from mjpod import models
+from tests.cli_runner import run_mjpod
 from tests.stream.helpers import Mjpod, free_port
 from tests.xserver import MIN_PIXELS, model_colours, scene_changed, wait_for_motion, wait_for_scene
 
@@ -77,3 +79,12 @@ def test_view_local_draws_the_simulation_moving(x_display, colours, engine):
     with Mjpod("view", "--local", MODEL, *engine, **x_display.env) as viewer:
         first = wait_for_scene(x_display, colours, running(viewer))
         wait_for_motion(x_display, colours, first, running(viewer))
+
+
+def test_a_display_that_refuses_the_viewer_is_named_with_the_fix(x_display):
+    """Before: MuJoCo's viewer ended the process with only "could not initialize GLFW"."""
+    proc = run_mjpod("view", "--local", MODEL, DISPLAY=x_display.display, XAUTHORITY=os.devnull)
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode == 2, said
+    assert f"cannot open a window on DISPLAY={x_display.display} (X11: Failed to open display" in said
+    assert "XAUTHORITY" in said and "mjpod view --record out.mp4" in said and "Traceback" not in said
