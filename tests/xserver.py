@@ -19,9 +19,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mujoco
 import numpy as np
+
+if TYPE_CHECKING:  # mujoco reads MUJOCO_GL when imported: tests/conftest.py sets it first
+    import mujoco
 
 COOKIE = b"MIT-MAGIC-COOKIE-1"
 FAMILY_LOCAL, FAMILY_WILD = 256, 0xFFFF  # Xauthority families: this host's sockets, any host
@@ -129,6 +132,8 @@ MIN_PIXELS = 100  # of a colour, for it to count as drawn (the Panda's or the pe
 def model_colours(mjm: mujoco.MjModel) -> list[tuple[float, float, float]]:
     """The colours a viewer of `mjm` must show: those of its visible geoms (their material's when they
     have one), leaving out planes and greys, which look like the viewer's own grey panels."""
+    import mujoco
+
     colours = set()
     for i in range(mjm.ngeom):
         rgba = mjm.mat_rgba[mjm.geom_matid[i]] if mjm.geom_matid[i] >= 0 else mjm.geom_rgba[i]
