@@ -186,8 +186,12 @@ base-debian: venv  ## BASE=debian's stand-ins: a Debian base image from Debian's
 	DOCKER=$(DOCKER) scripts/debian-base.sh $(BASE_IMAGE)
 	DOCKER=$(DOCKER) PIP=$(abspath $(BIN))/pip scripts/uv-image.sh $(UV_IMAGE) $(UV_VERSION)
 
+# One check before any test (scripts/check-docker.sh --pick), not the same failure in every test: the
+# docker CLI that can build (DOCKER, else another on PATH, said) and the compose command that runs.
 test-image: venv $(VENV)/.system-docker  ## build the image (BASE=debian) and run the container tests on a real engine (started when none runs)
-	DOCKER=$(DOCKER) COMPOSE="$(COMPOSE)" $(BIN)/pytest -q -m image tests/image
+	@picked="$$($(CHECK_DOCKER) --pick)" && { read -r docker; read -r compose; } <<<"$$picked" && \
+	  echo "DOCKER=$$docker COMPOSE=\"$$compose\" $(BIN)/pytest -q -m image tests/image" && \
+	  DOCKER="$$docker" COMPOSE="$$compose" $(BIN)/pytest -q -m image tests/image
 
 bench-container:  ## the benchmark in the image; results land in OUT (bench/results)
 	@$(GPU_CHECK)
