@@ -49,7 +49,8 @@ def _entry(family: int, address: bytes, number: bytes, cookie: bytes) -> bytes:
 
 
 class XServer:
-    """Xvfb on a free display, SIZE pixels, 24-bit; `env` is what a client needs to draw on it."""
+    """Xvfb on a free display, 24-bit; `env` is what a client needs to draw on it. The screen is big
+    enough for MuJoCo's viewer (a window of two thirds of it) to show the scene between its panels."""
 
     def __init__(self, width: int = 1920, height: int = 1080) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mjpod-x-"))
@@ -89,8 +90,7 @@ class XServer:
         """Whether the server lets in a client presenting `cookie` (None: no credentials at all),
         asked in the X protocol's own connection setup on the server's socket."""
         name, data = (COOKIE, cookie) if cookie is not None else (b"", b"")
-        pad = lambda b: b + bytes(-len(b) % 4)  # noqa: E731
-        setup = struct.pack("<cxHHHHxx", b"l", 11, 0, len(name), len(data)) + pad(name) + pad(data)
+        setup = struct.pack("<cxHHHHxx", b"l", 11, 0, len(name), len(data)) + _padded(name) + _padded(data)
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(30)
             s.connect(str(SOCKETS / f"X{self.number}"))
@@ -106,6 +106,10 @@ class XServer:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _padded(field: bytes) -> bytes:
+    return field + bytes(-len(field) % 4)  # the X protocol's fields end on 4-byte boundaries
 
 
 def read_xwd(path: Path) -> np.ndarray:
@@ -126,7 +130,7 @@ def read_xwd(path: Path) -> np.ndarray:
 
 
 # ---- what a test reads from the screen --------------------------------------------------------------
-MIN_PIXELS = 100  # of a colour, for it to count as drawn (the Panda's or the pendulum's parts: thousands)
+MIN_PIXELS = 100  # of a colour, for it to count as drawn (the pendulum's arms take thousands)
 
 
 def model_colours(mjm: mujoco.MjModel) -> list[tuple[float, float, float]]:
@@ -176,12 +180,11 @@ def wait_for_motion(
     x: XServer, colours: list, before: np.ndarray, alive: Callable[[], None], timeout: float = 120
 ) -> np.ndarray:
     """The first screenshot whose scene (the pixels of `colours`) differs from `before`'s."""
-    was = scene_mask(before, colours)
     deadline = time.monotonic() + timeout
     while True:
         alive()
         shot = x.screenshot()
-        moved = int((scene_mask(shot, colours) ^ was).sum())
+        moved = scene_changed(before, shot, colours)
         if moved >= MIN_PIXELS:
             return shot
         if time.monotonic() > deadline:
