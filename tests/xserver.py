@@ -192,6 +192,22 @@ def wait_for_motion(
         time.sleep(0.2)
 
 
+def wait_for_rest(x: XServer, colours: list, alive: Callable[[], None], timeout: float = 120) -> np.ndarray:
+    """The first screenshot whose scene is the same half a second later: the picture has come to rest
+    (a window still drawing its last state only takes longer)."""
+    deadline = time.monotonic() + timeout
+    shot = x.screenshot()
+    while True:
+        alive()
+        time.sleep(0.5)
+        again = x.screenshot()
+        if scene_changed(shot, again, colours) < MIN_PIXELS:
+            return again
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the scene did not come to rest in {timeout} s")
+        shot = again
+
+
 def scene_changed(a: np.ndarray, b: np.ndarray, colours: list) -> int:
     """How many pixels of the scene differ between two screenshots."""
     return int((scene_mask(a, colours) ^ scene_mask(b, colours)).sum())
