@@ -19,7 +19,7 @@ pytestmark = pytest.mark.image
 
 def stop_while_recording(docker: Docker, container: str, video: str) -> float:
     """Waits until frames reach the partial file, then `docker stop`s the container; the seconds it took."""
-    written = str(partial(Path(video)))
+    written = partial(Path(video))
     docker.wait_for(container, "the recording", lambda: docker.exists(container, written), timeout=180)
     time.sleep(1)  # some frames more
     started = time.monotonic()
