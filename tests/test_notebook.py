@@ -66,3 +66,22 @@ def test_serve_errors_reach_the_cell_and_watch_gives_up_saying_why():
         mjn.serve("pendulum", port=free_port(), world=5)
     with pytest.raises(SettingError, match=r"no stream at 127.0.0.1:\d+ gave 5 frames within 1 s"):
         mjn.watch(free_port(), frames=5, timeout=1.0)
+
+
+def test_bench_sweeps_the_nworld_given_and_writes_its_json(tmp_path):
+    """nworld means the bench's sweep here (a list), not the engine's world count."""
+    rows = mjn.bench(
+        "pendulum",
+        engines=["mjc"],
+        only=["physics"],
+        nworld=[1, 3],
+        nstep=20,
+        seconds=0.05,
+        out=str(tmp_path),
+    )
+    assert {(r["model"], r["engine"], r["nworld"]) for r in rows} == {
+        ("pendulum", "mjc", 1),
+        ("pendulum", "mjc", 3),
+    }
+    assert all(r["unit"] == "world-steps/s" and r["value"] > 0 for r in rows)
+    assert [p.suffix for p in tmp_path.iterdir()] == [".json"]

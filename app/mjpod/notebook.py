@@ -6,12 +6,14 @@
     clip = mjn.record("bin", duration=2)            # an MP4 (+ JSON sidecar) in $MJPOD_WORKSPACE/videos or ./videos
     mediapy.show_video(clip.frames, fps=clip.fps)   # or clip.show()
     tiles = mjn.render("bin", engine="mjwarp", nworld=16, worlds=range(4), renderer="batch")  # frames only
+    rows = mjn.bench("bin", engines=["mjc", "mjwarp"], only=["physics"])  # `mjpod bench --quick`'s figures
     with mjn.serve("bin", web_port=8080) as live:   # `mjpod serve` in the background
         watched = mjn.watch(live.port, frames=60)    # `mjpod view --record`: the stream, watched back
 
-A thin layer over the jobs the commands run (`record` is `mjpod record`, `serve` is `mjpod serve`,
-`watch` is `mjpod view --record`): each takes the same settings by the names of `RecordSettings`,
-`ServeOptions`, `EngineConfig` and `CameraSpec`, with the same defaults. Importing it points mediapy at
+A thin layer over the jobs the commands run (`record` is `mjpod record`, `bench` is `mjpod bench`,
+`serve` is `mjpod serve`, `watch` is `mjpod view --record`): each takes the same settings by the names
+of `RecordSettings`, `BenchConfig`, `ServeOptions`, `EngineConfig` and `CameraSpec`, with the same
+defaults. Importing it points mediapy at
 imageio-ffmpeg's ffmpeg, so `mediapy.show_video` and `mediapy.read_video` need no system ffmpeg, and
 makes rendering headless (MUJOCO_GL=egl unless set: import it before mujoco).
 """
@@ -33,21 +35,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
 
 from mjpod import video
 from mjpod.engines import EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs import record as rec
 from mjpod.jobs import serve as srv
+from mjpod.jobs.bench import report as bench_report
+from mjpod.jobs.bench import runner as bench_runner
+from mjpod.jobs.bench.types import BenchConfig
 from mjpod.render.camera import CameraSpec
 from mjpod.stream import viewer
 from mjpod.stream.server import DEFAULT_PORT
 
 mediapy = video.mediapy()  # configured once: its ffmpeg is imageio-ffmpeg's
-
-# setting names that take a sequence of numbers (a notebook passes lists, ranges or one number), or a path
-_SEQUENCES = {"worlds", "lookat", "comfree_stiffness", "comfree_damping", "web_size"}
-_PATHS = {"out", "replay"}
 
 
 class Clip:
@@ -117,6 +119,29 @@ def _record(model: str, settings: dict[str, Any]) -> rec.Recording:
             **record_settings,
         )
     )
+
+
+def bench(*models: str, **settings: Any) -> list[dict[str, Any]]:
+    """Run `mjpod bench` on `models` (default: the bench's) and return its figures, one dict per row.
+
+    Settings by name, with the command's defaults but `quick` (True here): engines, nworld (a list),
+    nstep, seconds, only, skip, sizes, out (where the JSON, plot and transcript go), ...; and the
+    engine's: device, nconmax, njmax, comfree_stiffness, comfree_damping, ... The table prints too, and
+    the JSON lands in `out` as the command's does.
+    """
+    config, engine_config = _split(
+        settings,
+        (BenchConfig, EngineConfig),
+        fixed={"models", "engine_config", "nworld"},
+        aliases={"nworld": (0, "nworld")},
+    )
+    if models:
+        config["models"] = models
+    config.setdefault("quick", True)
+    console = Console()
+    result = bench_runner.run(BenchConfig(engine_config=EngineConfig(**engine_config), **config), console)
+    console.print(bench_report.table(result))
+    return [dataclasses.asdict(row) for row in result.rows]
 
 
 class Served:
@@ -237,14 +262,11 @@ def _split(
     fixed: Collection[str] = (),
     aliases: dict[str, tuple[int, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Settings sorted to the dataclasses (`classes`) that take them, sequences as tuples; a name none takes
-    (or a `fixed` one) is refused with the close ones."""
-    accepted = {
-        f.name: (i, f.name)
-        for i, c in enumerate(classes)
-        for f in dataclasses.fields(c)
-        if f.name not in fixed
-    }
+    """Settings sorted to the dataclasses (`classes`) that take them, a later class's field winning a name
+    two share; a list, range or one number where a field holds a tuple becomes one, text where it holds
+    a Path a Path. A name none takes (or a `fixed` one) is refused with the close ones."""
+    types = [{f.name: str(f.type) for f in dataclasses.fields(c)} for c in classes]
+    accepted = {name: (i, name) for i, names in enumerate(types) for name in names if name not in fixed}
     accepted.update(aliases or {})
     parts: list[dict[str, Any]] = [{} for _ in classes]
     for key, value in settings.items():
@@ -253,10 +275,11 @@ def _split(
             raise SettingError(
                 f"unknown setting {key!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
             )
-        if key in _SEQUENCES and value is not None:
-            value = tuple(value) if isinstance(value, (list, tuple, range)) else (value,)
-        elif key in _PATHS and value is not None:
-            value = Path(value)
         index, name = accepted[key]
+        kind = types[index][name]
+        if kind.startswith("tuple") and value is not None:
+            value = tuple(value) if isinstance(value, (list, tuple, range)) else (value,)
+        elif "Path" in kind and isinstance(value, str):
+            value = Path(value)
         parts[index][name] = value
     return parts
