@@ -84,7 +84,7 @@ def mediapy() -> types.ModuleType:
     except ImportError:
         raise VideoError(MEDIAPY_MISSING) from None
     module.set_ffmpeg(ffmpeg.get_ffmpeg_exe())
-    _speak_ffmpeg9(module)
+    _fps_mode_for_ffmpeg9(module)
     return module
 
 
@@ -92,7 +92,7 @@ def mediapy() -> types.ModuleType:
 _FPS_MODES = {"0": "passthrough", "1": "cfr", "2": "vfr", "-1": "auto"}
 
 
-def _speak_ffmpeg9(module: types.ModuleType) -> None:
+def _fps_mode_for_ffmpeg9(module: types.ModuleType) -> None:
     """Let mediapy read videos with imageio-ffmpeg's ffmpeg 9 (once per process).
 
     mediapy 1.2.7 passes `-vsync` when it reads a video (read_video, VideoReader); ffmpeg 9 removed the
@@ -174,7 +174,13 @@ def _end(writer: object) -> str | None:
 def _nvenc_works() -> str | None:
     """None when a one-frame NVENC encode succeeds here, else ffmpeg's first error line."""
     with tempfile.TemporaryDirectory(prefix="mjpod-nvenc-") as folder:
-        trial = mediapy().VideoWriter(Path(folder) / "trial.mp4", (256, 256), codec="h264_nvenc", fps=25)
+        trial = mediapy().VideoWriter(  # with the settings recordings use, so the trial tries those too
+            Path(folder) / "trial.mp4",
+            (256, 256),
+            codec="h264_nvenc",
+            fps=25,
+            ffmpeg_args=FFMPEG_ARGS["h264_nvenc"],
+        )
         try:
             with _signals_held():
                 trial.__enter__()
