@@ -13,9 +13,9 @@
 A thin layer over the jobs the commands run (`record` is `mjpod record`, `bench` is `mjpod bench`,
 `serve` is `mjpod serve`, `watch` is `mjpod view --record`): each takes the same settings by the names
 of `RecordSettings`, `BenchConfig`, `ServeOptions`, `EngineConfig` and `CameraSpec`, with the same
-defaults. Importing it points mediapy at
-imageio-ffmpeg's ffmpeg, so `mediapy.show_video` and `mediapy.read_video` need no system ffmpeg, and
-makes rendering headless (MUJOCO_GL=egl unless set: import it before mujoco).
+defaults. Importing it points mediapy at imageio-ffmpeg's ffmpeg, so `mediapy.show_video` and
+`mediapy.read_video` need no system ffmpeg, and makes rendering headless (MUJOCO_GL=egl unless set:
+import it before mujoco).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Clip:
         return f"Clip({what}{self.fps:g} fps, {self.path or 'in memory'})"
 
 
-def record(model: str = "bin", **settings: Any) -> Clip:
+def record(model: str = rec.RecordSettings.model, **settings: Any) -> Clip:
     """Record `model` to MP4 as `mjpod record` does and return the clip (frames decoded on first use).
 
     Settings by name, with the command's defaults: engine, worlds (several are tiled), cols, renderer,
@@ -94,7 +94,7 @@ def record(model: str = "bin", **settings: Any) -> Clip:
     return Clip(Path(recording.path), recording.fps, recording=recording)
 
 
-def render(model: str = "bin", **settings: Any) -> Clip:
+def render(model: str = rec.RecordSettings.model, **settings: Any) -> Clip:
     """As `record`, but nothing is kept on disk: the frames come back in memory (`clip.path` is None)."""
     if "out" in settings:
         raise SettingError("render keeps no file: use record(..., out=PATH) for an MP4")
@@ -125,9 +125,8 @@ def bench(*models: str, **settings: Any) -> list[dict[str, Any]]:
     """Run `mjpod bench` on `models` (default: the bench's) and return its figures, one dict per row.
 
     Settings by name, with the command's defaults but `quick` (True here): engines, nworld (a list),
-    nstep, seconds, only, skip, sizes, out (where the JSON, plot and transcript go), ...; and the
-    engine's: device, nconmax, njmax, comfree_stiffness, comfree_damping, ... The table prints too, and
-    the JSON lands in `out` as the command's does.
+    nstep, seconds, only, skip, sizes, out (where its JSON goes, as the command's), ...; and the
+    engine's: device, nconmax, njmax, comfree_stiffness, comfree_damping, ... The table prints too.
     """
     config, engine_config = _split(
         settings,
@@ -196,7 +195,9 @@ class Served:
         return f"Served({self.banner})"
 
 
-def serve(model: str = "bin", engine: str = rec.RecordSettings.engine, **settings: Any) -> Served:
+def serve(
+    model: str = rec.RecordSettings.model, engine: str = rec.RecordSettings.engine, **settings: Any
+) -> Served:
     """Serve `model` in the background as `mjpod serve` does (127.0.0.1 unless `host` says otherwise).
 
     Settings by name, with the command's defaults: port, web_port (0: no browser view), world, hz,
