@@ -151,14 +151,13 @@ def test_bad_timeouts_and_probe_keys_are_refused(tmp_path, text, names, fix):
     assert names in str(err.value) and fix in str(err.value), str(err.value)
 
 
-def test_the_readmes_multi_gpu_sweep_is_a_valid_spec(tmp_path):
-    """The README's 8-GPU walk-through: its spec expands to 8 probes and 16 comfree records, each a GPU job."""
-    import re
+def test_the_multi_gpu_example_fills_every_gpu(tmp_path):
+    """examples/sweeps/gpus.toml (the README's 8-GPU walk-through): 8 probes and 16 comfree records, each
+    a job of one GPU with the spec's timeout."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    text = re.search(r"cat > /workspace/gains\.toml <<'TOML'\n(.*?)\nTOML", readme, re.S).group(1)
-    found = expand(text, tmp_path, "gains.toml")
+    example = Path(__file__).resolve().parents[3] / "examples" / "sweeps" / "gpus.toml"
+    found = expand(example.read_text(), tmp_path, "gpus.toml")
     assert [j.kind for j in found] == ["probe"] * 8 + ["record"] * 16
     assert all(
         j.request(cluster_has_gpus=True) == {"CPU": 4.0, "GPU": 1.0} and j.timeout_s == 1200 for j in found
