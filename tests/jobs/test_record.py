@@ -163,7 +163,10 @@ def test_ctrl_c_and_docker_stop_keep_a_playable_file(tmp_path, stop):
         (("--nworld", "2", "--worlds", "0,2"), "--worlds: 2 is not within 0..1 (--nworld 2)"),
         (("--nworld", "2", "--worlds", "0-1,0-1"), "--worlds names more worlds than the 2 there are"),
         (("--fps", "1e10", "--duration", "1e300"), "is inf frames, more than the 10,000,000 one run makes"),
-        (("--width", "9000"), "a 9000x480 video frame (1 world(s) of 9000x480) is more than 8192 pixels a side"),
+        (
+            ("--width", "9000"),
+            "a 9000x480 video frame (1 world(s) of 9000x480) is more than 8192 pixels a side",
+        ),
         pytest.param(("--renderer", "batch"), "--renderer gl", marks=pytest.mark.ffmpeg),
         (("--lookat", "1,2"), "--lookat needs 3 number"),
         (("--replay", "missing.npz"), "controls file missing.npz does not exist"),

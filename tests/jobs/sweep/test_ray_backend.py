@@ -35,6 +35,8 @@ def test_an_address_where_nothing_answers_fails_at_once_naming_it_and_the_fix(tm
     result = subprocess.run([*LOOPBACK_ONLY, *argv], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2, result.stderr[-3000:]
     message = " ".join(result.stderr.split())
-    assert "nothing answers at 127.0.0.1:1 (Connection refused): start the cluster's head there first" in message
+    assert (
+        "nothing answers at 127.0.0.1:1 (Connection refused): start the cluster's head there first" in message
+    )
     assert "fix --address / RAY_ADDRESS" in message
     assert not (tmp_path / "out").exists()

@@ -39,7 +39,9 @@ def bomb(width: int, levels: int) -> str:
     return "\n".join(lines) + f"\ngrid:\n  kind: [rollout]\n  model: [pendulum]\n  seed: *l{levels - 1}\n"
 
 
-@pytest.mark.parametrize(("width", "levels"), [(10, 9), (40, 5)])  # the review's bomb; one as shallow as a spec
+@pytest.mark.parametrize(
+    ("width", "levels"), [(10, 9), (40, 5)]
+)  # the review's bomb; one as shallow as a spec
 def test_a_yaml_alias_bomb_is_refused_before_it_is_built(tmp_path, width, levels):
     """High 1: 512 bytes of nine levels of ten aliases stand for 10**9 seeds; the old code walked and
     quoted them all (its error message held every value) until MemoryError."""
@@ -61,7 +63,9 @@ def test_a_grid_of_ten_million_jobs_is_refused_with_its_count_before_it_is_made(
     path = tmp_path / "big.toml"
     seeds = ", ".join(map(str, range(10_000)))
     worlds = ", ".join(map(str, range(1, 1001)))
-    path.write_text(f"[grid]\nkind = ['rollout']\nmodel = ['pendulum']\nseed = [{seeds}]\nnworld = [{worlds}]\n")
+    path.write_text(
+        f"[grid]\nkind = ['rollout']\nmodel = ['pendulum']\nseed = [{seeds}]\nnworld = [{worlds}]\n"
+    )
     result = dry_run(path, tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     message = result.stderr.replace("\n", "")
@@ -125,7 +129,11 @@ SMALL = "[grid]\nkind = ['{kind}']\nmodel = ['{model}']\n[settings]\n{settings}\
     [
         ("rollout", "seed = " + "9" * 300, "...9999999999999999999 must be between 0 and 2147483647"),
         ("rollout", "seed = -1", "settings.seed = -1 must be between 0 and 2147483647"),
-        ("record", "width = 100000", "settings.width = 100000 must be an even number of pixels from 16 to 8192"),
+        (
+            "record",
+            "width = 100000",
+            "settings.width = 100000 must be an even number of pixels from 16 to 8192",
+        ),
         ("rollout", "nworld = 100000000", "must be at least 1 and at most 16777216"),
     ],
 )

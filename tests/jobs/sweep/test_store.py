@@ -50,7 +50,9 @@ HOSTILE = {
     "deep": lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
     "a link to /dev/zero": lambda p: (p.unlink(), p.symlink_to("/dev/zero")),
     "another job's": lambda p: p.write_text(p.read_text().replace('"id": "', '"id": "x')),
-    "figures not a table": lambda p: p.write_text(json.dumps(json.loads(p.read_text()) | {"figures": [1, 2]})),
+    "figures not a table": lambda p: p.write_text(
+        json.dumps(json.loads(p.read_text()) | {"figures": [1, 2]})
+    ),
 }
 
 
@@ -63,7 +65,7 @@ def test_a_broken_or_hostile_record_makes_its_job_run_again_with_a_log_line(done
     with caplog.at_level(logging.WARNING, logger="mjpod.sweep"):
         outcome = sweep(job, out)
     assert outcome.ran == 1 and outcome.records[0]["status"] == "done"
-    assert [r.getMessage() for r in caplog.records][0].startswith(f"job {job.id} runs again: ")
+    assert caplog.records[0].getMessage().startswith(f"job {job.id} runs again: ")
     assert json.loads((folder / "result.json").read_text())["id"] == job.id  # a whole new record
     assert [r["status"] for r in results.table(out)] == ["done"]
 
@@ -118,7 +120,7 @@ def test_a_jobs_folder_that_is_a_link_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "jobs").symlink_to(tmp_path)
-    with pytest.raises(OutputFolderError, match="jobs is a link to .*: mjpod makes that folder itself"):
+    with pytest.raises(OutputFolderError, match=r"jobs is a link to .*: mjpod makes that folder itself"):
         Store(out).check()
 
 
@@ -130,7 +132,7 @@ def test_text_a_spreadsheet_would_run_is_written_as_text(tmp_path):
            "figures": {"note": "@SUM(A1)", "value": -2.5, "text": "-3"}, "error": None}  # fmt: skip
     store.write_table([row])
     [written] = results.table(tmp_path)
-    assert written["camera"] == "'=HYPERLINK(\"http://x\",\"y\")" and written["fig_note"] == "'@SUM(A1)"
+    assert written["camera"] == '\'=HYPERLINK("http://x","y")' and written["fig_note"] == "'@SUM(A1)"
     assert written["seed"] == "-1" and written["fig_value"] == "-2.5" and written["fig_text"] == "-3"
 
 
