@@ -2,7 +2,8 @@
 
 Reading (a sweep spec, a bench result, a job record read back): a regular file only, and at most
 `limit` bytes of it, checked on the open file before anything is read. A link to /dev/zero, a FIFO
-(which would block forever) or a file of gigabytes is refused by name, never read.
+(which would block forever) or a file of gigabytes is refused by name, never read; what mjpod reads
+back from its own output folders must not be a link at all.
 
 Writing: the whole file goes to a temporary name made fresh beside it (created with O_EXCL, so a
 link someone planted at that name is never followed), then replaces the final name in one step. A
@@ -13,6 +14,7 @@ new one, never a part. Anyone who can write to a shared output folder can plant 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import reprlib
 import secrets
@@ -39,16 +41,23 @@ def short(value: object) -> str:
     return _SHORT.repr(value)
 
 
-def open_regular(path: Path, what: str) -> BinaryIO:
+def open_regular(path: Path, what: str, follow: bool = True) -> BinaryIO:
     """`path` opened for reading once it shows to be a regular file (checked on the open file, so it
     cannot be swapped in between; a FIFO is opened without waiting for a writer). `what` names it in
-    messages ("the sweep spec"). FileNotFoundError passes through (callers decide what missing
-    means); anything else that is wrong is a FileRefused."""
+    messages ("the sweep spec"). `follow=False` refuses a link: for files mjpod reads back from a
+    folder others may write to, where a planted link would copy the file it points to into mjpod's
+    output. FileNotFoundError passes through (callers decide what missing means); anything else that
+    is wrong is a FileRefused."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise
     except OSError as err:
+        if err.errno == errno.ELOOP and not follow:
+            raise FileRefused(
+                f"{what} {path} is a link: mjpod reads back only files it wrote there"
+            ) from None
         raise FileRefused(f"cannot read {what} {path}: {err.strerror or err}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
@@ -58,9 +67,9 @@ def open_regular(path: Path, what: str) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def read_bytes(path: Path, limit: int, what: str) -> bytes:
+def read_bytes(path: Path, limit: int, what: str, follow: bool = True) -> bytes:
     """The bytes of the regular file `path` (see `open_regular`), refused when more than `limit`."""
-    with open_regular(path, what) as f:
+    with open_regular(path, what, follow) as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:
             raise FileRefused(_too_big(what, path, size, limit))
@@ -70,10 +79,10 @@ def read_bytes(path: Path, limit: int, what: str) -> bytes:
     return data
 
 
-def read_text(path: Path, limit: int, what: str) -> str:
+def read_text(path: Path, limit: int, what: str, follow: bool = True) -> str:
     """`read_bytes` decoded as UTF-8 (a FileRefused when it is not text)."""
     try:
-        return read_bytes(path, limit, what).decode()
+        return read_bytes(path, limit, what, follow).decode()
     except UnicodeDecodeError as err:
         raise FileRefused(f"{what} {path} is not UTF-8 text (byte {err.start}): give a text file") from None
 

@@ -116,7 +116,7 @@ class Store:
         """(the record, None) or (None, why it cannot be used); (None, None) when there is none."""
         path = self.job_dir(job_id) / RESULT
         try:
-            record = json.loads(files.read_bytes(path, RECORD_BYTES, "the job record"))
+            record = json.loads(files.read_bytes(path, RECORD_BYTES, "the job record", follow=False))
         except (FileNotFoundError, NotADirectoryError):
             return None, None
         except files.FileRefused as err:
