@@ -189,17 +189,22 @@ def check(settings: RecordSettings) -> None:
         )
     if not settings.worlds:
         raise SettingError("choose at least one world to show")
-    width, height = settings.frame_size()
-    if max(width, height) > MAX_SIDE:
-        raise SettingError(
-            f"a {width}x{height} video frame ({len(settings.worlds)} world(s) of {settings.width}x"
-            f"{settings.height}) is more than {MAX_SIDE} pixels a side: show fewer worlds or make them smaller"
-        )
+    check_frame(len(settings.worlds), settings.width, settings.height, settings.cols)
     bad = [w for w in settings.worlds if not 0 <= w < settings.engine_config.nworld]
     if bad:
         raise SettingError(
             f"world(s) {bad} out of range: --nworld {settings.engine_config.nworld} gives worlds "
             f"0..{settings.engine_config.nworld - 1}"
+        )
+
+
+def check_frame(worlds: int, width: int, height: int, cols: int | None = None) -> None:
+    """Refuse a video frame (`worlds` tiles of width x height) more than MAX_SIDE pixels a side."""
+    rows, cols = grid.layout(worlds, cols)
+    if max(cols * width, rows * height) > MAX_SIDE:
+        raise SettingError(
+            f"a {cols * width}x{rows * height} video frame ({worlds} world(s) of {width}x{height}) is more "
+            f"than {MAX_SIDE} pixels a side: show fewer worlds or make them smaller"
         )
 
 

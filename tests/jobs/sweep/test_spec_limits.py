@@ -174,7 +174,7 @@ def test_one_sample_larger_than_a_shard_is_refused(tmp_path):
 def test_worlds_tiled_beyond_a_video_frame_are_refused(tmp_path):
     settings = f"nworld = 64\nworlds = [{', '.join(map(str, range(64)))}]\nwidth = 2048\nheight = 2048"
     text = refused(SMALL.format(kind="record", model="pendulum", settings=settings), tmp_path)
-    assert "its 64 worlds tile into a 16384x16384 video, more than 8192 pixels a side" in text
+    assert "a 16384x16384 video frame (64 world(s) of 2048x2048) is more than 8192 pixels a side" in text
 
 
 def test_fewer_cpus_than_one_are_refused(tmp_path):

@@ -23,7 +23,6 @@ from mjpod.jobs import record, rollout, simulation
 from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
 from mjpod.jobs.sweep.spec import Spec, SpecError
 from mjpod.render import camera as cameras
-from mjpod.render import grid as tiles
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,12 +135,7 @@ def _check_job(params: dict[str, Any], mjm: mujoco.MjModel, spec: Spec) -> None:
     try:
         if kind == "record":
             simulation.check_frames(params["fps"], params["duration"])
-            rows, cols = tiles.layout(len(worlds))
-            if max(rows * params["height"], cols * params["width"]) > record.MAX_SIDE:
-                raise SpecError(
-                    f"its {len(worlds)} worlds tile into a {cols * params['width']}x{rows * params['height']} "
-                    f"video, more than {record.MAX_SIDE} pixels a side: show fewer worlds or make them smaller"
-                )
+            record.check_frame(len(worlds), params["width"], params["height"])
         if kind == "rollout":
             simulation.check_frames(params["rate"], params["duration"], "samples")
             shapes = rollout.sample_shapes(
