@@ -104,6 +104,17 @@ def test_a_link_planted_at_the_tables_temporary_name_is_not_followed(done, tmp_p
     assert [r["id"] for r in results.table(out)] == [job.id]
 
 
+def test_a_link_planted_at_the_lock_file_is_refused_not_followed(done, tmp_path):
+    job, out, _ = done
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / ".sweep.lock").unlink()
+    (out / ".sweep.lock").symlink_to(victim)
+    with pytest.raises(OutputFolderError, match=r"cannot take the lock .*\.sweep\.lock"):
+        sweep(job, out)
+    assert victim.read_text() == "precious"
+
+
 def test_a_staging_folder_that_is_a_link_is_removed_not_followed(done, tmp_path):
     job, out, folder = done
     elsewhere = tmp_path / "elsewhere"

@@ -27,7 +27,7 @@ from mjpod.jobs.sweep.keys import KEYS, REQUIRED, RESOURCE_KEYS, Key
 
 TOP_LEVEL = ("grid", "settings", "resources", "out")
 SPEC_BYTES = 1 << 20  # a spec is written by hand: a MiB is far more than any needs
-MAX_DEPTH = 8  # the deepest a spec nests: the document, [[grid]], one table, a list, a list value
+MAX_DEPTH = 8  # lists and tables in lists and tables: a spec needs 4 (document, [[grid]], a table, a list)
 MAX_NODES = 200_000  # values a YAML document may stand for once its aliases are copied out
 MAX_JOBS = 50_000  # grid combinations one spec may make; counted before any is made
 MAX_TEXT = 1024  # characters of one text value (a model path, a camera name)
@@ -60,16 +60,15 @@ def load(path: Path) -> Spec:
     except files.FileRefused as err:
         raise SpecError(str(err)) from None
     kind = suffix.lstrip(".").upper()
+    too_deep = SpecError(f"{path}: {kind} nested too deeply; a spec nests {MAX_DEPTH} levels at most")
     try:
         data = tomllib.loads(text) if suffix == ".toml" else _yaml(text, path)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
         raise SpecError(f"{path} is not valid {kind}: {err}") from None
     except RecursionError:  # the parsers recurse once per level of nesting
-        raise SpecError(
-            f"{path}: {kind} nested too deeply; a spec nests {MAX_DEPTH} levels at most"
-        ) from None
+        raise too_deep from None
     if _depth(data) > MAX_DEPTH:
-        raise SpecError(f"{path}: {kind} nested too deeply; a spec nests {MAX_DEPTH} levels at most")
+        raise too_deep
     return parse(data, path.name, path.resolve().parent)
 
 

@@ -170,6 +170,11 @@ class Store:
                 f"another mjpod sweep is writing to {self.root} (it holds {lock.lock_file}): "
                 "wait for it to end, or give this one another --out"
             ) from None
+        except OSError as err:  # a link planted there (filelock does not follow it), a read-only folder
+            raise OutputFolderError(
+                f"cannot take the lock {lock.lock_file} ({err.strerror or err}): remove what is there "
+                "(mjpod makes it itself), or give another --out"
+            ) from None
         try:
             yield
         finally:
