@@ -27,7 +27,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from mjpod import __version__, models, render
+from mjpod import __version__, files, models, render
 from mjpod.engines import Engine, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
@@ -86,7 +86,8 @@ class _Shards:
         if not self.filled:
             return
         name = f"rollout-{len(self.written):05d}.npz"
-        np.savez(self.folder / name, **{k: b[: self.filled] for k, b in self.buffers.items()})
+        with files.replacing(self.folder / name, "wb") as f:
+            np.savez(f, **{k: b[: self.filled] for k, b in self.buffers.items()})
         self.written.append({"file": name, "first_sample": self.first, "samples": self.filled})
         self.first += self.filled
         self.filled = 0
@@ -156,7 +157,7 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
     shards.flush()
     wall = time.perf_counter() - start
     meta = _meta(settings, loaded, mjm, device, steps, shapes, shards.written, gains)
-    (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
+    files.write_text(folder / META, json.dumps(meta, indent=2) + "\n")
     written = [s["file"] for s in shards.written]
     size = sum((folder / f).stat().st_size for f in written)
     return RolloutResult(settings.samples, steps, written, size, wall)
