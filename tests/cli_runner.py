@@ -14,8 +14,7 @@ def run_mjpod(
     instead of taking the machine down."""
 
     def cap() -> None:
-        if memory_mb is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))  # type: ignore[operator]
 
     return subprocess.run(
         [sys.executable, "-m", "mjpod", *args],
@@ -23,5 +22,5 @@ def run_mjpod(
         text=True,
         timeout=timeout,
         env={**os.environ, "COLUMNS": "200", **env},
-        preexec_fn=cap,
+        preexec_fn=cap if memory_mb is not None else None,  # only then: it is unsafe beside threads
     )
