@@ -9,16 +9,20 @@
 # bench JSON (rewritten after every figure, so a killed run keeps what it measured), plot and transcript
 # named for the GPU (bench-<gpu>.json/.png/.txt), each figure beside its target with how every step
 # ended (bench-<gpu>-targets.md), and this whole log (bench-<gpu>-check.log). Every step runs under its
-# own time limit, so one slow step cannot eat the others; the limits add up to the check's 450 s:
+# own time limit, so one slow step cannot eat the others; the limits add up to the check's 450 s (gate
+# and egl-map take theirs from what gpu-tests would have):
 #   preflight    the Python modules the check imports, named with their package when one is missing
 #   doctor       mjpod doctor: every check of the box with its fix (problems are logged, not fatal)
 #   gate         scripts/gpu_gate.py (not in a rehearsal): the check stops at once unless doctor's NVIDIA
 #                driver, GL renderer and Warp checks pass, so GL draws on the NVIDIA driver and Warp has CUDA
+#   egl-map      scripts/gpu_egl.py: the GPU-EGL map (each GPU, the EGL device that draws for it, its
+#                GL_RENDERER), and one frame drawn for cuda:0 on the EGL device the map gives it
 #   warm-up      the Warp kernels of every model and engine below compiled by parallel processes into
 #                the one kernel cache that every later step (and mjwarp-testspeed) loads from
 #   seed-render  the seed loop and render-only on the Panda mjx_scene at 320x240 (NVIDIA EGL)
 #   physics-*    mjwarp beside mjwarp-testspeed (same model, nworld, nstep, buffers) at nworld 1024 and
-#                8192, on the Panda mjx_scene and on bin
+#                8192, on the Panda mjx_scene and on bin, with the memory its model and data take there
+#                and the largest nworld that fits the GPU
 #   contact      comfree beside mjwarp on a settled bin pile at nworld 1024, 4096 and 8192
 #   batch        batch render at 64x64, 8192 worlds, beside mjwarp-testspeed --function=render
 #   gpu-tests    pytest -m gpu tests/gpu, with whatever time the steps before left
@@ -165,6 +169,8 @@ if [ "$rehearse" = 0 ] && ! step gate "$(limit gate 20)" "$PYTHON" scripts/gpu_g
   exit 3
 fi
 
+step egl-map "$(limit egl-map 20)" "$PYTHON" scripts/gpu_egl.py bin
+
 # The kernels every measured step needs, compiled by parallel processes (one model and engine set each)
 # into the shared cache: compiles then overlap instead of adding up, and the timed steps load them.
 warm="$work/warm-up.sh"
@@ -183,9 +189,9 @@ tail -n 2 "$work"/warm-*.log
 
 step seed-render "$(limit seed-render 30)" "${bench[@]}" --only seed --only render \
   --model franka_emika_panda/mjx_scene --size 320x240
-step physics-panda "$(limit physics-panda 45)" "${bench[@]}" --only physics --engine mjwarp \
+step physics-panda "$(limit physics-panda 45)" "${bench[@]}" --only physics --only memory --engine mjwarp \
   --model franka_emika_panda/mjx_scene "${physics_nworld[@]}" --nstep "${nstep[0]}" --testspeed
-step physics-bin "$(limit physics-bin 60)" "${bench[@]}" --only physics --engine mjwarp \
+step physics-bin "$(limit physics-bin 60)" "${bench[@]}" --only physics --only memory --engine mjwarp \
   --model bin "${physics_nworld[@]}" --nstep "${nstep[0]}" --testspeed
 step contact "$(limit contact 60)" "${bench[@]}" --only contact --contact-scene bin \
   "${contact_nworld[@]}" --nstep "${nstep[1]}"

@@ -8,18 +8,30 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-QUERY = "--query-gpu=name,driver_version,memory.total --format=csv,noheader,nounits"
-H100 = "NVIDIA H100 80GB HBM3, 580.65.06, 81559"  # nvidia-smi's line for that query on an H100
+from mjpod.host.sysinfo import QUERY
+
+ARGS = f"--query-gpu={QUERY} --format=csv,noheader,nounits"
+# nvidia-smi's lines for that query: one H100; an 8-GPU node; an A100 in MIG mode beside one that is not
+H100 = "0, NVIDIA H100 80GB HBM3, GPU-3f1c7a52-9d0e-4b6a-8c21-5e7f0a9b1c2d, 00000000:18:00.0, Disabled, 580.65.06, 81559"
+H100_X8 = "\n".join(
+    f"{i}, NVIDIA H100 80GB HBM3, GPU-{i:08x}-9d0e-4b6a-8c21-5e7f0a9b1c2d, 00000000:{bus}:00.0, Disabled, 580.65.06, 81559"
+    for i, bus in enumerate(("18", "2A", "3A", "5D", "9A", "AB", "BA", "DB"))
+)
+A100_MIG = (
+    "0, NVIDIA A100-SXM4-80GB, GPU-5a1b2c3d-0000-4b6a-8c21-5e7f0a9b1c2d, 00000000:07:00.0, Enabled, 580.65.06, 81920\n"
+    "1, NVIDIA A100-SXM4-80GB, GPU-5a1b2c3d-1111-4b6a-8c21-5e7f0a9b1c2d, 00000000:0F:00.0, Disabled, 580.65.06, 81920"
+)
 
 
 def on_path(folder: Path, answer: str = H100) -> dict[str, str]:
     """Write the fake into `folder`; returns the environment (PATH) that puts it first."""
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "answer.csv").write_text(answer + "\n")
     script = folder / "nvidia-smi"
     script.write_text(
         "#!/bin/sh\n"
-        f'if [ "$*" = "{QUERY}" ]; then\n'
-        f"  echo '{answer}'\n"
+        f'if [ "$*" = "{ARGS}" ]; then\n'
+        f"  cat '{folder / 'answer.csv'}'\n"
         "  exit 0\n"
         "fi\n"
         'echo "fake nvidia-smi: unexpected arguments: $*" >&2\n'

@@ -29,7 +29,8 @@ def test_dry_run_lists_jobs_and_resources_and_runs_nothing(tmp_path):
         "cpu",
         "2",
         "0",
+        "3600",
         "to",
         "run",
-    ]  # no GPU here: cpu, no GPU asked
+    ]  # no GPU here: cpu, no GPU asked; a rollout's default timeout
     assert not (tmp_path / "out").exists()

@@ -11,7 +11,7 @@ from tests.cli_runner import run_mjpod
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "examples" / "sweeps").glob("*.toml"))
 # jobs each spec expands to (its grid's product), so a spec that silently lost an axis fails here
-JOBS = {"bench.toml": 18, "gains.toml": 24, "videos.toml": 4, "vision.toml": 8}
+JOBS = {"bench.toml": 18, "gains.toml": 24, "gpus.toml": 24, "videos.toml": 4, "vision.toml": 8}
 
 
 def test_every_example_spec_is_counted():
@@ -30,3 +30,9 @@ def test_the_spec_docs_sweep_md_shows_is_examples_gains_toml():
     docs = (ROOT / "docs" / "sweep.md").read_text()
     shown = re.search(r"```toml\n(.*?)```", docs, re.S).group(1)
     assert shown == (ROOT / "examples" / "sweeps" / "gains.toml").read_text()
+
+
+def test_the_spec_the_readmes_multi_gpu_section_shows_is_examples_gpus_toml():
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"The spec, `examples/sweeps/gpus.toml`.*?```toml\n(.*?)```", readme, re.S).group(1)
+    assert shown == (ROOT / "examples" / "sweeps" / "gpus.toml").read_text()

@@ -128,3 +128,57 @@ def test_an_nvidia_box_rendering_in_software_fails_with_each_cause_named(tmp_pat
     )
     assert rows["Warp"] == ("fail", "NVIDIA GPU present but Warp sees no CUDA device (cpu)")
     assert "3 problem(s): EGL vendor, GL renderer, Warp" in proc.stderr
+
+
+def map_rows(stdout: str) -> list[list[str]]:
+    """The cells of doctor's GPU-EGL map, one list per row (a cell folded over lines joined)."""
+    table = stdout.split("GPU-EGL map: where GL draws")[1]
+    rows: list[list[str]] = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if len(cells) != 6 or cells[0] == "cuda":
+            continue
+        if cells[0] or not rows:  # a new row; otherwise the rest of the row above, folded
+            rows.append(cells)
+        else:
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+    return rows
+
+
+def test_the_map_of_a_box_without_gpus_is_mesas_device(has_cuda):
+    if has_cuda:
+        pytest.skip("this box has a GPU")
+    proc = run_doctor()
+    row = map_rows(proc.stdout)[-1]
+    assert row[:5] == ["-", "software (Mesa)", "-", "no", "0"] and "llvmpipe" in row[5]
+    assert doctor_rows(proc.stdout)["GPU-EGL map"][0] == "info"
+
+
+def test_the_map_has_a_row_per_gpu_in_cudas_order(tmp_path, has_cuda):
+    """An 8-GPU node (the fake nvidia-smi) seen through CUDA_VISIBLE_DEVICES=3,1: cuda:0 is GPU 3, cuda:1
+    is GPU 1, the others are hidden; no EGL device here reports a CUDA id, which is the warning."""
+    if has_cuda:
+        pytest.skip("this box has a working GPU; the fake nvidia-smi stands for an 8-GPU node")
+    proc = run_doctor(CUDA_VISIBLE_DEVICES="3,1", **nvidia_smi.on_path(tmp_path / "bin", nvidia_smi.H100_X8))
+    rows = map_rows(proc.stdout)
+    assert [r[:4] for r in rows[:2]] == [
+        ["0", "NVIDIA H100 80GB HBM3", "00000000:5D:00.0", "no"],
+        ["1", "NVIDIA H100 80GB HBM3", "00000000:2A:00.0", "no"],
+    ]
+    assert all(r[4] == "-" and "no EGL device reports a CUDA device" in r[5] for r in rows[:2])
+    hidden = [r for r in rows if r[0] == "-" and r[1].startswith("NVIDIA")]
+    assert len(hidden) == 6 and all("hidden by CUDA_VISIBLE_DEVICES=3,1" in r[5] for r in hidden)
+    assert "00000000:AB:00.0" in {r[2] for r in hidden}  # a bus id is text, never an emoji code
+    assert rows[-1][1] == "software (Mesa)" and "llvmpipe" in rows[-1][5]
+    status, detail = doctor_rows(proc.stdout)["GPU-EGL map"]
+    assert status == "warn" and detail.startswith("no NVIDIA EGL device draws for cuda:0, cuda:1")
+
+
+def test_a_mig_slice_is_named_with_the_way_forward(tmp_path, has_cuda):
+    if has_cuda:
+        pytest.skip("this box has a working GPU; the fake nvidia-smi stands for a MIG node")
+    proc = run_doctor(**nvidia_smi.on_path(tmp_path / "bin", nvidia_smi.A100_MIG))
+    mig = map_rows(proc.stdout)[0]
+    assert mig[:4] == ["0", "NVIDIA A100-SXM4-80GB", "00000000:07:00.0", "MIG"] and mig[4] == "-"
+    assert "MIG slice has no graphics" in mig[5] and "batch renderer" in mig[5] and "browser view" in mig[5]
+    assert map_rows(proc.stdout)[1][3] == "no"

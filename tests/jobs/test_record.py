@@ -13,6 +13,7 @@ import pytest
 from mjpod.host import sysinfo
 from mjpod.jobs import record as rec
 from mjpod.render.gl import gl_info
+from tests import nvidia_smi
 from tests.cli_runner import run_mjpod
 from tests.interrupted import LONG_RECORD, check_kept, wait_until_writing
 from tests.mp4 import decode
@@ -53,6 +54,31 @@ def test_video_matches_its_settings_and_moves(tmp_path):
     assert sidecar["gl_renderer"] == gl_info().renderer
     assert sidecar["encoder"] in ("libx264", "h264_nvenc") and sidecar["encoder_reason"]
     assert sidecar["wall_seconds"] > 0 and sidecar["device"] == "cpu" and sidecar["ctrl"] == "noise"
+    if not sysinfo.nvidia_gpus():  # no GPU: Mesa's EGL device 0 drew, by MuJoCo's default
+        assert sidecar["gpu"] is None and sidecar["egl_device"]["index"] == 0, sidecar["egl_device"]
+
+
+@pytest.mark.ffmpeg
+def test_the_sidecar_names_the_gpu_device_names_and_the_egl_device_that_drew(tmp_path, has_cuda):
+    """`--device cuda:0` on GPU 3 of an 8-GPU node (the fake nvidia-smi, CUDA_VISIBLE_DEVICES=3) with mjc:
+    the GPU is named by index, name, UUID and bus id; Mesa's EGL reports no CUDA id, which is said once
+    and recorded, and EGL's default device draws."""
+    if has_cuda:
+        pytest.skip("this box has a working GPU; the fake nvidia-smi stands for an 8-GPU node")
+    out = tmp_path / "v.mp4"
+    env = nvidia_smi.on_path(tmp_path / "bin", nvidia_smi.H100_X8) | {"CUDA_VISIBLE_DEVICES": "3"}
+    proc = run_mjpod("record", "--out", str(out), "-m", "pendulum", "--device", "cuda:0", "--fps", "10",
+                     "--duration", "0.5", "--width", "64", "--height", "48", **env)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["gpu"] == {
+        "index": 3, "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-00000003-9d0e-4b6a-8c21-5e7f0a9b1c2d",
+        "pci_bus_id": "00000000:5D:00.0",
+    }  # fmt: skip
+    egl = sidecar["egl_device"]
+    assert egl["index"] == 0 and egl["cuda_id"] is None and egl["software"]
+    assert egl["how"].startswith("no EGL device reports a CUDA device")
+    assert proc.stderr.count("GL for cuda:0 draws on EGL's default device") == 1
 
 
 @pytest.mark.ffmpeg

@@ -95,6 +95,7 @@ def test_frames_and_shards(tmp_path):
     np.testing.assert_array_equal(data["frames"][:, 0], data["frames"][:, 1])  # same state, same picture
     meta = json.loads((tmp_path / rollout.META).read_text())
     assert [s["first_sample"] for s in meta["shards"]] == [0, 2, 4]
+    assert meta["egl_device"]["index"] is not None and meta["egl_device"]["how"]  # which EGL device drew, why
 
 
 def test_links_planted_at_the_shard_names_are_replaced_not_followed(tmp_path):

@@ -20,7 +20,9 @@ SCRIPT = ROOT / "scripts" / "gpu-check.sh"
 STAGE_SH = ROOT.parent / "shared" / "device" / "stage.sh"
 # what the device tool brings back from $OUT: at most 8 files, named in letters, digits, '.', '_', '-'
 RETURNED_FILES, RETURNED_NAME = 8, re.compile(r"^[A-Za-z0-9._-]+$")
-STEPS = ("preflight", "doctor", "warm-up", "seed-render", "physics-panda", "physics-bin", "contact", "batch")
+STEPS = (
+    "preflight", "doctor", "egl-map", "warm-up", "seed-render", "physics-panda", "physics-bin", "contact", "batch"
+)  # fmt: skip
 
 
 def check(out: Path, python: str, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -117,9 +119,12 @@ def test_rehearsal_runs_every_step_and_returns_what_the_device_tool_brings_back(
         )
     )
     assert ended.pop("warm-up").startswith("STOPPED at its 4s limit"), ended
-    assert ended == dict.fromkeys((*STEPS[:2], *STEPS[3:], "gpu-tests", "report"), "ok")
+    assert ended == dict.fromkeys((*STEPS[:3], *STEPS[4:], "gpu-tests", "report"), "ok")
     log = (out / f"{stem}-check.log").read_text()
     assert "REHEARSAL" in log and re.search(r"^\d+ skipped in", log, re.M)  # tests/gpu, staged Python
+    said = " ".join(log.split())
+    assert "GPU-EGL map (cuda | GPU |" in said and "| software (Mesa) | - | no | 0 | llvmpipe" in said
+    assert "one 320x240 frame of bin for cpu: EGL device 0" in said  # drawn through mjpod's own path
     scratch = re.search(r"bash (\S+)/warm-up\.sh", log).group(1)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert scratch not in ps  # the stopped warm-up's processes went with it
@@ -141,8 +146,10 @@ def test_rehearsal_measures_each_figure_the_targets_read(rehearsal):
     # mjwarp-testspeed ran in the staged Python, took the flags, and stopped where it must on a CPU
     gpu_only = [w for w in data["warnings"] if "(ValueError: testspeed available for gpu only)" in w]
     assert len(gpu_only) == 3, data["warnings"]
+    assert "memory (device memory is measured on a CUDA GPU; Warp runs on cpu here)" in data["skipped"]
     md = next(out.glob("*-targets.md")).read_text()
     assert "| comfree vs mjwarp, settled pile | bin | 2 | cpu |" in md
+    assert "| worlds that fit in GPU memory |  |  |  | memory (device memory is measured on a CUDA GPU" in md
 
 
 def test_on_a_machine_without_nvidia_gl_and_cuda_the_check_stops_after_doctor(tmp_path, has_cuda):

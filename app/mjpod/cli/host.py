@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from mjpod.cli.common import console, fail
 
@@ -42,7 +43,8 @@ def doctor(
     width: Annotated[int, typer.Option(help="frame width to check")] = 640,
     height: Annotated[int, typer.Option(help="frame height to check")] = 480,
 ) -> None:
-    """Check GPU driver, EGL, GL renderer, Warp, ffmpeg and disk; print each problem with its fix."""
+    """Check GPU driver, EGL, GL renderer, Warp, ffmpeg and disk; print each problem with its fix, and
+    the map of which EGL device draws for each GPU."""
     from mjpod.host import doctor as d
 
     workspace = workspace or Path(os.environ.get("MJPOD_WORKSPACE", "."))
@@ -54,6 +56,25 @@ def doctor(
         text = f.detail + (f"\n[bold]fix:[/] {f.fix}" if f.fix and f.status is not d.Status.OK else "")
         t.add_row(f.check, f"[{STATUS_STYLE[f.status]}]{f.status}[/]", text)
     console.print(t)
+    console.print(gpu_egl_table(d.gpu_egl_map()))
     failed = [f for f in findings if f.status is d.Status.FAIL]
     if failed:
         raise fail(f"{len(failed)} problem(s): {', '.join(f.check for f in failed)}", code=1)
+
+
+def gpu_egl_table(rows) -> Table:
+    """Doctor's map: a GPU per row in CUDA's order, the EGL device that draws for it, what it draws with."""
+    t = Table(title="GPU-EGL map: where GL draws for each GPU (--device cuda:N, or the GPU Ray gives a job)")
+    for col in ("cuda", "GPU", "PCI bus id", "MIG", "EGL device", "GL_RENDERER there"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        cells = (
+            "-" if r.cuda is None else str(r.cuda),
+            r.gpu,
+            r.pci_bus_id or "-",
+            "MIG" if r.mig else "no",
+            "-" if r.egl_device is None else str(r.egl_device),
+            r.gl_renderer,
+        )
+        t.add_row(*map(Text, cells))  # plain text: a bus id like 00000000:AB:00.0 is no emoji code
+    return t

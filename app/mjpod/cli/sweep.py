@@ -30,8 +30,11 @@ def sweep(
         bool, typer.Option("--no-ray", help="run the jobs one after another in this process")
     ] = False,
     cpus: Annotated[int | None, typer.Option(help="CPUs the embedded Ray may use (default: all)")] = None,
+    gpus: Annotated[
+        int | None, typer.Option(help="GPUs the embedded Ray offers (default: every GPU it finds)")
+    ] = None,
 ) -> None:
-    """Run a grid of record / rollout / bench jobs on Ray: skips finished jobs, writes results.csv."""
+    """Run a grid of record / rollout / bench / probe jobs on Ray: skips finished jobs, writes results.csv."""
     from mjpod.jobs.signals import stop_on_signals
     from mjpod.jobs.sweep import grid, report, runner, store
     from mjpod.jobs.sweep import spec as specs
@@ -50,7 +53,7 @@ def sweep(
         else:
             from mjpod.jobs.sweep.ray_backend import RayBackend
 
-            backend = RayBackend(address, cpus)
+            backend = RayBackend(address, cpus, gpus)
         with contextlib.closing(backend):
             backend.check(jobs)
             if dry_run:

@@ -110,6 +110,10 @@ class Engine(abc.ABC):
         """A message when a buffer (contacts, constraint rows) overflowed in some world, else None."""
         return None
 
+    def memory(self) -> tuple[int, int] | None:
+        """Bytes of device memory the model and the data of all worlds take; None for a host engine."""
+        return None
+
     def gains(self, world: int) -> tuple[float, float] | None:
         """The contact gains (stiffness, damping) world `world` runs with, for engines that take them."""
         return None

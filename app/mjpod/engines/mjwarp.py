@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import mujoco
 import mujoco_warp as mjw
 import numpy as np
@@ -37,6 +39,23 @@ def _advance(counter: wp.array(dtype=wp.int32)):
     counter[0] = counter[0] + 1
 
 
+def array_bytes(structure: object, seen: set[int] | None = None) -> int:
+    """Bytes of every Warp array in a mujoco_warp dataclass (nested ones included, each array once): its
+    device memory, counted as mujoco_warp's testspeed --memory counts it (allocated capacity)."""
+    seen = set() if seen is None else seen
+    total = 0
+    for field in dataclasses.fields(structure):  # type: ignore[arg-type]
+        value = getattr(structure, field.name)
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, wp.array):
+            total += value.capacity
+        elif dataclasses.is_dataclass(value):
+            total += array_bytes(value, seen)
+    return total
+
+
 class MjWarpEngine(Engine):
     name = "mjwarp"
 
@@ -69,6 +88,9 @@ class MjWarpEngine(Engine):
     @property
     def device(self) -> str:
         return str(self._device.alias)
+
+    def memory(self) -> tuple[int, int]:
+        return array_bytes(self.m), array_bytes(self.d)
 
     @property
     def uses_cuda_graph(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from mjpod.host import sysinfo
+from mjpod.render import egl
 
 # warp-lang wheels from 1.18 on are built against CUDA 13, which needs an R580+ driver; the same
 # versions' +cu12 wheels (GitHub releases; the image's WARP_CUDA=12) and older wheels need R525+.
@@ -166,14 +168,17 @@ def check_egl_vendor() -> Finding:
     return Finding("EGL vendor", Status.OK, listed)
 
 
-def egl_device_count() -> int | None:
-    """How many EGL devices eglQueryDevicesEXT reports; None when EGL cannot be asked."""
+def egl_devices() -> list[egl.EglDevice] | None:
+    """The EGL devices eglQueryDevicesEXT reports; None when EGL cannot be asked."""
     try:
-        from mujoco.egl import egl_ext
-
-        return len(egl_ext.eglQueryDevicesEXT())
-    except Exception:
+        return egl.devices()
+    except egl.EGLError:
         return None
+
+
+def egl_device_count() -> int | None:
+    found = egl_devices()
+    return None if found is None else len(found)
 
 
 def check_egl_device_id() -> Finding:
@@ -185,24 +190,34 @@ def check_egl_device_id() -> Finding:
             f"MUJOCO_GL={os.environ.get('MUJOCO_GL', 'unset')}: EGL not in use",
             "export MUJOCO_GL=egl for headless rendering on a GPU",
         )
-    count = egl_device_count()
-    if count is None:
+    found = egl_devices()
+    if found is None:
         return Finding(
             "EGL device", Status.WARN, "could not enumerate EGL devices", explain_gl_error("eglInitialize")
         )
+    count = len(found)
     if wanted is None:
         return Finding(
-            "EGL device", Status.OK, f"{count} EGL device(s); MUJOCO_EGL_DEVICE_ID unset (first usable)"
+            "EGL device",
+            Status.OK,
+            f"{count} EGL device(s); MUJOCO_EGL_DEVICE_ID unset: mjpod picks the one of the GPU each "
+            "command simulates on (the map below)",
         )
-    if not wanted.isdigit() or int(wanted) >= count:
+    opened = egl.mujoco_opens([d.cuda_id for d in found], os.environ.get("CUDA_VISIBLE_DEVICES"), wanted)
+    if opened is None:
         return Finding(
             "EGL device",
             Status.FAIL,
             f"MUJOCO_EGL_DEVICE_ID={wanted} is out of range: there are {count} EGL device(s), "
             f"ids 0..{count - 1}",
-            f"unset MUJOCO_EGL_DEVICE_ID or set it to 0..{count - 1}",
+            f"unset MUJOCO_EGL_DEVICE_ID (mjpod then follows --device) or set it to 0..{count - 1}",
         )
-    return Finding("EGL device", Status.OK, f"MUJOCO_EGL_DEVICE_ID={wanted} of {count} EGL device(s)")
+    return Finding(
+        "EGL device",
+        Status.OK,
+        f"MUJOCO_EGL_DEVICE_ID={wanted}: EGL device {opened} of {count}, for every command (it overrides "
+        "mjpod's choice by --device)",
+    )
 
 
 def check_gl() -> Finding:
@@ -227,6 +242,102 @@ def check_gl() -> Finding:
     if info.software:
         return Finding("GL renderer", Status.INFO, f"software rendering (no GPU here): {detail}")
     return Finding("GL renderer", Status.OK, detail)
+
+
+@dataclasses.dataclass(frozen=True)
+class MapRow:
+    """One line of doctor's GPU-EGL map: a GPU (or an EGL device that serves none) and who draws for it."""
+
+    cuda: int | None  # the CUDA device number in this process; None: not visible to CUDA here
+    gpu: str  # name, or what the EGL device is when it serves no GPU
+    pci_bus_id: str
+    mig: bool
+    egl_device: int | None  # the EGL device that draws for it (the device rule's choice)
+    gl_renderer: str  # what a context on that EGL device reports; else why there is none
+
+
+@functools.cache
+def gpu_egl_map() -> tuple[MapRow, ...]:
+    """Each GPU in CUDA's order with the EGL device that draws for it and that device's GL_RENDERER,
+    then the GPUs CUDA_VISIBLE_DEVICES hides and the EGL devices that serve no GPU (Mesa's software
+    device). Made once per process."""
+    gpus = sysinfo.nvidia_gpus()
+    found = egl_devices() if egl.backend() == "egl" else None
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    entries = egl.visible_devices(visible)
+    rows: list[MapRow] = []
+    for ordinal in range(len(entries)) if entries is not None else [g.index for g in gpus]:
+        gpu = sysinfo.gpu_for(ordinal, gpus, visible)
+        entry = entries[ordinal] if entries is not None else str(ordinal)
+        mig = entry.startswith("MIG-") or (gpu is not None and gpu.mig)
+        index, renderer = _drawer(found, visible, ordinal, mig)
+        name = gpu.name if gpu else f"CUDA_VISIBLE_DEVICES entry {entry}"  # a MIG slice, or no such GPU
+        rows.append(MapRow(ordinal, name, gpu.pci_bus_id if gpu else "", mig, index, renderer))
+    shown = {sysinfo.gpu_for(r.cuda, gpus, visible) for r in rows if r.cuda is not None}
+    hidden = f"hidden by CUDA_VISIBLE_DEVICES={visible}"
+    rows += [MapRow(None, g.name, g.pci_bus_id, g.mig, None, hidden) for g in gpus if g not in shown]
+    served = {r.egl_device for r in rows}
+    for device in found or ():
+        if device.index not in served:
+            what = "software (Mesa)" if device.software else f"EGL device reporting CUDA {device.cuda_id}"
+            rows.append(MapRow(None, what, "", False, device.index, _renderer(device.index)))
+    return tuple(rows)
+
+
+def _drawer(
+    found: list[egl.EglDevice] | None, visible: str | None, ordinal: int, mig: bool
+) -> tuple[int | None, str]:
+    """(the EGL device that draws for CUDA device `ordinal`, its GL_RENDERER), or (None, why none)."""
+    if found is None:
+        return None, "EGL cannot be asked" if egl.backend() == "egl" else f"MUJOCO_GL={egl.backend()}: no EGL"
+    if mig:
+        return None, f"a MIG slice has no graphics: {egl.WAY_FORWARD}"
+    choice = egl.choose([d.cuda_id for d in found], visible, ordinal)
+    return (choice.index, _renderer(choice.index)) if choice.index is not None else (None, choice.reason)
+
+
+def _renderer(index: int) -> str:
+    from mjpod.render.gl import gl_info_on
+
+    try:
+        return gl_info_on(index).renderer
+    except Exception as err:  # a device that cannot make a context: say why, in the row
+        return f"no context: {err}"
+
+
+def check_gpu_egl_map() -> Finding:
+    """Whether every GPU has an EGL device of its own that draws with the NVIDIA driver."""
+    rows = gpu_egl_map()
+    gpus = [r for r in rows if r.cuda is not None]
+    if not gpus:
+        drawn = ", ".join(
+            f"EGL device {r.egl_device}: {r.gl_renderer}" for r in rows if r.egl_device is not None
+        )
+        return Finding("GPU-EGL map", Status.INFO, f"no GPU visible to CUDA; {drawn or 'no EGL device'}")
+    mig = [r for r in gpus if r.mig]
+    missing = [
+        r for r in gpus if not r.mig and (r.egl_device is None or "nvidia" not in r.gl_renderer.lower())
+    ]
+    if missing:
+        which = ", ".join(f"cuda:{r.cuda}" for r in missing)
+        why = "; ".join(dict.fromkeys(r.gl_renderer for r in missing))
+        return Finding(
+            "GPU-EGL map",
+            Status.WARN,
+            f"no NVIDIA EGL device draws for {which} ({why}): their GL falls back to EGL's default device",
+            "make glvnd load the NVIDIA EGL vendor file and keep graphics in NVIDIA_DRIVER_CAPABILITIES; "
+            f"or {egl.WAY_FORWARD}",
+        )
+    if mig:
+        return Finding(
+            "GPU-EGL map",
+            Status.INFO,
+            f"{len(mig)} MIG slice(s) without graphics ({', '.join(f'cuda:{r.cuda}' for r in mig)})",
+            egl.WAY_FORWARD,
+        )
+    return Finding(
+        "GPU-EGL map", Status.OK, f"{len(gpus)} GPU(s), each drawn by its own EGL device (the map below)"
+    )
 
 
 def check_warp() -> Finding:
@@ -314,6 +425,7 @@ def run_checks(workspace: Path, frame: tuple[str, int, int] | None = None) -> li
         check_egl_vendor,
         check_egl_device_id,
         check_gl,
+        check_gpu_egl_map,
         check_warp,
         check_ffmpeg,
         lambda: check_disk(workspace),

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from importlib import metadata
 
+from mjpod.render.egl import visible_devices
+
 EGL_VENDOR_DIRS = (
     "/usr/share/glvnd/egl_vendor.d",
     "/etc/glvnd/egl_vendor.d",
@@ -19,11 +21,23 @@ EGL_VENDOR_DIRS = (
 PACKAGES = ("mjpod", "mujoco", "mujoco-warp", "warp-lang", "numpy", "mujoco-menagerie")
 
 
+# One nvidia-smi query answers every question about the GPUs (tests/nvidia_smi.py answers it too).
+QUERY = "index,name,uuid,pci.bus_id,mig.mode.current,driver_version,memory.total"
+
+
 @dataclasses.dataclass(frozen=True)
 class Gpu:
     name: str
     driver: str
     memory_mib: int
+    index: int = 0  # nvidia-smi's (physical) index, what CUDA_VISIBLE_DEVICES and Ray name
+    uuid: str = ""  # GPU-..., also a way CUDA_VISIBLE_DEVICES names it
+    pci_bus_id: str = ""  # 00000000:18:00.0
+    mig: bool = False  # MIG mode on: the GPU is split into slices, none of which has graphics
+
+    def identity(self) -> dict:
+        """What a sidecar says about the GPU: enough to find it again on the box."""
+        return {"index": self.index, "name": self.name, "uuid": self.uuid, "pci_bus_id": self.pci_bus_id}
 
 
 def nvidia_gpus() -> list[Gpu]:
@@ -33,7 +47,7 @@ def nvidia_gpus() -> list[Gpu]:
         return []
     try:
         out = subprocess.run(
-            [exe, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader,nounits"],
+            [exe, f"--query-gpu={QUERY}", "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
             timeout=20,
@@ -41,11 +55,41 @@ def nvidia_gpus() -> list[Gpu]:
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return []
-    gpus = []
-    for line in out.strip().splitlines():
-        name, driver, mem = (part.strip() for part in line.split(","))
-        gpus.append(Gpu(name, driver, int(float(mem)) if mem.replace(".", "").isdigit() else 0))
-    return gpus
+    return [_gpu(line) for line in out.strip().splitlines() if line.strip()]
+
+
+def _gpu(line: str) -> Gpu:
+    index, name, uuid, bus, mig, driver, mem = (part.strip() for part in line.split(","))
+    return Gpu(
+        name,
+        driver,
+        int(float(mem)) if mem.replace(".", "").isdigit() else 0,
+        int(index) if index.isdigit() else 0,
+        uuid,
+        bus,
+        mig.lower() == "enabled",  # Disabled, or [N/A] on GPUs without MIG
+    )
+
+
+def cuda_gpu(ordinal: int | None) -> Gpu | None:
+    """The GPU that is CUDA device `ordinal` of this process; None without one."""
+    if ordinal is None:
+        return None
+    return gpu_for(ordinal, nvidia_gpus(), os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def gpu_for(ordinal: int, gpus: list[Gpu], visible: str | None) -> Gpu | None:
+    """Which of `gpus` is CUDA device `ordinal` under CUDA_VISIBLE_DEVICES=`visible` (indices or UUIDs;
+    unset: nvidia-smi's order); None for a MIG slice (nvidia-smi lists whole GPUs) or one not there."""
+    entries = visible_devices(visible)
+    if entries is None:
+        return next((g for g in gpus if g.index == ordinal), None)
+    if ordinal >= len(entries):
+        return None
+    entry = entries[ordinal]
+    if entry.isdigit():
+        return next((g for g in gpus if g.index == int(entry)), None)
+    return next((g for g in gpus if entry.startswith("GPU-") and g.uuid.startswith(entry)), None)
 
 
 def egl_vendor_files() -> dict[str, str]:

@@ -26,9 +26,9 @@ from mjpod import __version__, files, models, render, video
 from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs.replay import ControlReplay
-from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
+from mjpod.jobs.simulation import check_frames, gpu_used, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
-from mjpod.render import grid
+from mjpod.render import egl, grid
 
 MAX_SIDE = 8192  # pixels a side of a video frame (H.264's largest level); one world's image as well
 
@@ -102,6 +102,8 @@ class Recording:
     interrupted: bool
     overflow: str | None
     comfree_gains: list[list[float]] | None = None  # comfree: [stiffness, damping] of each shown world
+    gpu: dict | None = None  # the GPU it ran on: index, name, UUID, PCI bus id (nvidia-smi's); None: CPU
+    egl_device: dict | None = None  # GL on EGL: the device that drew (index, its CUDA id) and why that one
     mjpod_version: str = __version__
     created: str = dataclasses.field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -265,6 +267,7 @@ def record(
         wall = time.perf_counter() - start
         overflow = engine.overflow()
         device = engine.device
+        gpu = gpu_used(egl.gpu_of(engine))
         shown = [engine.gains(w) for w in settings.worlds]  # comfree: a sweep says which tile ran what
         comfree_gains = [list(g) for g in shown] if shown[0] is not None else None
 
@@ -299,6 +302,8 @@ def record(
         interrupted=writer.frames < settings.frames,
         overflow=overflow,
         comfree_gains=comfree_gains,
+        gpu=gpu,
+        egl_device=egl.report() if settings.renderer == "gl" else None,
     )
     try:
         result.write_sidecar()

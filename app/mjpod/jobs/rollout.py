@@ -30,8 +30,9 @@ import numpy as np
 from mjpod import __version__, files, models, render
 from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
 from mjpod.errors import SettingError
-from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
+from mjpod.jobs.simulation import check_frames, gpu_used, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
+from mjpod.render import egl
 
 FORMAT = "mjpod-rollout/1"
 META = "rollout.json"
@@ -154,9 +155,11 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
                 renderer.close()
         gains = [engine.gains(w) for w in range(nworld)]
         device = engine.device
+        gpu = gpu_used(egl.gpu_of(engine))
     shards.flush()
     wall = time.perf_counter() - start
     meta = _meta(settings, loaded, mjm, device, steps, shapes, shards.written, gains)
+    meta |= {"gpu": gpu, "egl_device": egl.report() if renderer is not None else None}  # where it ran, drew
     files.write_text(folder / META, json.dumps(meta, indent=2) + "\n")
     written = [s["file"] for s in shards.written]
     size = sum((folder / f).stat().st_size for f in written)

@@ -19,6 +19,7 @@ from mjpod.engines import Engine, EngineConfig
 from mjpod.errors import MjpodError, SettingError
 from mjpod.jobs import simulation
 from mjpod.models import LoadedModel
+from mjpod.render import egl
 from mjpod.stream import simloop
 from mjpod.stream.feed import StateFeed
 from mjpod.stream.server import DEFAULT_PORT, Server
@@ -60,6 +61,7 @@ def run(
 ) -> simloop.RunStats:
     """Start `engine` on the model `spec` and serve it; `on_start` hears the banner once it runs."""
     lm, sim = simulation.start(spec, engine, config)
+    egl.bind(egl.gpu_of(sim))  # the browser view's GL draws on the GPU the engine runs on
     with sim:
         if on_start:
             on_start(banner(lm, sim, opts))

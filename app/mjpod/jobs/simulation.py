@@ -14,6 +14,8 @@ import mujoco
 from mjpod import models
 from mjpod.engines import ENGINES, Engine, EngineConfig, make
 from mjpod.errors import MjpodError, SettingError
+from mjpod.host import sysinfo
+from mjpod.render import egl
 
 MAX_FRAMES = 10_000_000  # frames (or samples) of one run: 3.8 days of video at 30 fps; more is a typo
 
@@ -52,3 +54,14 @@ def steps_before_frame(k: int, rate: float, timestep: float) -> int:
         return 0
     per_frame = 1.0 / (rate * timestep)
     return round(k * per_frame) - round((k - 1) * per_frame)
+
+
+def gpu_used(device: str | None) -> dict | None:
+    """The GPU a job used, for its sidecar: that of the CUDA device it named (its engine's, --device),
+    else the one its GL drew on (the EGL device's CUDA id); nvidia-smi's index, name, UUID and PCI bus
+    id. None on a CPU."""
+    ordinal = egl.cuda_ordinal(device)
+    if ordinal is None and (drawn := egl.current()) is not None:
+        ordinal = drawn.cuda_id
+    gpu = sysinfo.cuda_gpu(ordinal)
+    return gpu.identity() if gpu else None

@@ -1,14 +1,14 @@
 """OpenGL rendering through mujoco.Renderer, and what GL really runs underneath it.
 
 The backend comes from MUJOCO_GL (egl on servers); `gl_info` asks the driver for GL_RENDERER so a
-benchmark can say whether it measured the NVIDIA driver or Mesa's software rasteriser.
+benchmark can say whether it measured the NVIDIA driver or Mesa's software rasteriser. Every context
+is made after `egl.bind`, so on EGL it is on the GPU the job simulates on (render/egl.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ import mujoco
 import numpy as np
 
 from mjpod.errors import MjpodError
+from mjpod.render import egl
 
 if TYPE_CHECKING:
     from mjpod.engines import Engine
@@ -35,6 +36,8 @@ class GLInfo:
     renderer: str  # GL_RENDERER, e.g. "NVIDIA H100 80GB HBM3/PCIe/SSE2" or "llvmpipe (LLVM 15.0.6, 256 bits)"
     vendor: str
     version: str
+    egl_device: int | None = None  # on EGL: the device the context is on, in EGL's order
+    egl_cuda_id: int | None = None  # the CUDA device that EGL device reports (EGL_NV_device_cuda)
 
     @property
     def software(self) -> bool:
@@ -42,24 +45,28 @@ class GLInfo:
         return any(s in self.renderer.lower() for s in SOFTWARE_RENDERERS)
 
 
-def backend() -> str:
-    return os.environ.get("MUJOCO_GL", "glfw").lower()
-
-
-def _query_current_context() -> GLInfo:
+def _query_current_context(device: egl.EglDevice | None) -> GLInfo:
     from OpenGL import GL  # PyOpenGL follows PYOPENGL_PLATFORM, which mujoco sets from MUJOCO_GL
 
     def text(name: int) -> str:
         value = GL.glGetString(name)
         return value.decode(errors="replace") if value else "unknown"
 
-    return GLInfo(backend(), text(GL.GL_RENDERER), text(GL.GL_VENDOR), text(GL.GL_VERSION))
+    return GLInfo(
+        egl.backend(),
+        text(GL.GL_RENDERER),
+        text(GL.GL_VENDOR),
+        text(GL.GL_VERSION),
+        device.index if device else None,
+        device.cuda_id if device else None,
+    )
 
 
 @contextlib.contextmanager
-def _scratch_context() -> Iterator[None]:
-    """A current 1x1 context of the configured backend, for queries; freed afterwards."""
-    context = mujoco.GLContext(1, 1)
+def _scratch_context(device: str | None = None) -> Iterator[None]:
+    """A current 1x1 context of the configured backend (on EGL, on `device`'s GPU), for queries."""
+    with egl.bound(device):
+        context = mujoco.GLContext(1, 1)
     try:
         context.make_current()
         yield
@@ -67,10 +74,17 @@ def _scratch_context() -> Iterator[None]:
         context.free()
 
 
-def gl_info() -> GLInfo:
-    """Open a 1x1 context with the configured backend and report what it is."""
-    with _scratch_context():
-        return _query_current_context()
+def gl_info(device: str | None = None) -> GLInfo:
+    """Open a 1x1 context with the configured backend (on EGL, on the GPU of `device`, else of
+    WARP_DEVICE) and report what it is."""
+    with _scratch_context(device):
+        return _query_current_context(egl.current())
+
+
+def gl_info_on(egl_index: int) -> GLInfo:
+    """What a context on EGL device `egl_index` reports, made apart from MuJoCo's (doctor's map)."""
+    with egl.context_on(egl_index) as device:
+        return _query_current_context(device)
 
 
 def max_frame_side() -> int:
@@ -82,21 +96,25 @@ def max_frame_side() -> int:
 
 
 class GLRenderer:
-    """mujoco.Renderer with the GL implementation it runs on attached."""
+    """mujoco.Renderer with the GL implementation it runs on attached; on EGL, on the GPU of `device`
+    (a Warp device name such as cuda:1; None: WARP_DEVICE's, else EGL's default)."""
 
-    def __init__(self, mjm: mujoco.MjModel, height: int, width: int) -> None:
+    def __init__(self, mjm: mujoco.MjModel, height: int, width: int, device: str | None = None) -> None:
         # The offscreen buffer must hold the frame: raise it rather than fail (this edits `mjm`'s visual).
         glob = mjm.vis.global_
         glob.offwidth, glob.offheight = max(glob.offwidth, width), max(glob.offheight, height)
         try:
-            self._renderer = mujoco.Renderer(mjm, height=height, width=width)
+            with egl.bound(
+                device
+            ) as self.binding:  # MuJoCo picks its EGL device once, with its first context
+                self._renderer = mujoco.Renderer(mjm, height=height, width=width)
         except mujoco.FatalError as err:  # the driver cannot allocate a framebuffer that large
             raise GLFrameError(
                 f"GL cannot draw {width}x{height} frames here ({err}); this GL takes at most "
                 f"{max_frame_side()} pixels a side (and enough memory for the buffer): choose a smaller size"
             ) from None
         self.height, self.width = height, width
-        self.info = _query_current_context()  # mujoco.Renderer leaves its context current
+        self.info = _query_current_context(egl.current())  # mujoco.Renderer leaves its context current
 
     def render(self, mjd: mujoco.MjData, camera: int | str | mujoco.MjvCamera = -1) -> np.ndarray:
         """An RGB frame (height, width, 3) of `mjd` seen from `camera` (-1: the free camera)."""
@@ -125,7 +143,7 @@ class GLWorldRenderer:
         worlds: Sequence[int] = (0,),
     ) -> None:
         self.engine, self.camera, self.worlds = engine, camera, tuple(worlds)
-        self._gl = GLRenderer(engine.mjm, height, width)
+        self._gl = GLRenderer(engine.mjm, height, width, egl.gpu_of(engine))
         self._data = [mujoco.MjData(engine.mjm) for _ in self.worlds]
         self.description = self._gl.info.renderer
 

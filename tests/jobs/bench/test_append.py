@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -164,14 +165,19 @@ def test_a_result_reads_back_as_it_was_written():
         engine_config=EngineConfig(device="cuda:0", comfree_stiffness=(0.1, 0.2)),
     )
     assert BenchConfig.from_json(config.to_json()) == config
-    gl = GLInfo("egl", "NVIDIA H100 80GB HBM3/PCIe/SSE2", "NVIDIA Corporation", "4.6.0")
+    gl = GLInfo("egl", "NVIDIA H100 80GB HBM3/PCIe/SSE2", "NVIDIA Corporation", "4.6.0", 2, 0)
     rows = [Row("physics", "bin", 1.5, "world-steps/s", 3, 2.0, engine="mjwarp", nworld=1024, nconmax=9)]
-    result = BenchResult(config, Host(gpus=(), cpu_count=2), gl, "cuda:0", rows, ["w"], ["s"])
+    gpu = {"index": 3, "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-3f1c", "pci_bus_id": "00000000:5D:00.0"}
+    result = BenchResult(config, Host(gpus=(), cpu_count=2), gl, "cuda:0", rows, ["w"], ["s"], gpu=gpu)
     again = BenchResult.from_json(json.loads(json.dumps(result.to_json())))
-    assert (again.config, again.gl, again.rows, again.warnings, again.skipped) == (
+    assert (again.config, again.gl, again.rows, again.warnings, again.skipped, again.gpu) == (
         config,
         gl,
         rows,
         ["w"],
         ["s"],
+        gpu,
     )
+    old = result.to_json()
+    old["gl"] = {k: v for k, v in old["gl"].items() if not k.startswith("egl_")}  # a file from before them
+    assert BenchResult.from_json(old).gl == dataclasses.replace(gl, egl_device=None, egl_cuda_id=None)

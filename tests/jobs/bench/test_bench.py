@@ -90,6 +90,14 @@ def test_reports_the_gl_renderer_this_machine_really_used(bench_run):
     assert real.renderer in proc.stdout  # said before measuring
 
 
+def test_on_a_cpu_the_memory_rows_are_absent_saying_why(bench_run):
+    proc, _, data = bench_run
+    why = "memory (device memory is measured on a CUDA GPU; Warp runs on cpu here)"
+    assert why in data["skipped"] and f"skipped: {why}" in " ".join(proc.stdout.split())
+    assert not [r for r in data["results"] if r["section"] == "memory"]
+    assert data["gpu"] is None and data["gl"]["egl_device"] == 0  # no GPU here; Mesa's EGL device drew
+
+
 def test_world_steps_are_counted_like_testspeed(bench_run):
     _, _, data = bench_run
     for r in data["results"]:
@@ -148,6 +156,16 @@ def test_the_default_nworld_sweep_suits_each_engine_and_device():
 
 
 def test_each_section_is_measured_by_the_run_of_the_module_of_its_name():
-    assert list(SECTIONS) == ["seed", "render", "physics", "contact", "stream", "encode", "record", "batch"]
+    assert list(SECTIONS) == [
+        "seed",
+        "render",
+        "memory",
+        "physics",
+        "contact",
+        "stream",
+        "encode",
+        "record",
+        "batch",
+    ]
     for name, section in SECTIONS.items():
         assert (section.__module__, section.__name__) == (f"mjpod.jobs.bench.{name}", "run")

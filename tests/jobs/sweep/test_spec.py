@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mjpod.jobs.sweep import grid, spec
+from mjpod.jobs.sweep.keys import TIMEOUT_S as KEYS_TIMEOUT
 from tests.jobs.sweep import specs
 
 
@@ -112,3 +113,52 @@ def test_every_key_is_documented():
 
     doc = (Path(__file__).resolve().parents[3] / "docs" / "sweep.md").read_text()
     assert [k for k in [*KEYS, *RESOURCE_KEYS] if f"`{k}`" not in doc] == []
+
+
+def test_timeouts_have_a_default_per_kind_and_are_not_part_of_the_job(tmp_path):
+    text = (
+        "[[grid]]\nkind = ['record']\nmodel = ['pendulum']\n[[grid]]\nkind = ['bench']\nmodel = ['pendulum']\n"
+        "[[grid]]\nkind = ['probe']\nmodel = ['pendulum']\n"
+    )
+    found = expand(text, tmp_path)
+    assert [j.timeout_s for j in found] == [KEYS_TIMEOUT[k] for k in ("record", "bench", "probe")]
+    given = expand(text.replace("kind = ['bench']", "kind = ['bench']\ntimeout_s = [60]"), tmp_path)
+    assert [j.timeout_s for j in given][1] == 60.0
+    assert [j.id for j in given] == [j.id for j in found]  # the same jobs: a timeout is not a parameter
+    assert all("timeout_s" not in j.params for j in given)
+
+
+def test_a_probe_reads_only_what_it_uses(tmp_path):
+    (job,) = expand("[settings]\nkind = 'probe'\nmodel = 'pendulum'\nhold_s = 2\n", tmp_path)
+    assert job.params == {"kind": "probe", "model": "pendulum", "seed": 0, "device": "auto", "hold_s": 2.0}
+    assert job.id.startswith("probe-pendulum-s0-")
+    assert job.request(cluster_has_gpus=True) == {"CPU": 1.0, "GPU": 1.0}  # auto: a GPU where there are some
+
+
+BAD_TIMEOUTS = [
+    ("[grid]\nkind = ['probe']\nmodel = ['pendulum']\ntimeout_s = [5, 10]\n", "listed with timeout_s 5 and 10",
+     "one timeout"),
+    ("[grid]\nkind = ['probe']\nmodel = ['pendulum']\ntimeout_s = [0]\n", "grid.timeout_s = 0.0", "positive"),
+    ("[grid]\nkind = ['probe']\nmodel = ['pendulum']\nengine = ['mjc']\n", "grid.engine is read by",
+     "remove it"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "names", "fix"), BAD_TIMEOUTS, ids=[b[1] for b in BAD_TIMEOUTS])
+def test_bad_timeouts_and_probe_keys_are_refused(tmp_path, text, names, fix):
+    with pytest.raises(spec.SpecError) as err:
+        expand(text, tmp_path)
+    assert names in str(err.value) and fix in str(err.value), str(err.value)
+
+
+def test_the_multi_gpu_example_fills_every_gpu(tmp_path):
+    """examples/sweeps/gpus.toml (the README's 8-GPU walk-through): 8 probes and 16 comfree records, each
+    a job of one GPU with the spec's timeout."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "sweeps" / "gpus.toml"
+    found = expand(example.read_text(), tmp_path, "gpus.toml")
+    assert [j.kind for j in found] == ["probe"] * 8 + ["record"] * 16
+    assert all(
+        j.request(cluster_has_gpus=True) == {"CPU": 4.0, "GPU": 1.0} and j.timeout_s == 1200 for j in found
+    )

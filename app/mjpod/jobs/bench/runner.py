@@ -13,12 +13,13 @@ from mjpod.host import sysinfo
 from mjpod.jobs.bench import report
 from mjpod.jobs.bench.sections import SECTIONS, check
 from mjpod.jobs.bench.types import BenchConfig, BenchResult
+from mjpod.jobs.simulation import gpu_used
 from mjpod.render.gl import gl_info
 
 
 def _warp_device(config: BenchConfig) -> str | None:
     if not set(config.engines) - {"mjc"} or not any(
-        config.runs(s) for s in ("physics", "contact", "record", "batch")
+        config.runs(s) for s in ("memory", "physics", "contact", "record", "batch")
     ):
         return None
     from mjpod.engines import warp_setup
@@ -42,12 +43,13 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
         config = dataclasses.replace(config, engines=tuple(e for e in config.engines if e == "mjc"))
     if any(config.runs(s) for s in ("seed", "render", "record", "batch")):  # the sections that use GL
         try:
-            result.gl = gl_info()
+            result.gl = gl_info(config.engine_config.device)  # on EGL: the GPU --device names
         except Exception as err:  # every GL backend failure surfaces here; doctor names the fix
             result.warnings.append(
                 f"GL rendering unavailable ({err}); run `mjpod doctor`. GL sections skipped."
             )
             config = dataclasses.replace(config, skip=(*config.skip, "seed", "render"))
+    result.gpu = gpu_used(result.warp_device)
     _describe(result, console)
     if config.append:
         _continue(result, console)
@@ -100,7 +102,8 @@ def _describe(result: BenchResult, console: Console) -> None:
     console.print(f"  EGL vendor files: {vendors}")
     if result.gl:
         gl = result.gl
-        console.print(f"  GL: MUJOCO_GL={gl.backend}, GL_RENDERER={gl.renderer!r}, {gl.version}")
+        where = f", EGL device {gl.egl_device}" if gl.egl_device is not None else ""
+        console.print(f"  GL: MUJOCO_GL={gl.backend}{where}, GL_RENDERER={gl.renderer!r}, {gl.version}")
         if gl.software and gpus:
             msg = (
                 f"rendering falls back to a SOFTWARE renderer ({gl.renderer}) although this box has an "
@@ -112,6 +115,8 @@ def _describe(result: BenchResult, console: Console) -> None:
         elif gl.software:
             console.print(f"  note: {gl.renderer} is a software renderer: GL figures measure the CPU")
     console.print(f"  Warp device: {result.warp_device or 'not used'}")
+    if result.gpu:
+        console.print(f"  on GPU {result.gpu['index']}: {result.gpu['name']}, {result.gpu['pci_bus_id']}")
     console.print("  versions: " + ", ".join(f"{k} {v}" for k, v in host.versions.items()))
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")

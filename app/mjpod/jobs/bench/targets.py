@@ -3,13 +3,15 @@
 The targets are about GPUs: mjwarp within 5% of mjwarp-testspeed on the same model, nworld, nstep and
 buffers; comfree at least 2x mjwarp on a settled bin pile; batch rendering at 64x64 within 10% of
 mjwarp-testspeed --function=render. The seed loop and GL rendering have no target (H100 and H200 have
-few graphics units): they are reported. A figure is read only from rows of the same run file.
+few graphics units): they are reported, as is the largest nworld that fits the GPU's free memory. A
+figure is read only from rows of the same run file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from mjpod.jobs.bench.memory import FIT
 from mjpod.jobs.bench.seed import SEED_SIZE
 from mjpod.jobs.bench.types import SEED_MODEL, BenchResult, Row
 
@@ -90,12 +92,31 @@ def read(result: BenchResult) -> list[Verdict]:
         if r.engine == "mjwarp" and (r.model, r.nworld) in theirs
     ]
 
+    claim = "worlds that fit in GPU memory"
+    verdicts[claim] = [
+        Verdict(
+            f"{claim} ({r.engine})", r.model, int(r.value), r.device, f"{r.value:,.0f} worlds ({r.note})",
+            "report (no target)", None,
+        )
+        for r in rows
+        if r.section == "memory" and r.unit == FIT
+    ]  # fmt: skip
+
     missing = [
-        Verdict(name, "", None, None, "", "", None, measured=False)
+        Verdict(name, "", None, None, _why_absent(result, name), "", None, measured=False)
         for name, found in verdicts.items()
         if not found
     ]
     return [v for found in verdicts.values() for v in found] + missing
+
+
+ABSENT_BECAUSE = {"worlds that fit in GPU memory": "memory"}  # claim -> the section whose skip says why
+
+
+def _why_absent(result: BenchResult, claim: str) -> str:
+    """The reason a skipped section gave, for a claim read from it (e.g. memory on a CPU)."""
+    section = ABSENT_BECAUSE.get(claim)
+    return next((s for s in result.skipped if section and s.startswith(f"{section} (")), "")
 
 
 def markdown(result: BenchResult) -> str:

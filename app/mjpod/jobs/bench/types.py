@@ -151,6 +151,7 @@ class BenchResult:
     earlier: list[dict] = dataclasses.field(default_factory=list)
     carried: int = 0  # how many of `rows` (and `warnings`, below) came from the earlier runs
     carried_warnings: int = 0
+    gpu: dict | None = None  # the GPU the run used (index, name, UUID, PCI bus id), as nvidia-smi names it
     # where `add` rewrites the JSON after every new row, so a run killed part way keeps what it measured
     json_path: Path | None = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -197,11 +198,12 @@ class BenchResult:
             "config": self.config.to_json(),
             "gl": gl,
             "warp_device": self.warp_device,
+            "gpu": self.gpu,
         }
 
     def to_json(self) -> dict:
         run = self.run_record()
-        for key in ("gl", "warp_device"):  # what this run did not look at, an earlier run may have
+        for key in ("gl", "warp_device", "gpu"):  # what this run did not look at, an earlier run may have
             run[key] = run[key] or next((r[key] for r in reversed(self.earlier) if r.get(key)), None)
         data = {
             "mjpod_version": __version__,
@@ -210,6 +212,7 @@ class BenchResult:
             "host": self.host.to_json(),
             "gl": run["gl"],
             "warp_device": run["warp_device"],
+            "gpu": run["gpu"],
             "warnings": self.warnings,
             "skipped": self.skipped,
             "results": [{k: v for k, v in dataclasses.asdict(r).items() if v is not None} for r in self.rows],
@@ -225,8 +228,11 @@ class BenchResult:
         return cls(
             config=BenchConfig.from_json(data["config"]),
             host=Host.from_json(data["host"]),
-            gl=GLInfo(**{f.name: gl[f.name] for f in dataclasses.fields(GLInfo)}) if gl else None,
+            gl=GLInfo(**{f.name: gl[f.name] for f in dataclasses.fields(GLInfo) if f.name in gl})
+            if gl
+            else None,
             warp_device=data.get("warp_device"),
+            gpu=data.get("gpu"),
             rows=[Row(**row) for row in data["results"]],
             warnings=list(data.get("warnings", ())),
             skipped=list(data.get("skipped", ())),

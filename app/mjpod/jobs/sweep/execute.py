@@ -1,6 +1,8 @@
 """Run one sweep job where it lands: record, rollout or bench through the same library calls as the
-`mjpod` commands, into a staging folder published whole. Knows nothing of Ray, so a plain loop
-(`mjpod sweep --no-ray`) and a Ray worker run exactly the same code.
+`mjpod` commands (and probe, which says where it landed), into a staging folder published whole.
+Knows nothing of Ray, so a plain loop (`mjpod sweep --no-ray`) and a Ray worker run exactly the same
+code. A job on cuda sees only the GPU it was given (CUDA_VISIBLE_DEVICES) as cuda:0, and its GL draws
+there too (render/egl.py); its record says which GPU that was and which EGL device drew.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import datetime
 import io
 import os
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -26,12 +29,13 @@ Outcome = tuple[dict[str, Any], list[str]]  # figures, artifact file names in th
 
 
 def engine_config(params: dict[str, Any], device: str, cpus: float) -> EngineConfig:
-    """The job's engine settings; under Ray the job's GPU is cuda:0 (Ray sets CUDA_VISIBLE_DEVICES)."""
+    """The job's engine settings; under Ray the job's GPU is cuda:0 (Ray sets CUDA_VISIBLE_DEVICES).
+    A probe has no engine: its settings carry only the device, which its GL follows."""
     return EngineConfig(
-        nworld=params["nworld"],
-        device=("cuda:0" if device == "cuda" else "cpu") if params["engine"] != "mjc" else None,
-        ctrl=params["ctrl"],
-        seed=params["seed"],
+        nworld=params.get("nworld", EngineConfig.nworld),
+        device=("cuda:0" if device == "cuda" else "cpu") if params.get("engine") != "mjc" else None,
+        ctrl=params.get("ctrl", EngineConfig.ctrl),
+        seed=params.get("seed", EngineConfig.seed),
         nconmax=params.get("nconmax"),
         njmax=params.get("njmax"),
         nthread=max(1, int(cpus)),  # mjc's rollout threads stay within the cores the job asked for
@@ -128,10 +132,50 @@ def _bench(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcom
     return figures, ["bench.json"]
 
 
+def _probe(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcome:
+    """Where the job landed: the GPU it was given, the EGL device a GL context there gets (from one frame
+    of the model) and its GL_RENDERER; then it keeps its slot for hold_s seconds, so that jobs that run
+    together can be seen together. A harmless kind for checking a box or a cluster before real work."""
+    import mujoco
+
+    from mjpod import models
+    from mjpod.jobs.simulation import gpu_used
+    from mjpod.render import egl
+    from mjpod.render.gl import GLRenderer
+
+    started = time.time()
+    mjm = models.load(params["model"]).model
+    mjd = mujoco.MjData(mjm)
+    mujoco.mj_forward(mjm, mjd)
+    with GLRenderer(mjm, 48, 64, config.device) as gl:
+        frame = gl.render(mjd)
+        info = gl.info
+    time.sleep(params["hold_s"])
+    gpu = gpu_used(config.device)
+    figures = {
+        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU id(s) the job was given
+        "gpu_name": gpu["name"] if gpu else "",
+        "egl_device": info.egl_device,
+        "gl_renderer": info.renderer,
+        "frame_mean": round(float(frame.mean()), 3),
+        "started_at": round(started, 3),
+        "ended_at": round(time.time(), 3),
+    }
+    write_json(folder / "probe.json", figures | {"gpu": gpu, "egl": egl.report()})
+    return figures, ["probe.json"]
+
+
+def _drawn() -> dict | None:
+    """The EGL device this worker's GL drew on, when it drew (sys.modules: never load GL to ask)."""
+    egl = sys.modules.get("mjpod.render.egl")
+    return egl.report() if egl else None
+
+
 KINDS: dict[str, Callable[[dict[str, Any], EngineConfig, Path], Outcome]] = {
     "record": _record,
     "rollout": _rollout,
     "bench": _bench,
+    "probe": _probe,
 }
 
 
@@ -145,6 +189,7 @@ def run(job_id: str, params: dict[str, Any], out: str, device: str, cpus: float,
         "node": node,
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
+        "gpus": os.environ.get("CUDA_VISIBLE_DEVICES") if device == "cuda" else None,  # as Ray gave them
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "mjpod_version": __version__,
     }
@@ -165,6 +210,7 @@ def run(job_id: str, params: dict[str, Any], out: str, device: str, cpus: float,
         files = sorted(p.name for p in staging.iterdir() if p.name != "started.json")
         record.update(status="failed", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
     record["wall_s"] = round(time.perf_counter() - start, 3)
+    record["egl_device"] = _drawn()
     record["artifacts"] = [f"jobs/{job_id}/{f}" for f in files]
     # what a re-run checks before it skips the job: each file still there, at the size written
     record["artifact_bytes"] = {f: (staging / f).stat().st_size for f in files if (staging / f).is_file()}

@@ -20,7 +20,7 @@ import mujoco
 from mjpod import files, models
 from mjpod.errors import MjpodError
 from mjpod.jobs import record, rollout, simulation
-from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
+from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS, SCENE_KINDS, TIMEOUT_S
 from mjpod.jobs.sweep.spec import Spec, SpecError
 from mjpod.render import camera as cameras
 
@@ -31,6 +31,7 @@ class Job:
     params: dict[str, Any]  # JSON-ready: what the job runs with
     cpus: float
     gpus: float  # asked for only when the job runs on cuda
+    timeout_s: float  # past it the job is stopped and recorded failed (Ray only)
 
     @property
     def kind(self) -> str:
@@ -50,14 +51,14 @@ class Job:
 
 
 def job_id(params: dict[str, Any]) -> str:
-    """`kind-model-engine-nN-sS-<hash>`: readable in a folder listing, unique by the hash."""
+    """`kind-model-engine-nN-sS-<hash>` (what the kind has of these): readable in a folder listing,
+    unique by the hash."""
     model = params["model"]
     if model.endswith((".xml", ".mjb")):
         model = Path(model).stem
-    stem = "-".join(
-        [params["kind"], re.sub(r"[^A-Za-z0-9_.]+", "-", model)[:40], params["engine"],
-         f"n{params['nworld']}", f"s{params['seed']}"]
-    )  # fmt: skip
+    parts = [params["kind"], re.sub(r"[^A-Za-z0-9_.]+", "-", model)[:40], params.get("engine")]
+    parts += [f"{letter}{params[key]}" for letter, key in (("n", "nworld"), ("s", "seed")) if key in params]
+    stem = "-".join(p for p in parts if p)
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
     return f"{stem}-{digest}"
 
@@ -78,17 +79,26 @@ def expand(spec: Spec) -> list[Job]:
         params = _params(given)
         params["model"] = _model(params["model"], spec, loaded)
         _check_job(params, loaded[params["model"]], spec)
-        job = Job(job_id(params), params, cpus, gpus)
-        jobs.setdefault(job.id, job)
+        timeout = given.get("timeout_s") or TIMEOUT_S[params["kind"]]
+        job = Job(job_id(params), params, cpus, gpus, timeout)
+        earlier = jobs.setdefault(job.id, job)
+        if earlier.timeout_s != job.timeout_s:
+            raise SpecError(
+                f"{spec.source}: job {job.id} is listed with timeout_s {earlier.timeout_s:g} and "
+                f"{job.timeout_s:g}: give each job one timeout"
+            )
     return list(jobs.values())
 
 
 def _params(given: dict[str, Any]) -> dict[str, Any]:
     """Defaults, then the given values; only the keys this kind and engine read; no empty values."""
-    kind, engine = given["kind"], given.get("engine", KEYS["engine"].default)
+    kind = given["kind"]
+    engine = given.get("engine", KEYS["engine"].default) if kind in KEYS["engine"].kinds else None
     params = {}
     for name, key in KEYS.items():
-        if kind not in key.kinds or (key.engines is not None and engine not in key.engines):
+        if not key.param or kind not in key.kinds:
+            continue
+        if key.engines is not None and engine is not None and engine not in key.engines:
             continue
         value = given.get(name, key.default)
         if value is not None:
@@ -124,7 +134,10 @@ def _model(name: str, spec: Spec, loaded: dict[str, mujoco.MjModel]) -> str:
 
 def _check_job(params: dict[str, Any], mjm: mujoco.MjModel, spec: Spec) -> None:
     """What the job's own checks would refuse once it ran, refused now, naming the job's values."""
-    kind, nworld = params["kind"], params["nworld"]
+    kind = params["kind"]
+    if kind not in SCENE_KINDS:  # bench and probe jobs check nothing more here
+        return
+    nworld = params["nworld"]
     where = f"{spec.source}: a {kind} job ({params['model']}, {params['engine']}, nworld {nworld})"
     worlds = params.get("worlds")
     if worlds and max(worlds) >= nworld:

@@ -14,9 +14,12 @@ from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, SEED_MAX, Ctr
 from mjpod.jobs.record import MAX_SIDE
 from mjpod.render import RENDERERS
 
-KINDS = ("record", "rollout", "bench")
+KINDS = ("record", "rollout", "bench", "probe")
 ALL = frozenset(KINDS)
+SIMULATING = frozenset({"record", "rollout", "bench"})  # the kinds that run an engine
 SCENE_KINDS = frozenset({"record", "rollout"})
+# timeout_s when a spec gives none: generous for each kind's usual size (docs/sweep.md)
+TIMEOUT_S = {"record": 1800.0, "rollout": 3600.0, "bench": 3600.0, "probe": 300.0}
 WARP_ENGINES = frozenset(e for e in ENGINES if e != "mjc")
 BENCH_SECTIONS = ("physics", "contact")
 CTRL_MODES = typing.get_args(CtrlMode)
@@ -81,28 +84,39 @@ class Key:
     check: Callable[[object], str | None] | None = None
     item: type | None = None  # for list-valued keys: the type of each element
     engines: frozenset[str] | None = None  # only these engines read it (else it is left out of the job)
+    param: bool = True  # False: how the job is run, not what it computes: out of its parameters and id
 
 
 KEYS: dict[str, Key] = {
-    "kind": Key(str, None, ALL, True, "job kind: record, rollout or bench", _one_of(*KINDS)),
+    "kind": Key(str, None, ALL, True, "job kind: record, rollout, bench or probe", _one_of(*KINDS)),
     "model": Key(str, None, ALL, True, "model spec: bundled scene, Menagerie robot or a path (relative to the spec)"),
-    "engine": Key(str, DEFAULT_ENGINE, ALL, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
-    "nworld": Key(int, EngineConfig.nworld, ALL, True, "worlds simulated together in one job", _at_least_one),
-    "seed": Key(int, EngineConfig.seed, ALL, True, "seed of the control noise", _seed),
-    "ctrl": Key(str, EngineConfig.ctrl, ALL, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
+    "engine": Key(str, DEFAULT_ENGINE, SIMULATING, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
+    "nworld": Key(int, EngineConfig.nworld, SIMULATING, True, "worlds simulated together in one job", _at_least_one),
+    "seed": Key(int, EngineConfig.seed, ALL, True, "seed of the control noise (probe: tells copies apart)", _seed),
+    "ctrl": Key(str, EngineConfig.ctrl, SIMULATING, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
     "device": Key(
         str, "auto", ALL, True,
-        "cpu, cuda, or auto (cuda when the cluster has GPUs); Warp engines only",
+        "cpu, cuda, or auto (cuda when the cluster has GPUs); Warp engines and probes",
         _one_of("auto", "cpu", "cuda"), engines=WARP_ENGINES,
     ),
     "comfree_stiffness": Key(
-        float, COMFREE_STIFFNESS, ALL, True, "comfree contact stiffness", _non_negative, engines=frozenset({"comfree"})
+        float, COMFREE_STIFFNESS, SIMULATING, True, "comfree contact stiffness", _non_negative,
+        engines=frozenset({"comfree"}),
     ),
     "comfree_damping": Key(
-        float, COMFREE_DAMPING, ALL, True, "comfree contact damping", _non_negative, engines=frozenset({"comfree"})
+        float, COMFREE_DAMPING, SIMULATING, True, "comfree contact damping", _non_negative,
+        engines=frozenset({"comfree"}),
     ),
-    "nconmax": Key(int, None, ALL, True, "contacts per world (default: probed)", _at_least_one, engines=WARP_ENGINES),
-    "njmax": Key(int, None, ALL, True, "constraint rows per world (default: probed)", _at_least_one, engines=WARP_ENGINES),
+    "nconmax": Key(
+        int, None, SIMULATING, True, "contacts per world (default: probed)", _at_least_one, engines=WARP_ENGINES
+    ),
+    "njmax": Key(
+        int, None, SIMULATING, True, "constraint rows per world (default: probed)", _at_least_one, engines=WARP_ENGINES
+    ),
+    "timeout_s": Key(
+        float, None, ALL, True, "seconds a job may run before it is stopped and recorded failed (default: by kind)",
+        _positive, param=False,
+    ),
     "duration": Key(float, 2.0, SCENE_KINDS, True, "simulated seconds", _positive),
     "width": Key(int, 320, SCENE_KINDS, True, "image width of one world", _even_size),
     "height": Key(int, 240, SCENE_KINDS, True, "image height of one world", _even_size),
@@ -120,6 +134,9 @@ KEYS: dict[str, Key] = {
         list, ["physics"], frozenset({"bench"}), False,
         "bench sections: physics (this cell), contact (comfree vs mjwarp on contact scenes)",
         _subset_of(*BENCH_SECTIONS), item=str,
+    ),
+    "hold_s": Key(
+        float, 0.0, frozenset({"probe"}), True, "seconds the probe keeps its slot after its frame", _non_negative
     ),
 }  # fmt: skip
 

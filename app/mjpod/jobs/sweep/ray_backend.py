@@ -4,7 +4,9 @@ Each job asks Ray for its CPUs and, on cuda, its GPU share, so Ray places one jo
 per GPU for fractions) and never more CPU jobs than cores. The driver submits no more than the
 cluster can run at once: what is submitted is what runs, so a Ctrl-C that stops scheduling leaves no
 queue behind. A task whose worker or node dies is retried by Ray on another node (MAX_RETRIES); a
-job that raises is recorded by the job itself and never retried.
+job that raises is recorded by the job itself and never retried. A job still running at its timeout_s
+(counted from its submission) is stopped (its worker killed, which frees its slot), recorded failed
+with "timeout" in the error, and the sweep goes on; the next run tries it again.
 
 Token authentication: Ray 2.52+ checks a shared token on every RPC when RAY_AUTH_MODE=token. mjpod
 keeps it on (setdefault), for the embedded Ray (its token in ~/.ray/auth_token, which mjpod makes
@@ -52,8 +54,9 @@ def _task(job_id: str, params: dict, out: str, device: str, cpus: float) -> dict
 
 
 class RayBackend:
-    def __init__(self, address: str | None = None, cpus: int | None = None) -> None:
-        """Start an embedded Ray (address None) bound to 127.0.0.1 only, or join the cluster at `address`."""
+    def __init__(self, address: str | None = None, cpus: int | None = None, gpus: int | None = None) -> None:
+        """Start an embedded Ray (address None) bound to 127.0.0.1 only, or join the cluster at `address`.
+        `cpus` and `gpus` are what the embedded Ray offers (None: what Ray finds here)."""
         self.embedded = address is None
         if self.embedded:
             # On Linux Ray swaps a loopback node address for the host's network address and listens
@@ -70,7 +73,7 @@ class RayBackend:
         self.ray = ray
         options: dict = {"log_to_driver": False, "logging_level": logging.WARNING}
         if self.embedded:  # "local": a new instance, never one some other `ray start` left running here
-            options.update(address="local", num_cpus=cpus, include_dashboard=False)
+            options.update(address="local", num_cpus=cpus, num_gpus=gpus, include_dashboard=False)
         else:
             options["address"] = address
         try:
@@ -123,9 +126,11 @@ class RayBackend:
 
     def run(self, jobs: list[Job], out: str, on_result: Callable[[dict], None], events: Events) -> None:
         ray = self.ray
-        remote = ray.remote(_task)
+        # GPU jobs get a fresh worker each (max_calls=1): it sees only its GPU, and MuJoCo's EGL display,
+        # made once per process, is on that GPU. Ray takes max_calls only when the function is declared.
+        remotes = {False: ray.remote(_task), True: ray.remote(max_calls=1)(_task)}
         pending = deque(jobs)
-        inflight: dict = {}  # ObjectRef -> (job, request)
+        inflight: dict = {}  # ObjectRef -> (job, request, when it was submitted)
         used = {"CPU": 0.0, "GPU": 0.0}
         refreshed = time.monotonic()
         try:
@@ -135,8 +140,8 @@ class RayBackend:
                         not inflight or _fits(pending[0].request(self.has_gpus), used, self.totals)
                     ):
                         job = pending.popleft()
-                        ref, request = self._submit(remote, job, out)
-                        inflight[ref] = (job, request)
+                        ref, request = self._submit(remotes, job, out)
+                        inflight[ref] = (job, request, time.monotonic())
                         for r in used:
                             used[r] += request[r]
                 if not inflight:
@@ -145,15 +150,23 @@ class RayBackend:
                 events.on_change()
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=WAIT_S)
                 for ref in ready:
-                    job, request = inflight.pop(ref)
+                    job, request, _ = inflight.pop(ref)
                     for r in used:
                         used[r] -= request[r]
                     on_result(self._result(ref, job))
+                for ref in [
+                    ref for ref, (job, _, t) in inflight.items() if time.monotonic() - t > job.timeout_s
+                ]:
+                    job, request, submitted = inflight.pop(ref)
+                    ray.cancel(ref, force=True)  # kills the worker: a hung EGL call or kernel ends with it
+                    for r in used:
+                        used[r] -= request[r]
+                    on_result(timed_out(job, time.monotonic() - submitted))
                 if time.monotonic() - refreshed > REFRESH_S:
                     self.totals, refreshed = self._totals(), time.monotonic()
         except KeyboardInterrupt:  # the second Ctrl-C: cancel what runs
             events.cancel.set()
-            for ref, (job, _) in inflight.items():
+            for ref, (job, _, _) in inflight.items():
                 ray.cancel(ref, force=True)
                 on_result(
                     pending_record(job, "cancelled", "cancelled by a second Ctrl-C; runs again next time")
@@ -161,12 +174,11 @@ class RayBackend:
         finally:
             events.running = 0
 
-    def _submit(self, remote, job: Job, out: str) -> tuple:
+    def _submit(self, remotes: dict, job: Job, out: str) -> tuple:
         """Hand one job to Ray with its resource request; returns its ObjectRef and the request."""
         request = job.request(self.has_gpus)
         options = {"num_cpus": request["CPU"], "num_gpus": request["GPU"], "max_retries": MAX_RETRIES}
-        if request["GPU"]:
-            options["max_calls"] = 1  # a fresh process per GPU job: it sees only its GPU
+        remote = remotes[bool(request["GPU"])]
         ref = remote.options(**options).remote(job.id, job.params, out, job.device(self.has_gpus), job.cpus)
         return ref, request
 
@@ -177,6 +189,16 @@ class RayBackend:
         except self.ray.exceptions.RayError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             return pending_record(job, "failed", f"{type(err).__name__} after {MAX_RETRIES} retries: {first}")
+
+
+def timed_out(job: Job, seconds: float) -> dict:
+    """The record of a job stopped at its timeout: failed, so the next run of the sweep tries it again."""
+    return pending_record(
+        job,
+        "failed",
+        f"timeout: still running after {seconds:.0f} s (timeout_s = {job.timeout_s:g}); stopped, its slot "
+        "freed. Raise timeout_s in the spec if the job needs longer; the next run tries it again",
+    )
 
 
 def _answers(address: str) -> None:

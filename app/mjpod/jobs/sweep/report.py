@@ -24,7 +24,7 @@ def plan(jobs: list[Job], done: dict[str, Any], has_gpus: bool, root: Path, wher
     `done` already; then what the rest hold, counted."""
     header = f"{len(jobs)} jobs -> {root} ({len(done)} already done); resources on {where}:"
     table = Table(box=None, pad_edge=False)
-    for col in ("job", "gains", "device", "cpus", "gpus", "state"):
+    for col in ("job", "gains", "device", "cpus", "gpus", "timeout s", "state"):
         table.add_column(col, no_wrap=col == "job")
     for job in jobs[:TABLE_ROWS]:
         request = job.request(has_gpus)
@@ -35,6 +35,7 @@ def plan(jobs: list[Job], done: dict[str, Any], has_gpus: bool, root: Path, wher
             job.device(has_gpus),
             f"{request['CPU']:g}",
             f"{request['GPU']:g}",
+            f"{job.timeout_s:g}",
             "done" if job.id in done else "to run",
         )
     rest = jobs[TABLE_ROWS:]

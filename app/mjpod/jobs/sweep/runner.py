@@ -76,7 +76,7 @@ class LoopBackend:
         self.has_gpus = bool(sysinfo.nvidia_gpus())
 
     def describe(self) -> str:
-        return "this process, one job after another (no Ray)"
+        return "this process, one job after another (no Ray; timeout_s is not enforced)"
 
     def check(self, jobs: list[Job]) -> None:
         """Every job fits: each runs alone with the whole machine."""
@@ -119,8 +119,14 @@ def run(
             last_table[0] = time.monotonic()
 
         def finished(record: dict[str, Any]) -> None:
-            if record["status"] == "failed" and store.record(record["id"]) is None:
-                store.publish(store.staging(record["id"]), record["id"], record)  # Ray gave up on it
+            if (
+                record["status"] == "failed" and "started" not in record
+            ):  # the driver's: a timeout, or Ray gave up
+                stored = store.record(record["id"])
+                if stored is not None and stored.get("status") == "done":  # it finished as it was stopped
+                    record = stored
+                else:
+                    store.publish(store.staging(record["id"]), record["id"], record)
             records[record["id"]] = record | {"reused": False}
             on_result(record)
             if time.monotonic() - last_table[0] > TABLE_EVERY_S:

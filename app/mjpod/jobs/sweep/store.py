@@ -207,6 +207,9 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     """A record as one table row: parameters as they are, figures prefixed, artifacts joined."""
     row = {k: record.get(k) for k in FIRST_COLUMNS}
     row.update(record.get("params", {}))
+    row["device"] = record.get("device") or row.get(
+        "device"
+    )  # where it ran (cuda), not what was asked (auto)
     row.update({f"fig_{k}": v for k, v in (record.get("figures") or {}).items()})
     row["artifacts"] = ";".join(record.get("artifacts") or [])
     row["error"] = record.get("error")
