@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import itertools
 import json
 import re
@@ -18,6 +19,7 @@ from typing import Any
 from mjpod import models
 from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
 from mjpod.jobs.sweep.spec import Spec, SpecError
+from mjpod.render import camera as cameras
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,18 +67,13 @@ def expand(spec: Spec) -> list[Job]:
     _check_kinds(spec, combos)
     cpus = spec.resources.get("cpus", RESOURCE_KEYS["cpus"].default)
     gpus = spec.resources.get("gpus", RESOURCE_KEYS["gpus"].default)
-    loaded: dict[str, str] = {}
+    loaded: dict[str, models.LoadedModel] = {}
     jobs: dict[str, Job] = {}
     for combo in combos:
         given = {**spec.settings, **combo}
         params = _params(given)
         params["model"] = _model(params["model"], spec, loaded)
-        worlds = params.get("worlds")
-        if worlds and max(worlds) >= params["nworld"]:
-            raise SpecError(
-                f"{spec.source}: settings.worlds {worlds} needs nworld > {max(worlds)}, but a job has "
-                f"nworld = {params['nworld']}: show fewer worlds or simulate more"
-            )
+        _check_job(params, loaded[params["model"]], spec.source)
         job = Job(job_id(params), params, cpus, gpus)
         jobs.setdefault(job.id, job)
     return list(jobs.values())
@@ -108,15 +105,45 @@ def _check_kinds(spec: Spec, combos: list[dict[str, Any]]) -> None:
                 )
 
 
-def _model(name: str, spec: Spec, loaded: dict[str, str]) -> str:
+def _check_job(params: dict[str, Any], model: models.LoadedModel, source: str) -> None:
+    """What one job's values must agree on with each other and with its model (the worlds to show, the
+    renderer and the engine, the cameras and images), so a job that cannot run is refused up front."""
+    worlds = params.get("worlds")
+    if worlds and max(worlds) >= params["nworld"]:
+        raise SpecError(
+            f"{source}: settings.worlds {worlds} needs nworld > {max(worlds)}, but a job has "
+            f"nworld = {params['nworld']}: show fewer worlds or simulate more"
+        )
+    drawn = params["kind"] == "record" or bool(params.get("images"))
+    if drawn and params.get("renderer") == "batch" and params["engine"] == "mjc":
+        raise SpecError(
+            f"{source}: renderer = batch draws a Warp engine's worlds, and a {params['kind']} job has engine "
+            "mjc: sweep mjwarp or comfree with it, or pair batch with the Warp engines in a [[grid]] table "
+            "of their own and gl with mjc in another"
+        )
+    if params["kind"] != "rollout":
+        return
+    if params.get("cameras") and not params["images"]:
+        raise SpecError(f'{source}: cameras is set but images is empty: set images (e.g. ["rgb", "depth"])')
+    if params["images"]:
+        try:
+            cameras.model_cameras(model.model, model.path, params.get("cameras") or ())
+        except cameras.CameraError as err:
+            raise SpecError(f"{source}: model {params['model']!r}: {err}") from None
+    if params["format"] == "hdf5" and importlib.util.find_spec("h5py") is None:
+        raise SpecError(
+            f"{source}: format = hdf5 needs h5py, which is not installed: pip install h5py, or use npz"
+        )
+
+
+def _model(name: str, spec: Spec, loaded: dict[str, models.LoadedModel]) -> str:
     """The model spec as jobs load it (relative paths made absolute), checked by loading it once."""
     path = Path(name).expanduser()
     if not path.is_absolute() and (spec.folder / path).is_file():
         name = str((spec.folder / path).resolve())
     if name not in loaded:
         try:
-            models.load(name)
+            loaded[name] = models.load(name)
         except models.ModelError as err:
             raise SpecError(f"{spec.source}: model {name!r} cannot be loaded: {err}") from None
-        loaded[name] = name
     return name
