@@ -1,6 +1,6 @@
 """The camera data tests' scene: a box held still (no gravity) in front of two cameras at known places.
 
-A motor pushes the box along x (noise controls move it a little). `front` looks along +y from (0, -1, 0.2): the box's near face (y = -0.1) is BOX_DISTANCE = 0.9 m away
+A motor pushes the light box along x (noise controls move it by centimetres in 0.1 s). `front` looks along +y from (0, -1, 0.2): the box's near face (y = -0.1) is BOX_DISTANCE = 0.9 m away
 along its optical axis, the floor below the horizon, nothing above it. `top` looks down from z = 2: the
 box's top (z = 0.3) is 1.7 m away, the floor 2 m. One scene for the renderer, rollout and sweep tests, so
 Warp compiles its kernels once.
@@ -17,10 +17,10 @@ CAMERAS = """<mujoco model="cameras">
     <geom name="floor" type="plane" size="2 2 .1" rgba=".3 .35 .4 1"/>
     <body name="box" pos="0 0 0.2">
       <freejoint name="box"/>
-      <geom name="box" type="box" size=".1 .1 .1" rgba="1 .5 0 1"/>
+      <geom name="box" type="box" size=".1 .1 .1" density="100" rgba="1 .5 0 1"/>
     </body>
   </worldbody>
-  <actuator><motor name="push" joint="box" gear="1 0 0 0 0 0" ctrlrange="-1 1"/></actuator>
+  <actuator><motor name="push" joint="box" gear="1000 0 0 0 0 0" ctrlrange="-1 1"/></actuator>
 </mujoco>
 """
 BOX_DISTANCE = 0.9  # metres from `front` to the box's near face, along the optical axis

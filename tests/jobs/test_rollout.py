@@ -7,6 +7,7 @@ import json
 
 import mujoco
 import numpy as np
+import pytest
 
 from mjpod.engines import EngineConfig
 from mjpod.jobs import rollout
@@ -31,12 +32,16 @@ def load_all(folder) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0].files}
 
 
-def test_rollout_is_the_simulation_in_plain_arrays(tmp_path):
+@pytest.mark.parametrize("engine", ["mjc", "mjwarp"])
+def test_rollout_is_the_simulation_in_plain_arrays(tmp_path, engine):
+    """mjc copies world by world; mjwarp copies each array once for all worlds, its sensors computed on
+    the device at the sample's state: both are MuJoCo's simulation."""
     model = tmp_path / "sensored.xml"
     model.write_text(SENSORED)
     settings = rollout.RolloutSettings(
-        model=str(model), engine_config=EngineConfig(nworld=3, ctrl="zero"), duration=0.2, rate=50.0
-    )
+        model=str(model), engine=engine, engine_config=EngineConfig(nworld=3, ctrl="zero", device="cpu"),
+        duration=0.2, rate=50.0,
+    )  # fmt: skip
     result = rollout.rollout(settings, tmp_path)
     data = load_all(tmp_path)
     assert result.samples == 11 and data["qpos"].shape == (11, 3, 1) and data["qpos"].dtype == np.float32
@@ -76,10 +81,10 @@ def test_noise_controls_differ_per_world_and_are_recorded(tmp_path):
     assert np.abs(data["ctrl"]).max() <= 1.0  # within the ctrlrange
 
 
-def test_frames_and_shards(tmp_path):
+def test_images_and_shards(tmp_path):
     settings = rollout.RolloutSettings(
         model="pendulum", engine_config=EngineConfig(nworld=2, ctrl="zero"), duration=0.1, rate=50.0,
-        frames=True, width=32, height=32, camera="front", shard_mb=2 * 32 * 32 * 3 * 2.5 / 2**20,
+        images=("rgb",), width=32, height=32, cameras=("front",), shard_mb=2 * 32 * 32 * 3 * 2.5 / 2**20,
     )  # fmt: skip
     result = rollout.rollout(settings, tmp_path)
     assert result.shards == [
@@ -88,8 +93,9 @@ def test_frames_and_shards(tmp_path):
         "rollout-00002.npz",
     ]  # 2 + 2 + 2 samples
     data = load_all(tmp_path)
-    assert data["frames"].shape == (6, 2, 32, 32, 3) and data["frames"].dtype == np.uint8
-    assert data["frames"].std() > 0  # a picture, not a blank buffer
-    np.testing.assert_array_equal(data["frames"][:, 0], data["frames"][:, 1])  # same state, same picture
+    assert data["rgb"].shape == (6, 2, 1, 32, 32, 3) and data["rgb"].dtype == np.uint8
+    assert data["rgb"].std() > 0  # a picture, not a blank buffer
+    np.testing.assert_array_equal(data["rgb"][:, 0], data["rgb"][:, 1])  # same state, same picture
     meta = json.loads((tmp_path / rollout.META).read_text())
     assert [s["first_sample"] for s in meta["shards"]] == [0, 2, 4]
+    assert [c["name"] for c in meta["images"]["cameras"]] == ["front"]

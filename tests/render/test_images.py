@@ -64,7 +64,9 @@ def test_depth_is_the_distance_along_the_optical_axis(scene, drawn, kind):
     assert np.all(depth[: HEIGHT // 2 - 8] == images.NO_HIT)  # the sky: nothing hit
     top = drawn[kind]["depth"][0, 1]  # looking down: the box's top 1.7 m away, the floor 2 m
     K_top = images.intrinsics(scene.mjm, 1, HEIGHT, WIDTH)
-    np.testing.assert_allclose(top[face_pixels(K_top, 1.7, 0.1, (0.0, 0.0))], camera_scene.TOP_DISTANCE, atol=1e-4)
+    np.testing.assert_allclose(
+        top[face_pixels(K_top, 1.7, 0.1, (0.0, 0.0))], camera_scene.TOP_DISTANCE, atol=1e-4
+    )
     np.testing.assert_allclose(top[0, 0], 2.0, atol=1e-4)
 
 
