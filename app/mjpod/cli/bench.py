@@ -32,12 +32,16 @@ def bench(
     seconds: Annotated[float | None, typer.Option(help="time budget per measurement on CPU")] = None,
     skip: Annotated[
         list[str] | None,
-        typer.Option(help="skip a section: seed, render, physics, contact, stream, encode, record, batch"),
+        typer.Option(
+            help="skip a section: seed, render, physics, contact, stream, encode, record, batch, rollout"
+        ),
     ] = None,
     only: Annotated[list[str] | None, typer.Option(help="run only this section; repeat for several")] = None,
     size: Annotated[
         list[str] | None,
-        typer.Option(help="WIDTHxHEIGHT frames of the render and batch sections; repeat for several"),
+        typer.Option(
+            help="WIDTHxHEIGHT frames of the render, batch and rollout sections; repeat for several"
+        ),
     ] = None,
     contact_scene: Annotated[
         list[str] | None,

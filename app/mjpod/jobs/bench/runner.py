@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mjpod import __version__, models
 from mjpod.host import sysinfo
-from mjpod.jobs.bench import contact, encoding, physics, raytracing, rendering, report, streaming
+from mjpod.jobs.bench import contact, encoding, physics, raytracing, rendering, report, rollout, streaming
 from mjpod.jobs.bench.types import SECTIONS, BenchConfig, BenchResult, Section
 from mjpod.render.gl import gl_info
 
@@ -24,12 +24,13 @@ RUNNERS: dict[str, Section] = {
     "encode": encoding.encode,
     "record": encoding.record,
     "batch": raytracing.run_section,
+    "rollout": rollout.run_section,
 }
 
 
 def _warp_device(config: BenchConfig) -> str | None:
     if not set(config.engines) - {"mjc"} or not any(
-        config.runs(s) for s in ("physics", "contact", "record", "batch")
+        config.runs(s) for s in ("physics", "contact", "record", "batch", "rollout")
     ):
         return None
     from mjpod.engines import warp_setup

@@ -17,7 +17,17 @@ from mjpod.engines import ENGINES, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.render.gl import GLInfo
 
-SECTIONS = ("seed", "render", "physics", "contact", "stream", "encode", "record", "batch")  # in run order
+SECTIONS = (
+    "seed",
+    "render",
+    "physics",
+    "contact",
+    "stream",
+    "encode",
+    "record",
+    "batch",
+    "rollout",
+)  # run order
 SEED_MODEL = "franka_emika_panda/mjx_scene"
 DEFAULT_MODELS = ("bin", SEED_MODEL)
 NWORLD_GPU = (1, 64, 512, 1024, 4096, 8192)
