@@ -27,7 +27,9 @@ def readme_commands() -> list[list[str]]:
     """The `mjpod rollout` lines of the README's dataset section, continuation lines joined."""
     section = README.read_text().split("## Datasets for learning")[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
-    return [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.startswith("mjpod rollout")]
+    return [
+        shlex.split(line.split("#")[0]) for line in block.splitlines() if line.startswith("mjpod rollout")
+    ]
 
 
 def smaller(command: list[str], out: Path) -> list[str]:
@@ -63,7 +65,9 @@ def test_the_readme_commands_write_a_vision_dataset(tmp_path, index):
 
 def test_a_bad_camera_is_refused_before_anything_is_written(tmp_path):
     out = tmp_path / "never"
-    proc = run_mjpod("rollout", "-m", "box_drop", "--images", "depth", "--cameras", "side,top", "-o", str(out))
+    proc = run_mjpod(
+        "rollout", "-m", "box_drop", "--images", "depth", "--cameras", "side,top", "-o", str(out)
+    )
     assert proc.returncode == 2
     said = " ".join(proc.stderr.split())
     assert "cameras: no camera 'top' in this model; the model's cameras: side" in said

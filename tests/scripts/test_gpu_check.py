@@ -117,8 +117,13 @@ def test_rehearsal_measures_each_figure_the_targets_read(rehearsal):
     assert {("contact", "bin", e, 2, None) for e in ("mjwarp", "comfree")} <= seen
     assert ("batch", "bin", "mjwarp", 2, 64) in seen
     # the rollout step: 64x64 beside the batch step's figure (carried in the file), 128x128 beside its own
-    assert {("rollout", "bin", "mjwarp", 2, w) for w in (64, 128)} | {("batch", "bin", "mjwarp", 2, 128)} <= seen
-    assert sum(r["section"] == "batch" and r.get("width") == 64 and r.get("engine") == "mjwarp" for r in rows) == 1
+    assert {("rollout", "bin", "mjwarp", 2, w) for w in (64, 128)} | {
+        ("batch", "bin", "mjwarp", 2, 128)
+    } <= seen
+    assert (
+        sum(r["section"] == "batch" and r.get("width") == 64 and r.get("engine") == "mjwarp" for r in rows)
+        == 1
+    )
     assert {r["unit"] for r in rows if r["section"] == "rollout"} == {"world-frames/s", "x render-only"}
     assert any(r["unit"] == "x mjwarp" for r in rows)
     assert all(r["device"] == "cpu" for r in rows if r.get("engine"))
