@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mjpod.engines import EngineConfig
+from mjpod.errors import MjpodError
 from mjpod.jobs import rollout
 
 SENSORED = """<mujoco model="sensored">
@@ -99,3 +100,18 @@ def test_images_and_shards(tmp_path):
     meta = json.loads((tmp_path / rollout.META).read_text())
     assert [s["first_sample"] for s in meta["shards"]] == [0, 2, 4]
     assert [c["name"] for c in meta["images"]["cameras"]] == ["front"]
+
+
+def test_output_goes_to_the_workspace_and_an_earlier_rollout_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("MJPOD_WORKSPACE", str(tmp_path))
+    folder = rollout.default_output("franka_emika_panda/mjx_scene", "mjwarp")
+    assert folder.parent == tmp_path / "rollouts" and folder.name.startswith(
+        "franka_emika_panda-mjx_scene-mjwarp-"
+    )
+    assert rollout.output_folder(folder).is_dir()
+    (folder / "rollout-00000.npz").write_bytes(b"earlier")
+    with pytest.raises(
+        MjpodError, match=r"already holds a rollout \(rollout-00000\.npz\): choose another --out"
+    ):
+        rollout.output_folder(folder)
+    assert (folder / "rollout-00000.npz").read_bytes() == b"earlier"

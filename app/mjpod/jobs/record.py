@@ -23,6 +23,7 @@ import mujoco
 from mjpod import __version__, models, render, video
 from mjpod.engines import EngineConfig
 from mjpod.errors import SettingError
+from mjpod.jobs import simulation
 from mjpod.jobs.replay import ControlReplay
 from mjpod.jobs.simulation import make_engine, steps_before_frame
 from mjpod.render import camera as cameras
@@ -57,11 +58,8 @@ class RecordSettings:
 
 
 def default_output(model_name: str, engine: str) -> Path:
-    """$MJPOD_WORKSPACE/videos (the container's /workspace volume), else ./videos; a timestamped name."""
-    workspace = os.environ.get("MJPOD_WORKSPACE")
-    folder = Path(workspace) / "videos" if workspace else Path("videos")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return folder / f"{model_name.replace('/', '-')}-{engine}-{stamp}.mp4"
+    """$MJPOD_WORKSPACE/videos, else ./videos; a timestamped name."""
+    return simulation.default_output("videos", model_name, engine, ".mp4")
 
 
 @dataclasses.dataclass

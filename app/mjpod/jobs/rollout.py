@@ -27,11 +27,9 @@ each shard's first sample and count.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import importlib.util
 import json
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +42,7 @@ from mjpod import __version__, models, render
 from mjpod.engines import Engine, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.host import sysinfo
+from mjpod.jobs import simulation
 from mjpod.jobs.shards import FORMATS, Layout, ShardWriter, sample_bytes
 from mjpod.jobs.simulation import make_engine, steps_before_frame
 from mjpod.render import camera as cameras
@@ -83,18 +82,14 @@ class RolloutResult:
     shards: list[str]
     bytes: int
     wall_seconds: float  # model loaded to last shard written
-    warm_seconds: (
-        float  # after the first sample (kernels compiled, graphs captured) to the last shard written
-    )
+    # after the first sample (kernels compiled, graphs captured) to the last shard written
+    warm_seconds: float
     interrupted: bool = False
 
 
 def default_output(model_name: str, engine: str) -> Path:
-    """$MJPOD_WORKSPACE/rollouts (the container's /workspace volume), else ./rollouts; a timestamped name."""
-    workspace = os.environ.get("MJPOD_WORKSPACE")
-    folder = Path(workspace) / "rollouts" if workspace else Path("rollouts")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return folder / f"{model_name.replace('/', '-')}-{engine}-{stamp}"
+    """$MJPOD_WORKSPACE/rollouts, else ./rollouts; a timestamped folder."""
+    return simulation.default_output("rollouts", model_name, engine)
 
 
 def output_folder(path: Path) -> Path:

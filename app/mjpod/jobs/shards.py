@@ -25,8 +25,6 @@ import numpy as np
 from mjpod.errors import MjpodError
 from mjpod.render.images import Shapes
 
-FORMATS = ("npz", "hdf5")
-SUFFIX = {"npz": ".npz", "hdf5": ".hdf5"}
 STEM = "rollout-"
 
 
@@ -136,7 +134,7 @@ class ShardWriter:
         assert buffer is not None
         name = f"{STEM}{len(self.written):05d}{SUFFIX[self.fmt]}"
         arrays = {key: rows[:count] for key, rows in buffer.items()}
-        write = _write_npz if self.fmt == "npz" else _write_hdf5
+        write = WRITERS[self.fmt]
         self._writes[index] = self._pool.submit(
             _atomically,
             self.folder / name,
@@ -220,3 +218,10 @@ def _write_hdf5(
         meta.attrs["cameras"] = [hdf5_key(c) for c in layout.cameras]
         for name, value in layout.constants.items():
             meta[name] = value
+
+
+# each format: its file suffix and the function that writes one shard (path, arrays, layout, first
+# sample, the next sample's ctrl or None, whether it ends the rollout)
+WRITERS = {"npz": _write_npz, "hdf5": _write_hdf5}
+SUFFIX = {"npz": ".npz", "hdf5": ".hdf5"}
+FORMATS = tuple(WRITERS)
