@@ -2,7 +2,8 @@
 
 A motor pushes the light box along x (noise controls move it by centimetres in 0.1 s). `front` looks along +y from (0, -1, 0.2): the box's near face (y = -0.1) is BOX_DISTANCE = 0.9 m away
 along its optical axis, the floor below the horizon, nothing above it. `top` looks down from z = 2: the
-box's top (z = 0.3) is 1.7 m away, the floor 2 m. One scene for the renderer, rollout and sweep tests, so
+box's top (z = 0.3) is 1.7 m away, the floor 2 m. A sensor reads the box's position (qpos[:3] at the same state). One scene for the renderer, rollout and
+sweep tests, so
 Warp compiles its kernels once.
 """
 
@@ -21,6 +22,7 @@ CAMERAS = """<mujoco model="cameras">
     </body>
   </worldbody>
   <actuator><motor name="push" joint="box" gear="1000 0 0 0 0 0" ctrlrange="-1 1"/></actuator>
+  <sensor><framepos name="box_pos" objtype="body" objname="box"/></sensor>
 </mujoco>
 """
 BOX_DISTANCE = 0.9  # metres from `front` to the box's near face, along the optical axis

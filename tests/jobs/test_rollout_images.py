@@ -67,6 +67,7 @@ def test_every_world_and_camera_is_in_the_shards(npz, scene):
     # each world's noise pushes its own box: the worlds' pictures part ways, and follow their states
     assert not np.array_equal(data["depth"][-1, 0], data["depth"][-1, 1])
     assert not np.array_equal(data["qpos"][-1, 0], data["qpos"][-1, 1])
+    np.testing.assert_allclose(data["sensordata"], data["qpos"][..., :3], atol=1e-6)  # at each sample's state
     shard = np.load(npz / meta["shards"][1]["file"])  # every shard carries the intrinsics
     cams = meta["images"]["cameras"]
     assert [c["name"] for c in cams] == ["front", "top"]
