@@ -52,13 +52,8 @@ class ShardWriter:
     def __init__(self, folder: Path, fmt: str, shapes: Shapes, per_shard: int, layout: Layout) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        self.folder, self.fmt, self.shapes, self.per_shard, self.layout = (
-            folder,
-            fmt,
-            shapes,
-            per_shard,
-            layout,
-        )
+        self.folder, self.fmt, self.shapes, self.layout = folder, fmt, shapes, layout
+        self.per_shard = per_shard
         self.written: list[dict] = []  # each shard: file, first_sample, samples (in order, as submitted)
         self._buffers: list[dict[str, np.ndarray] | None] = [self._allocate(), None]
         self._writes: list[Future | None] = [None, None]
@@ -78,15 +73,20 @@ class ShardWriter:
         return {name: rows[self._filled, ...] for name, rows in buffer.items()}  # views, 0-d ones too
 
     def commit(self) -> None:
-        """The slot is filled: a shard that was full goes to the writer now that its follower is known."""
+        """The slot is filled; a full shard goes to the writer thread (HDF5's once the sample after it
+        is in, whose ctrl is its last action)."""
         self._filled += 1
         if self._full is not None:
             self._submit(*self._full, following=self._first_ctrl(), last=False)
             self._full = None
         if self._filled == self.per_shard:
-            self._full = (self._current, self._first, self._filled)
+            full = (self._current, self._first, self._filled)
             self._first += self._filled
             self._current, self._filled = 1 - self._current, 0
+            if self.fmt in FOLLOWED:
+                self._full = full  # written when the next sample's ctrl, its last action, is in
+            else:
+                self._submit(*full, following=None, last=False)
             self._wait(self._current)  # the other buffer's earlier shard must be on disk before reuse
             if self._buffers[self._current] is None:
                 self._buffers[self._current] = self._allocate()
@@ -224,4 +224,5 @@ def _write_hdf5(
 # sample, the next sample's ctrl or None, whether it ends the rollout)
 WRITERS = {"npz": _write_npz, "hdf5": _write_hdf5}
 SUFFIX = {"npz": ".npz", "hdf5": ".hdf5"}
+FOLLOWED = frozenset({"hdf5"})  # formats whose shard needs the next sample (HDF5's actions)
 FORMATS = tuple(WRITERS)
