@@ -7,7 +7,8 @@
 #     run     (default) a host running mjpod: Python with venv, GL/EGL (glvnd loaders, Mesa for CPU
 #             machines), make
 #     test    what the test suite adds (make test runs run and test): OpenSSH server and client,
-#             headless Chromium
+#             headless Chromium, a virtual X server for the window tests (xvfb, and xauth for its
+#             cookie; screenshots are Xvfb's own framebuffer file, so no screenshot tool)
 #     image   the appliance image: GL/EGL, OpenSSH, tini, make, git (no browser: tests only; Python
 #             comes from the base or from uv)
 #     docker  make test-image: a Docker engine (Debian's docker.io, unless a dockerd is installed),
@@ -38,7 +39,7 @@ browser=()
 case "$role" in
   run) packages=(python3 python3-venv ca-certificates make procps "${gl[@]}") ;;
   test)
-    packages=(openssh-server openssh-client)
+    packages=(openssh-server openssh-client xvfb xauth)
     browser=(chromium chromium-driver)
     ;;
   # sshd for VS Code Remote-SSH, the client for tunnels, tini as PID 1, procps for the entrypoint

@@ -7,7 +7,25 @@ from typing import Annotated
 
 import typer
 
-from mjpod.cli.common import SimulationOptions, console, err_console, simulation_options, user_errors
+from mjpod.cli.common import (
+    CtrlOpt,
+    DampingOpt,
+    DeviceOpt,
+    EngineOpt,
+    ModelOpt,
+    NconmaxOpt,
+    NjmaxOpt,
+    NworldOpt,
+    SeedOpt,
+    SimulationOptions,
+    StiffnessOpt,
+    console,
+    err_console,
+    user_errors,
+)
+from mjpod.engines import DEFAULT_ENGINE, EngineConfig
+from mjpod.jobs.rollout import RolloutSettings
+from mjpod.models import DEFAULT_MODEL
 
 
 def names(text: str | None) -> tuple[str, ...]:
@@ -15,12 +33,20 @@ def names(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
-@simulation_options()
 def rollout(
-    sim: SimulationOptions,
-    duration: Annotated[float, typer.Option(help="simulated seconds")] = 2.0,
-    rate: Annotated[float, typer.Option(help="samples per simulated second")] = 50.0,
-    sensors: Annotated[bool, typer.Option(help="save sensordata")] = True,
+    model: ModelOpt = DEFAULT_MODEL,
+    engine: EngineOpt = DEFAULT_ENGINE,
+    nworld: NworldOpt = EngineConfig.nworld,
+    device: DeviceOpt = None,
+    ctrl: CtrlOpt = EngineConfig.ctrl,
+    seed: SeedOpt = EngineConfig.seed,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
+    duration: Annotated[float, typer.Option(help="simulated seconds")] = RolloutSettings.duration,
+    rate: Annotated[float, typer.Option(help="samples per simulated second")] = RolloutSettings.rate,
+    sensors: Annotated[bool, typer.Option(help="save sensordata")] = RolloutSettings.sensors,
     images: Annotated[
         str | None,
         typer.Option(help="images of every world and camera: rgb,depth,segmentation (any of them)"),
@@ -48,8 +74,9 @@ def rollout(
     from mjpod.jobs.progress import ProgressBar
     from mjpod.jobs.signals import stop_on_signals
 
-    settings = roll.RolloutSettings(
-        model=sim.model,  # type: ignore[arg-type]  # --model defaults to bin
+    sim = SimulationOptions.of(locals())
+    settings = RolloutSettings(
+        model=sim.model,
         engine=sim.engine,
         engine_config=sim.engine_config(),
         duration=duration,

@@ -21,7 +21,7 @@ from pathlib import Path
 import mujoco
 
 from mjpod import __version__, models, render, video
-from mjpod.engines import EngineConfig
+from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs import simulation
 from mjpod.jobs.replay import ControlReplay
@@ -32,8 +32,8 @@ from mjpod.render import grid
 
 @dataclasses.dataclass(frozen=True)
 class RecordSettings:
-    model: str = "bin"
-    engine: str = "mjc"
+    model: str = models.DEFAULT_MODEL
+    engine: str = DEFAULT_ENGINE
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
     renderer: render.RendererKind = "gl"
     camera: cameras.CameraSpec = dataclasses.field(default_factory=cameras.CameraSpec)

@@ -39,7 +39,7 @@ import mujoco
 import numpy as np
 
 from mjpod import __version__, models, render
-from mjpod.engines import Engine, EngineConfig
+from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.host import sysinfo
 from mjpod.jobs import simulation
@@ -57,7 +57,7 @@ MiB = 2**20
 @dataclasses.dataclass(frozen=True)
 class RolloutSettings:
     model: str
-    engine: str = "mjc"
+    engine: str = DEFAULT_ENGINE
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
     duration: float = 2.0
     rate: float = 50.0

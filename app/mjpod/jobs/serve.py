@@ -20,7 +20,7 @@ from mjpod.jobs import simulation
 from mjpod.models import LoadedModel
 from mjpod.stream import simloop
 from mjpod.stream.feed import StateFeed
-from mjpod.stream.server import DEFAULT_PORT, StreamServer
+from mjpod.stream.server import DEFAULT_PORT, Server
 
 log = logging.getLogger("mjpod.stream")
 
@@ -38,7 +38,7 @@ class ServeOptions:
     camera: int | str = -1
     duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
     realtime: bool = True
-    wait: bool = False  # hold the simulation until the first TCP client (the seed's behaviour)
+    wait: bool = False  # hold the simulation until the first TCP client (as a seed script's start())
 
 
 def run(
@@ -78,20 +78,12 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
     if opts.port <= 0 and opts.web_port <= 0:
         raise SettingError("nothing to serve: give --port (TCP stream) and/or --web PORT (browser view)")
     feed = StateFeed(hz=0, world=opts.world)  # the loop below already paces frames at opts.hz
-    server = StreamServer(
-        model_path=lm.path,
-        host=opts.host,
-        port=opts.port,
-        model=lm.model,
-        name=lm.name,
-        token=opts.token,
-        feed=feed,
-    )
+    server = Server(lm.model, lm.name, str(lm.path), feed, opts.host, opts.port, token=opts.token)
     web = None
     mjd = mujoco.MjData(lm.model)
     try:
         try:
-            server.start(wait=False)  # viewers join whenever they like; --wait holds below
+            server.start()  # viewers join whenever they like; --wait holds below
             feed.publish(
                 engine.get_world(opts.world, mjd)
             )  # a viewer joining before the first step sees something
@@ -122,7 +114,7 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
         feed.publish(engine.get_world(opts.world, mjd), force=True)  # the final state reaches every client
         return stats
     finally:
-        server.stop_connection()
+        server.close()
         if web is not None:
             web.close()
         feed.close()

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hmac
 import io
-import ipaddress
 import json
 import logging
 import socket
@@ -34,7 +32,7 @@ import mujoco
 from mjpod.errors import MjpodError
 from mjpod.stream.client import apply_mjdata
 from mjpod.stream.feed import StateFeed
-from mjpod.stream.server import AcceptBackoff, warn_if_public
+from mjpod.stream.net import AcceptBackoff, named_by_address, token_matches, warn_if_public
 
 
 class WebViewError(MjpodError, RuntimeError):
@@ -125,23 +123,6 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         for r in late:
             with contextlib.suppress(OSError):
                 r.shutdown(socket.SHUT_RDWR)  # the handler's read returns: its thread ends
-
-
-def named_by_address(host_header: str | None) -> bool:
-    """Whether a request's Host names this server by an IP address or `localhost` (not by a DNS name,
-    which a hostile page could point at 127.0.0.1: DNS rebinding). No Host header: not a browser."""
-    if not host_header:
-        return True
-    name = urllib.parse.urlsplit(f"//{host_header}").hostname
-    if name is None:
-        return False
-    if name == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
 
 
 class _LatestFrame:
@@ -284,8 +265,7 @@ class WebView:
     def _authorized(self, query: dict[str, list[str]]) -> bool:
         if self.token is None:
             return True
-        given = (query.get("token") or [""])[0]
-        return hmac.compare_digest(given.encode(), self.token.encode())
+        return token_matches((query.get("token") or [""])[0], self.token)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         view = self

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from mjpod.jobs.bench.types import SECTIONS, BenchConfig, nworld_sweep
+from mjpod.jobs.bench.sections import SECTIONS
+from mjpod.jobs.bench.types import BenchConfig, nworld_sweep
 from mjpod.render.gl import gl_info
 from tests import nvidia_smi
 from tests.cli_runner import run_mjpod
@@ -160,3 +161,11 @@ def test_the_default_nworld_sweep_suits_each_engine_and_device():
     assert nworld_sweep(config, "mjc", "cuda:0") == (1, 8, 32)  # MuJoCo C runs on the CPU
     assert nworld_sweep(BenchConfig.quick_run(), "mjwarp", "cuda:0") == (1, 4)
     assert nworld_sweep(BenchConfig(nworld=(3, 5)), "mjwarp", "cuda:0") == (3, 5)
+
+
+def test_each_section_is_measured_by_the_run_of_the_module_of_its_name():
+    assert list(SECTIONS) == [
+        "seed", "render", "physics", "contact", "stream", "encode", "record", "batch", "rollout",
+    ]  # fmt: skip
+    for name, section in SECTIONS.items():
+        assert (section.__module__, section.__name__) == (f"mjpod.jobs.bench.{name}", "run")

@@ -15,7 +15,7 @@ from rich.progress import Progress
 from mjpod import models
 from mjpod.engines import buffers
 from mjpod.jobs import rollout
-from mjpod.jobs.bench import raytracing
+from mjpod.jobs.bench import batch
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
 from mjpod.jobs.shards import sample_bytes
 from mjpod.render.images import ImageSpec
@@ -26,7 +26,7 @@ WRITE_BUDGET = 2 * 2**30  # bytes one measurement writes at most (8192 worlds x 
 MIN_SAMPLES = 3
 
 
-def run_section(
+def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     """A rollout with cameras across nworld at 64x64 and 128x128 (or --size), beside render-only."""
@@ -62,7 +62,7 @@ def _render_only(config, result, lm, size, nworld, nconmax, njmax) -> Row | None
             "batch", lm.name, "mjwarp", result.warp_device, nworld, width, height,
         ):  # fmt: skip
             return r
-    return raytracing.batch_row(config, result, lm, size, nworld, nconmax, njmax)
+    return batch.batch_row(config, result, lm, size, nworld, nconmax, njmax)
 
 
 def _rollout_row(config, result, lm, size, nworld, nconmax, njmax, alone: Row) -> Row | None:

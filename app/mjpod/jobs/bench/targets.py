@@ -3,15 +3,16 @@
 The targets are about GPUs: mjwarp within 5% of mjwarp-testspeed on the same model, nworld, nstep and
 buffers; comfree at least 2x mjwarp on a settled bin pile; batch rendering at 64x64 within 10% of
 mjwarp-testspeed --function=render; a rollout with cameras (physics, RGB-D, shards) at 8192 worlds at
-least 80% of the batch renderer's render-only figure (on a CPU the ratio is reported). The seed loop and GL rendering have no target (H100 and H200 have
-few graphics units): they are reported. A figure is read only from rows of the same run file.
+least 80% of the batch renderer's render-only figure (on a CPU the ratio is reported). The seed loop
+and GL rendering have no target (H100 and H200 have few graphics units): they are reported. A figure
+is read only from rows of the same run file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from mjpod.jobs.bench.rendering import SEED_SIZE
+from mjpod.jobs.bench.seed import SEED_SIZE
 from mjpod.jobs.bench.types import SEED_MODEL, BenchResult, Row
 
 TESTSPEED_MIN = 0.95  # mjwarp within 5% of mjwarp-testspeed

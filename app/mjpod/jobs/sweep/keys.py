@@ -9,8 +9,9 @@ import math
 import typing
 from collections.abc import Callable
 
-from mjpod.engines import ENGINES
+from mjpod.engines import DEFAULT_ENGINE, ENGINES, EngineConfig
 from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, CtrlMode
+from mjpod.jobs.rollout import RolloutSettings
 from mjpod.jobs.shards import FORMATS
 from mjpod.render import RENDERERS
 from mjpod.render.images import IMAGES
@@ -87,10 +88,10 @@ class Key:
 KEYS: dict[str, Key] = {
     "kind": Key(str, None, ALL, True, "job kind: record, rollout or bench", _one_of(*KINDS)),
     "model": Key(str, None, ALL, True, "model spec: bundled scene, Menagerie robot or a path (relative to the spec)"),
-    "engine": Key(str, "mjc", ALL, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
-    "nworld": Key(int, 1, ALL, True, "worlds simulated together in one job", _at_least_one),
-    "seed": Key(int, 0, ALL, True, "seed of the control noise"),
-    "ctrl": Key(str, "noise", ALL, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
+    "engine": Key(str, DEFAULT_ENGINE, ALL, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
+    "nworld": Key(int, EngineConfig.nworld, ALL, True, "worlds simulated together in one job", _at_least_one),
+    "seed": Key(int, EngineConfig.seed, ALL, True, "seed of the control noise"),
+    "ctrl": Key(str, EngineConfig.ctrl, ALL, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
     "device": Key(
         str, "auto", ALL, True,
         "cpu, cuda, or auto (cuda when the cluster has GPUs); Warp engines only",
@@ -111,18 +112,21 @@ KEYS: dict[str, Key] = {
     "fps": Key(float, 30.0, frozenset({"record"}), True, "video frames per second", _positive),
     "renderer": Key(str, "gl", SCENE_KINDS, True, "gl or batch (Warp engines)", _one_of(*RENDERERS)),
     "worlds": Key(list, [0], frozenset({"record"}), False, "worlds tiled into the video", _worlds, item=int),
-    "rate": Key(float, 50.0, frozenset({"rollout"}), True, "samples per simulated second", _positive),
-    "sensors": Key(bool, True, frozenset({"rollout"}), False, "save sensordata"),
+    "rate": Key(float, RolloutSettings.rate, frozenset({"rollout"}), True, "samples per simulated second", _positive),
+    "sensors": Key(bool, RolloutSettings.sensors, frozenset({"rollout"}), False, "save sensordata"),
     "images": Key(
-        list, [], frozenset({"rollout"}), False,
+        list, list(RolloutSettings.images), frozenset({"rollout"}), False,
         f"images of every world and camera: any of {', '.join(IMAGES)}", _images, item=str,
     ),
     "cameras": Key(
         list, None, frozenset({"rollout"}), False,
         "model cameras (names or ids) or free, drawn with images (default: the first camera)", _cameras, item=object,
     ),
-    "format": Key(str, "npz", frozenset({"rollout"}), False, f"shard format: {' or '.join(FORMATS)}", _one_of(*FORMATS)),
-    "shard_mb": Key(float, 256.0, frozenset({"rollout"}), False, "largest shard in MiB", _positive),
+    "format": Key(
+        str, RolloutSettings.format, frozenset({"rollout"}), False, f"shard format: {' or '.join(FORMATS)}",
+        _one_of(*FORMATS),
+    ),
+    "shard_mb": Key(float, RolloutSettings.shard_mb, frozenset({"rollout"}), False, "largest shard in MiB", _positive),
     "nstep": Key(int, 1000, frozenset({"bench"}), True, "steps per physics measurement", _at_least_one),
     "seconds": Key(float, 3.0, frozenset({"bench"}), False, "time budget per measurement on CPU", _positive),
     "sections": Key(

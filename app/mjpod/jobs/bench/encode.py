@@ -1,4 +1,4 @@
-"""Bench sections `encode` and `record`: what the H.264 encoders take in, and `mjpod record` end to end."""
+"""Bench section `encode`: what the H.264 encoders take in (and the ffmpeg check that `record` shares)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ import numpy as np
 from rich.progress import Progress
 
 from mjpod import video
-from mjpod.engines import EngineConfig
-from mjpod.jobs import record as rec
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 
 ENCODE_SIZES = ((480, 640), (720, 1280))  # height, width
-RECORD_SIZE = (240, 320)
 
 
 def synthetic_frames(height: int, width: int, count: int = 30) -> np.ndarray:
@@ -30,7 +27,7 @@ def synthetic_frames(height: int, width: int, count: int = 30) -> np.ndarray:
     return frames
 
 
-def _no_ffmpeg(section: str, result: BenchResult) -> bool:
+def no_ffmpeg(section: str, result: BenchResult) -> bool:
     """True (and the section's skip stated, with why) when this Python has no ffmpeg to make videos with."""
     missing = video.ffmpeg_missing()
     if missing:
@@ -38,10 +35,10 @@ def _no_ffmpeg(section: str, result: BenchResult) -> bool:
     return missing is not None
 
 
-def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
+def run(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
     """Frames/s each usable encoder takes in, at 640x480 and 1280x720."""
     del loaded  # synthetic frames: the encoder alone, whatever the model
-    if _no_ffmpeg("encode", result):
+    if no_ffmpeg("encode", result):
         return
     encoders = [video.Encoder("libx264", "always available")]
     auto = video.choose_encoder("auto")
@@ -76,51 +73,3 @@ def encode(config: BenchConfig, result: BenchResult, loaded: list, progress: Pro
                     )
                 )
                 progress.advance(task)
-
-
-def record(config: BenchConfig, result: BenchResult, loaded: list, progress: Progress) -> None:
-    """`mjpod record` end to end (step, render, encode) on the first model (by default the contact scene)."""
-    if not loaded or _no_ffmpeg("record", result):
-        return
-    plans = [("mjc", "gl", 1)]
-    if result.warp_device:
-        plans.append(("mjwarp", "batch", 1))
-    task = progress.add_task("record end to end", total=len(plans))
-    duration = 1.0 if config.quick else 4.0
-    height, width = RECORD_SIZE
-    with tempfile.TemporaryDirectory(prefix="mjpod-bench-") as tmp:
-        for engine, renderer, nworld in plans:
-            settings = rec.RecordSettings(
-                model=loaded[0].spec,
-                engine=engine,
-                engine_config=EngineConfig(nworld=nworld, device=config.engine_config.device),
-                renderer=renderer,  # type: ignore[arg-type]
-                width=width,
-                height=height,
-                fps=30.0,
-                duration=duration,
-                out=Path(tmp) / f"{engine}-{renderer}.mp4",
-            )
-            try:
-                done = rec.record(settings)
-            except Exception as err:  # one failing renderer must not end the run
-                result.warnings.append(f"record {engine}/{renderer} failed: {err}")
-                progress.advance(task)
-                continue
-            result.add(
-                Row(
-                    section="record",
-                    model=done.model,
-                    value=done.frames_per_second,
-                    unit="frames/s",
-                    count=done.frames,
-                    seconds=done.wall_seconds,
-                    engine=engine,
-                    device=done.device,
-                    nworld=nworld,
-                    width=width,
-                    height=height,
-                    note=f"{renderer} renderer, {done.encoder}",
-                )
-            )
-            progress.advance(task)
