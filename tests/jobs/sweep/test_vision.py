@@ -1,6 +1,6 @@
-"""docs/sweep.md's vision dataset over seeds and gains, run as written (fewer worlds, samples, pixels
-and grid values, on Warp's cpu device), its HDF5 read back with h5py, and the docs' back-projection
-snippet run on a rollout's NPZ."""
+"""examples/sweeps/vision.toml (docs/sweep.md's vision dataset over seeds and gains), run as written
+(fewer worlds, samples, pixels and grid values, on Warp's cpu device), its HDF5 read back with h5py,
+and the docs' back-projection snippet run on a rollout's NPZ."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import numpy as np
 from mjpod.jobs.sweep import grid, runner, spec
 from mjpod.jobs.sweep.store import Store
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "sweep.md"
+ROOT = Path(__file__).resolve().parents[3]
+DOC = ROOT / "docs" / "sweep.md"
+VISION = ROOT / "examples" / "sweeps" / "vision.toml"
 
 
 def doc_block(language: str, containing: str) -> str:
@@ -23,8 +25,8 @@ def doc_block(language: str, containing: str) -> str:
     return next(b for b in blocks if containing in b)
 
 
-def test_the_docs_vision_sweep_writes_hdf5_datasets_per_seed_and_gain(tmp_path):
-    data = tomllib.loads(doc_block("toml", 'images = ["rgb", "depth", "segmentation"]'))
+def test_the_vision_example_writes_hdf5_datasets_per_seed_and_gain(tmp_path):
+    data = tomllib.loads(VISION.read_text())
     assert len(grid.expand(spec.parse(data, "vision.toml"))) == 9  # as the docs say
     data["grid"] = {k: v[:2] for k, v in data["grid"].items()}  # 2 gains x 2 seeds
     data["settings"] |= {"nworld": 2, "duration": 0.04, "width": 24, "height": 16, "device": "cpu"}
