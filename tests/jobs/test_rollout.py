@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mjpod.engines import EngineConfig
-from mjpod.errors import MjpodError
+from mjpod.errors import MjpodError, SettingError
 from mjpod.jobs import rollout
 
 SENSORED = """<mujoco model="sensored">
@@ -115,3 +115,35 @@ def test_output_goes_to_the_workspace_and_an_earlier_rollout_is_kept(tmp_path, m
     ):
         rollout.output_folder(folder)
     assert (folder / "rollout-00000.npz").read_bytes() == b"earlier"
+
+
+def test_links_planted_at_the_shard_names_are_replaced_not_followed(tmp_path):
+    """Shards and rollout.json replace whatever holds their names in one step, never writing through
+    a link planted there (a shared output folder)."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("rollout-00000.npz", rollout.META):
+        (out / name).symlink_to(victim)
+    settings = rollout.RolloutSettings(model="pendulum", duration=0.1)
+    rollout.rollout(settings, out)
+    assert victim.read_text() == "precious"
+    assert load_all(out)["qpos"].shape[0] == settings.samples
+
+
+def test_one_sample_larger_than_a_shard_is_refused_before_simulating(tmp_path):
+    settings = rollout.RolloutSettings(
+        model="pendulum",
+        engine_config=EngineConfig(nworld=4),
+        images=("rgb",),
+        width=512,
+        height=512,
+        shard_mb=1,
+    )
+    with pytest.raises(
+        SettingError,
+        match=r"one sample of every world is 3\.0 MiB, more than shard_mb = 1: raise shard_mb to at least 4",
+    ):
+        rollout.rollout(settings, tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -38,13 +38,13 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from mjpod import __version__, models, render
+from mjpod import __version__, files, models, render
 from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.host import sysinfo
 from mjpod.jobs import simulation
 from mjpod.jobs.shards import FORMATS, Layout, ShardWriter, sample_bytes
-from mjpod.jobs.simulation import make_engine, steps_before_frame
+from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 from mjpod.render import images as conventions
 from mjpod.render.images import IMAGES, ImageSpec, Shapes
@@ -114,6 +114,7 @@ def check(settings: RolloutSettings) -> None:
         value = getattr(settings, key)
         if not (math.isfinite(value) and value > 0):
             raise SettingError(f"{key} must be a positive number, got {value}")
+    check_frames(settings.rate, settings.duration, "samples")
     if settings.width < 1 or settings.height < 1:
         raise SettingError(
             f"width and height must be at least 1 pixel, got {settings.width}x{settings.height}"
@@ -128,9 +129,14 @@ def check(settings: RolloutSettings) -> None:
             "renderer = batch draws a Warp engine's worlds on its device, and engine mjc runs on the CPU: "
             "set engine to mjwarp or comfree, or renderer to gl"
         )
-    if settings.format not in FORMATS:
-        raise SettingError(f"format must be one of {', '.join(FORMATS)}, got {settings.format!r}")
-    if settings.format == "hdf5" and importlib.util.find_spec("h5py") is None:
+    check_format(settings.format)
+
+
+def check_format(fmt: str) -> None:
+    """A shard format this installation can write."""
+    if fmt not in FORMATS:
+        raise SettingError(f"format must be one of {', '.join(FORMATS)}, got {files.short(fmt)}")
+    if fmt == "hdf5" and importlib.util.find_spec("h5py") is None:
         raise SettingError(
             "format = hdf5 needs h5py, which is not installed here: pip install h5py, or use npz"
         )
@@ -153,21 +159,12 @@ def plan(settings: RolloutSettings) -> Plan:
     check(settings)
     loaded = models.load(settings.model)
     mjm, spec = loaded.model, None
-    nworld = settings.engine_config.nworld
-    shapes: Shapes = {
-        "time": ((), np.float64),
-        "qpos": ((nworld, mjm.nq), np.float32),
-        "qvel": ((nworld, mjm.nv), np.float32),
-        "ctrl": ((nworld, mjm.nu), np.float32),
-    }
-    if settings.sensors:
-        shapes["sensordata"] = ((nworld, mjm.nsensordata), np.float32)
     if settings.images:
         mjm, ids = cameras.model_cameras(mjm, loaded.path, settings.cameras)
         spec = ImageSpec(ids, settings.images, settings.height, settings.width)
-        shapes |= spec.arrays(nworld)
     elif settings.cameras:
         raise SettingError("cameras are chosen but no images: set images (rgb, depth, segmentation) too")
+    shapes = sample_shapes(mjm, settings.engine_config.nworld, settings.sensors, spec)
     per_sample = sample_bytes(shapes)
     per_shard = max(1, min(settings.samples, int(settings.shard_mb * MiB // per_sample)))
     device, drawn, free = _device_bytes(settings, spec)
@@ -176,13 +173,35 @@ def plan(settings: RolloutSettings) -> Plan:
     # two shard buffers in the host's memory (with Warp's cpu device, its image buffers there too)
     host = 2 * per_shard * per_sample + (drawn if free is None else 0)
     _fits(settings, spec, "the host", host, sysinfo.available_memory())
-    if per_sample > settings.shard_mb * MiB:
-        raise SettingError(
-            f"one sample of every world is {per_sample / MiB:,.1f} MiB, more than shard_mb = "
-            f"{settings.shard_mb:g}: raise shard_mb to at least {math.ceil(per_sample / MiB)}, or sample "
-            "fewer worlds, cameras or pixels"
-        )
+    check_shard(shapes, settings.shard_mb)
     return Plan(loaded, mjm, spec, shapes, per_shard)
+
+
+def sample_shapes(mjm: mujoco.MjModel, nworld: int, sensors: bool, spec: ImageSpec | None) -> Shapes:
+    """The arrays of one sample, as the module docstring lists them."""
+    shapes: Shapes = {
+        "time": ((), np.float64),
+        "qpos": ((nworld, mjm.nq), np.float32),
+        "qvel": ((nworld, mjm.nv), np.float32),
+        "ctrl": ((nworld, mjm.nu), np.float32),
+    }
+    if sensors:
+        shapes["sensordata"] = ((nworld, mjm.nsensordata), np.float32)
+    if spec is not None:
+        shapes |= spec.arrays(nworld)
+    return shapes
+
+
+def check_shard(shapes: Shapes, shard_mb: float) -> int:
+    """The bytes of one sample; a SettingError when one is larger than a shard may be (shards hold one
+    sample at least, so `shard_mb` would not bound them)."""
+    size = sample_bytes(shapes)
+    if size > shard_mb * MiB:
+        raise SettingError(
+            f"one sample of every world is {size / MiB:,.1f} MiB, more than shard_mb = {shard_mb:g}: "
+            f"raise shard_mb to at least {math.ceil(size / MiB)}, or sample fewer worlds, cameras or pixels"
+        )
+    return size
 
 
 def _fits(settings: RolloutSettings, spec: ImageSpec | None, where: str, need: int, free: int) -> None:
@@ -246,11 +265,11 @@ def rollout(
         description = renderer.description if renderer is not None else None
     end = time.perf_counter()
     meta = _meta(settings, planned, device, description, taken, steps, written, gains, layout)
-    (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
-    files = [s["file"] for s in written]
-    size = sum((folder / f).stat().st_size for f in files)
+    files.write_text(folder / META, json.dumps(meta, indent=2) + "\n")
+    names = [s["file"] for s in written]
+    size = sum((folder / f).stat().st_size for f in names)
     warm = end - warm_start if warm_start is not None else 0.0
-    return RolloutResult(taken, steps, files, size, end - start, warm, taken < settings.samples)
+    return RolloutResult(taken, steps, names, size, end - start, warm, taken < settings.samples)
 
 
 def sample_loop(

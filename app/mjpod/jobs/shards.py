@@ -3,8 +3,8 @@
 Samples fill a shard buffer in place (`slot()` hands out the next sample's rows, so a renderer copies
 its images straight into them); a full buffer goes to the writer thread while the next one fills.
 Two buffers at most, so memory stays flat however long the rollout, and writing overlaps simulating
-and drawing. Files are written under a temporary name and renamed whole: a stopped or failed rollout
-leaves whole shards only.
+and drawing. Files are written under a fresh temporary name and renamed whole (files.replacing): a
+stopped or failed rollout leaves whole shards only.
 
 NPZ (`rollout-NNNNN.npz`): every array as (samples, nworld, ...), plain arrays numpy reads alone.
 HDF5 (`rollout-NNNNN.hdf5`): robomimic's layout (docs/sweep.md), one `data/demo_W` per world:
@@ -14,14 +14,17 @@ HDF5 (`rollout-NNNNN.hdf5`): robomimic's layout (docs/sweep.md), one `data/demo_
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
-import os
 import re
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
+from mjpod import files
 from mjpod.errors import MjpodError
 from mjpod.render.images import Shapes
 
@@ -138,31 +141,28 @@ class ShardWriter:
         self._writes[index] = self._pool.submit(
             _atomically,
             self.folder / name,
-            lambda path: write(path, arrays, self.layout, first, following, last),
+            lambda file: write(file, arrays, self.layout, first, following, last),
         )
         self.written.append({"file": name, "first_sample": first, "samples": count})
 
 
-def _atomically(path: Path, write: object) -> None:
-    """Write through a temporary file renamed into place, so a reader never sees half a shard."""
-    partial = path.with_name(f".{path.name}.partial")
+def _atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write through a fresh temporary name renamed into place (files.replacing): a reader never sees
+    half a shard, and a link planted in the folder is never written through."""
     try:
-        write(partial)  # type: ignore[operator]
-        os.replace(partial, path)
+        with files.replacing(path, "wb") as file:
+            write(file)
     except OSError as err:
         raise ShardError(
             f"cannot write {path} ({err.strerror or err}); the shards before it are whole: "
             "free space or choose another output folder"
         ) from None
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _write_npz(
-    path: Path, arrays: dict[str, np.ndarray], layout: Layout, first: int, following: object, last: bool
+    file: IO[bytes], arrays: dict[str, np.ndarray], layout: Layout, first: int, following: object, last: bool
 ) -> None:
-    with open(path, "wb") as file:
-        np.savez(file, **arrays, **layout.constants)
+    np.savez(file, **arrays, **layout.constants)
 
 
 def hdf5_key(camera: str) -> str:
@@ -177,7 +177,7 @@ def hdf5_obs(name: str, camera: str) -> str:
 
 
 def _write_hdf5(
-    path: Path,
+    file: IO[bytes],
     arrays: dict[str, np.ndarray],
     layout: Layout,
     first: int,
@@ -194,8 +194,9 @@ def _write_hdf5(
     actions = np.concatenate([ctrl[1:], (ctrl[-1] if following is None else following)[None]])
     dones = np.zeros(count, np.uint8)
     dones[-1] = last
-    with h5py.File(path, "w") as file:
-        data = file.create_group("data")
+    image = io.BytesIO()  # h5py writes through a seekable, readable file: built here, then copied out
+    with h5py.File(image, "w") as h5:
+        data = h5.create_group("data")
         data.attrs["total"] = count * nworld
         for w in range(nworld):
             demo = data.create_group(f"demo_{w}")
@@ -214,14 +215,15 @@ def _write_hdf5(
                             frames = frames[..., None]  # robomimic's depth: (H, W, 1)
                         chunks = (1, *frames.shape[1:]) if frames.ndim > 3 else None
                         obs.create_dataset(hdf5_obs(name, camera), data=frames, chunks=chunks)
-        meta = file.create_group("meta")
+        meta = h5.create_group("meta")
         meta.attrs["cameras"] = [hdf5_key(c) for c in layout.cameras]
         for name, value in layout.constants.items():
             meta[name] = value
+    file.write(image.getbuffer())
 
 
-# each format: its file suffix and the function that writes one shard (path, arrays, layout, first
-# sample, the next sample's ctrl or None, whether it ends the rollout)
+# each format: its file suffix and the function that writes one shard (the open file, arrays, layout,
+# first sample, the next sample's ctrl or None, whether it ends the rollout)
 WRITERS = {"npz": _write_npz, "hdf5": _write_hdf5}
 SUFFIX = {"npz": ".npz", "hdf5": ".hdf5"}
 FOLLOWED = frozenset({"hdf5"})  # formats whose shard needs the next sample (HDF5's actions)

@@ -99,12 +99,12 @@ BAD = [
     ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\nimages = ['rgb', 'normals']\n",
      "settings.images = ['rgb', 'normals']", "rgb, depth, segmentation"),
     ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\nimages = ['depth']\ncameras = ['side', 'top']\n",
-     "model 'box_drop': cameras: no camera 'top'", "the model's cameras: side"),
+     "a rollout job (box_drop, mjc, nworld 1): cameras: no camera 'top'", "the model's cameras: side"),
     ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\nengine = ['mjc', 'mjwarp']\n[settings]\nrenderer = 'batch'\n"
-     "images = ['rgb']\n", "renderer = batch draws a Warp engine's worlds, and a rollout job has engine mjc",
-     "[[grid]] table"),
+     "images = ['rgb']\n", "a rollout job (box_drop, mjc, nworld 1): renderer = batch draws a Warp engine's "
+     "worlds, and this job's engine is mjc", "[[grid]] table"),
     ("[grid]\nkind = ['record']\nmodel = ['box_drop']\n[settings]\nrenderer = 'batch'\n",
-     "a record job has engine mjc", "sweep mjwarp or comfree"),
+     "a record job (box_drop, mjc, nworld 1): renderer = batch", "sweep mjwarp or comfree"),
     ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\ncameras = ['side']\n",
      "cameras is set but images is empty", "set images"),
     ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\ncameras = [true]\n",

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import itertools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-from mjpod import models
+from mjpod import files, models
+from mjpod.errors import MjpodError
+from mjpod.jobs import record, rollout, simulation
 from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
 from mjpod.jobs.sweep.spec import Spec, SpecError
 from mjpod.render import camera as cameras
+from mjpod.render.images import ImageSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +62,8 @@ def job_id(params: dict[str, Any]) -> str:
 
 
 def expand(spec: Spec) -> list[Job]:
-    """Every job of the spec, in grid order, duplicates removed; checks kinds, models and worlds."""
+    """Every job of the spec, in grid order, duplicates removed. Checks what single values cannot
+    show: kinds, models, cameras, worlds, frame counts and sizes, so that no job fails for its spec."""
     combos = [
         dict(zip(grid, values, strict=True)) for grid in spec.grids for values in itertools.product(*grid.values())
     ] or [{}]  # fmt: skip
@@ -73,7 +76,7 @@ def expand(spec: Spec) -> list[Job]:
         given = {**spec.settings, **combo}
         params = _params(given)
         params["model"] = _model(params["model"], spec, loaded)
-        _check_job(params, loaded[params["model"]], spec.source)
+        _check_job(params, loaded[params["model"]], spec)
         job = Job(job_id(params), params, cpus, gpus)
         jobs.setdefault(job.id, job)
     return list(jobs.values())
@@ -105,37 +108,6 @@ def _check_kinds(spec: Spec, combos: list[dict[str, Any]]) -> None:
                 )
 
 
-def _check_job(params: dict[str, Any], model: models.LoadedModel, source: str) -> None:
-    """What one job's values must agree on with each other and with its model (the worlds to show, the
-    renderer and the engine, the cameras and images), so a job that cannot run is refused up front."""
-    worlds = params.get("worlds")
-    if worlds and max(worlds) >= params["nworld"]:
-        raise SpecError(
-            f"{source}: settings.worlds {worlds} needs nworld > {max(worlds)}, but a job has "
-            f"nworld = {params['nworld']}: show fewer worlds or simulate more"
-        )
-    drawn = params["kind"] == "record" or bool(params.get("images"))
-    if drawn and params.get("renderer") == "batch" and params["engine"] == "mjc":
-        raise SpecError(
-            f"{source}: renderer = batch draws a Warp engine's worlds, and a {params['kind']} job has engine "
-            "mjc: sweep mjwarp or comfree with it, or pair batch with the Warp engines in a [[grid]] table "
-            "of their own and gl with mjc in another"
-        )
-    if params["kind"] != "rollout":
-        return
-    if params.get("cameras") and not params["images"]:
-        raise SpecError(f'{source}: cameras is set but images is empty: set images (e.g. ["rgb", "depth"])')
-    if params["images"]:
-        try:
-            cameras.model_cameras(model.model, model.path, params.get("cameras") or ())
-        except cameras.CameraError as err:
-            raise SpecError(f"{source}: model {params['model']!r}: {err}") from None
-    if params["format"] == "hdf5" and importlib.util.find_spec("h5py") is None:
-        raise SpecError(
-            f"{source}: format = hdf5 needs h5py, which is not installed: pip install h5py, or use npz"
-        )
-
-
 def _model(name: str, spec: Spec, loaded: dict[str, models.LoadedModel]) -> str:
     """The model spec as jobs load it (relative paths made absolute), checked by loading it once."""
     path = Path(name).expanduser()
@@ -145,5 +117,43 @@ def _model(name: str, spec: Spec, loaded: dict[str, models.LoadedModel]) -> str:
         try:
             loaded[name] = models.load(name)
         except models.ModelError as err:
-            raise SpecError(f"{spec.source}: model {name!r} cannot be loaded: {err}") from None
+            raise SpecError(f"{spec.source}: model {files.short(name)} cannot be loaded: {err}") from None
     return name
+
+
+def _check_job(params: dict[str, Any], model: models.LoadedModel, spec: Spec) -> None:
+    """What the job's own checks would refuse once it ran, refused now, naming the job's values."""
+    kind, nworld = params["kind"], params["nworld"]
+    where = f"{spec.source}: a {kind} job ({params['model']}, {params['engine']}, nworld {nworld})"
+    worlds = params.get("worlds")
+    if worlds and max(worlds) >= nworld:
+        raise SpecError(
+            f"{spec.source}: settings.worlds {files.short(worlds)} needs nworld > {max(worlds)}, but a job "
+            f"has nworld = {nworld}: show fewer worlds or simulate more"
+        )
+    drawn = kind == "record" or bool(params.get("images"))
+    if drawn and params.get("renderer") == "batch" and params["engine"] == "mjc":
+        raise SpecError(
+            f"{where}: renderer = batch draws a Warp engine's worlds, and this job's engine is mjc: sweep "
+            "mjwarp or comfree with it, or pair batch with the Warp engines in a [[grid]] table of their own "
+            "and gl with mjc in another"
+        )
+    if kind == "rollout" and params.get("cameras") and not params["images"]:
+        raise SpecError(f'{where}: cameras is set but images is empty: set images (e.g. ["rgb", "depth"])')
+    try:
+        if kind == "record":
+            simulation.check_frames(params["fps"], params["duration"])
+            record.check_frame(len(worlds), params["width"], params["height"])
+            if "camera" in params:
+                cameras.resolve(model.model, cameras.CameraSpec(params["camera"]))
+        if kind == "rollout":
+            simulation.check_frames(params["rate"], params["duration"], "samples")
+            rollout.check_format(params["format"])
+            mjm, image_spec = model.model, None
+            if params["images"]:
+                mjm, ids = cameras.model_cameras(mjm, model.path, params.get("cameras") or ())
+                image_spec = ImageSpec(ids, tuple(params["images"]), params["height"], params["width"])
+            shapes = rollout.sample_shapes(mjm, nworld, params["sensors"], image_spec)
+            rollout.check_shard(shapes, params["shard_mb"])
+    except MjpodError as err:
+        raise SpecError(f"{where}: {err}") from None
