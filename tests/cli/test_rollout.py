@@ -98,4 +98,4 @@ def test_ctrl_c_keeps_whole_shards_and_says_so(tmp_path):
     meta = json.loads((out / "rollout.json").read_text())
     assert meta["interrupted"] and 3 <= meta["samples"] < meta["samples_planned"]
     assert sum(np.load(out / s["file"])["rgb"].shape[0] for s in meta["shards"]) == meta["samples"]
-    assert not [p.name for p in out.iterdir() if p.name.endswith(".partial")]
+    assert {p.name for p in out.iterdir()} == {"rollout.json", *(s["file"] for s in meta["shards"])}
