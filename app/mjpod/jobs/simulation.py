@@ -7,7 +7,10 @@ the same way everywhere: which engine, on which model, and why.
 
 from __future__ import annotations
 
+import datetime
 import math
+import os
+from pathlib import Path
 
 import mujoco
 
@@ -65,3 +68,12 @@ def gpu_used(device: str | None) -> dict | None:
         ordinal = drawn.cuda_id
     gpu = sysinfo.cuda_gpu(ordinal)
     return gpu.identity() if gpu else None
+
+
+def default_output(folder: str, model_name: str, engine: str, suffix: str = "") -> Path:
+    """$MJPOD_WORKSPACE/FOLDER (the container's /workspace volume), else ./FOLDER; a name from the
+    model, the engine and the time, so runs never overwrite each other."""
+    workspace = os.environ.get("MJPOD_WORKSPACE")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{model_name.replace('/', '-')}-{engine}-{stamp}{suffix}"
+    return (Path(workspace) / folder if workspace else Path(folder)) / name

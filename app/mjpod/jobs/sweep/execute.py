@@ -83,10 +83,12 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
         duration=params["duration"],
         rate=params["rate"],
         sensors=params["sensors"],
-        frames=params["frames"],
+        renderer=params["renderer"],
+        cameras=tuple(str(c) for c in params.get("cameras", ())),
+        images=tuple(params["images"]),
         width=params["width"],
         height=params["height"],
-        camera=params.get("camera"),
+        format=params["format"],
         shard_mb=params["shard_mb"],
     )
     result = rollout.rollout(settings, folder)
@@ -97,6 +99,8 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
         "shards": len(result.shards),
         "bytes": result.bytes,
     }
+    if settings.images:
+        figures["world_samples_per_s"] = round(result.samples * config.nworld / result.wall_seconds, 1)
     return figures, [rollout.META, *result.shards]
 
 
