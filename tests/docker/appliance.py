@@ -134,15 +134,19 @@ class Appliance:
         return self.log_path.read_text(errors="replace")
 
     def wait_for_sshd(self, timeout: float = 30) -> str:
-        """The SSH banner once sshd answers; fails with the entrypoint's log otherwise."""
+        """The SSH banner once sshd answers and the entrypoint has recorded it (sshd may answer before
+        the entrypoint writes its state file: sshd_pid() reads that); fails with the log otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc and self.proc.poll() is None, f"entrypoint exited early:\n{self.log}"
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-                    return s.recv(64).decode(errors="replace")
+                    banner = s.recv(64).decode(errors="replace")
             except OSError:
                 time.sleep(0.1)
+                continue
+            self.wait_for_log("sshd started on port", max(deadline - time.monotonic(), 1))
+            return banner
         raise AssertionError(f"sshd did not answer on port {self.port}:\n{self.log}")
 
     def wait_for_log(self, text: str, timeout: float = 30) -> None:
