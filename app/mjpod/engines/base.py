@@ -87,6 +87,18 @@ class Engine(abc.ABC):
     def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
         """Copy world i's state into `mjd` (a new one if None) and run mj_forward, so it can be drawn."""
 
+    def observe(self, sensors: bool = True) -> dict[str, np.ndarray]:
+        """Every world's state now as (nworld, n) arrays: qpos, qvel, ctrl, and with `sensors` the
+        sensordata computed at this state. What a rollout samples (and a policy would see); this
+        default copies one world at a time, the Warp engines copy each array once for all worlds."""
+        mjd = mujoco.MjData(self.mjm)
+        out = {name: np.empty((self.nworld, getattr(mjd, name).size)) for name in observed(sensors)}
+        for w in range(self.nworld):
+            self.get_world(w, mjd)
+            for name, rows in out.items():
+                rows[w] = getattr(mjd, name)
+        return out
+
     @abc.abstractmethod
     def reset(self) -> None:
         """Back to the initial state (the keyframe when there is one)."""
@@ -119,6 +131,11 @@ class Engine(abc.ABC):
         if ctrl.shape == (self.nworld, nu):
             return ctrl
         raise ValueError(f"ctrl must have shape ({nu},) or ({self.nworld}, {nu}); got {ctrl.shape}")
+
+
+def observed(sensors: bool) -> tuple[str, ...]:
+    """The MjData fields `Engine.observe` hands back, in order."""
+    return ("qpos", "qvel", "ctrl", "sensordata") if sensors else ("qpos", "qvel", "ctrl")
 
 
 def initial_data(mjm: mujoco.MjModel, keyframe: int | None) -> mujoco.MjData:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mujoco
 import mujoco_warp as mjw
 import numpy as np
 import warp as wp
 
 from mjpod.engines import buffers, warp_setup
-from mjpod.engines.base import Engine, EngineConfig, ctrl_half_range, initial_data, noise_coefficients
+from mjpod.engines.base import (
+    Engine,
+    EngineConfig,
+    ctrl_half_range,
+    initial_data,
+    noise_coefficients,
+    observed,
+)
 
 
 @wp.kernel
@@ -37,6 +46,11 @@ def _advance(counter: wp.array(dtype=wp.int32)):
     counter[0] = counter[0] + 1
 
 
+def _rows(array: wp.array, nworld: int) -> np.ndarray:
+    """A (nworld, n) device array on the host; Warp cannot copy out a zero-width one."""
+    return array.numpy() if array.shape[-1] else np.zeros((nworld, 0), np.float32)
+
+
 class MjWarpEngine(Engine):
     name = "mjwarp"
 
@@ -44,7 +58,7 @@ class MjWarpEngine(Engine):
         super().__init__(mjm, config)
         self._device = warp_setup.device(config.device)
         self._init = initial_data(mjm, config.keyframe)
-        self._graph = None
+        self._graphs: dict[str, object] = {}  # CUDA graphs of the step and of forward
         self.nconmax, self.njmax = buffers.sized(
             mjm, config.keyframe, config.nconmax, config.njmax, buffers.margin([self.name])
         )
@@ -65,6 +79,10 @@ class MjWarpEngine(Engine):
     def _physics_step(self) -> None:
         """One physics step of every world; what a subclass replaces to change the solver."""
         mjw.step(self.m, self.d)
+
+    def _forward(self) -> None:
+        """Forward dynamics of every world at its current state, with the step's own solver."""
+        mjw.forward(self.m, self.d)
 
     @property
     def device(self) -> str:
@@ -96,20 +114,24 @@ class MjWarpEngine(Engine):
             wp.launch(_advance, dim=1, inputs=[self._counter])
         self._physics_step()
 
+    def _launch(self, key: str, launch: Callable[[], None]) -> None:
+        """Run `launch` on this engine's device, as a CUDA graph replay when the engine uses graphs."""
+        warp_setup.run_captured(self._device, self._graphs if self.uses_cuda_graph else None, key, launch)
+
     def step(self, n: int = 1) -> None:
-        with wp.ScopedDevice(self._device):
-            if not self.uses_cuda_graph:
-                for _ in range(n):
-                    self._one_step()
-                return
-            if self._graph is None:
-                self._one_step()  # loads every kernel, which must happen before a capture
-                n -= 1
-                with wp.ScopedCapture() as capture:  # records the step, does not run it
-                    self._one_step()
-                self._graph = capture.graph
-            for _ in range(n):
-                wp.capture_launch(self._graph)
+        for _ in range(n):
+            self._launch("step", self._one_step)
+
+    def forward(self) -> None:
+        """Positions, velocities, forces and sensors of every world at its state now, on the device
+        (a step leaves them from before its integration); the state itself does not change."""
+        self._launch("forward", self._forward)
+
+    def observe(self, sensors: bool = True) -> dict[str, np.ndarray]:
+        """Every world's state in one device-to-host copy per array, sensors computed on the device."""
+        if sensors and self.mjm.nsensordata:
+            self.forward()
+        return {name: _rows(getattr(self.d, name), self.nworld) for name in observed(sensors)}
 
     def sync(self) -> None:
         wp.synchronize_device(self._device)
@@ -163,4 +185,4 @@ class MjWarpEngine(Engine):
         )
 
     def close(self) -> None:
-        self._graph = None
+        self._graphs.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import warp as wp
 
@@ -45,3 +46,27 @@ def device(name: str | None = None) -> wp.context.Device:
     except (ValueError, RuntimeError) as err:
         known = ", ".join(d.alias for d in wp.get_devices())
         raise DeviceError(f"unknown Warp device {name!r} ({err}); available: {known}") from None
+
+
+def run_captured(
+    device: wp.context.Device, graphs: dict | None, key: object, launch: Callable[[], None]
+) -> None:
+    """Run `launch` (a fixed sequence of kernel launches) on `device`. With a `graphs` cache on a CUDA
+    device, the first call runs it once (which loads its kernels) and captures it in a graph kept under
+    `key`; later calls replay that graph. `graphs=None` runs the launches plainly every time.
+    """
+    with wp.ScopedDevice(device):
+        if graphs is None or not device.is_cuda:
+            launch()
+        elif key not in graphs:
+            launch()  # loads the kernels, which must happen before a capture
+            with wp.ScopedCapture() as capture:  # records the launches, does not run them
+                launch()
+            graphs[key] = capture.graph
+        else:
+            wp.capture_launch(graphs[key])
+
+
+def free_bytes(device: wp.context.Device) -> int | None:
+    """Free memory of a CUDA device; None for the cpu device (its memory is the host's)."""
+    return int(device.free_memory) if device.is_cuda else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mujoco
 
 from mjpod.engines.base import EngineConfig
-from mjpod.engines.comfree.forward import step
+from mjpod.engines.comfree.forward import forward, step
 from mjpod.engines.comfree.model import Model, check_supported, put_model
 from mjpod.engines.mjwarp import MjWarpEngine
 
@@ -28,6 +28,9 @@ class ComFreeEngine(MjWarpEngine):
 
     def _physics_step(self) -> None:
         step(self.m, self.d)
+
+    def _forward(self) -> None:
+        forward(self.m, self.d)
 
     def gains(self, world: int) -> tuple[float, float]:
         """(stiffness, damping) that world `world` runs with: element world % len of each vector."""
