@@ -29,6 +29,7 @@ import numpy as np
 
 from mjpod import __version__, models, render
 from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
+from mjpod.jobs import policy as policies
 from mjpod.jobs.simulation import make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 
@@ -49,6 +50,8 @@ class RolloutSettings:
     height: int = 240
     camera: str | None = None
     shard_mb: float = 256.0
+    policy: str | None = None  # as RecordSettings.policy: the controller in the loop
+    policy_hz: float | None = None
 
     @property
     def samples(self) -> int:
@@ -110,33 +113,51 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
     per_shard = max(1, min(settings.samples, int(settings.shard_mb * 2**20 // per_sample)))
     shards = _Shards(folder, shapes, per_shard)
     timestep = float(mjm.opt.timestep)
+    policy, config = policies.prepare(settings.policy, settings.policy_hz, mjm, settings.engine_config)
     start = time.perf_counter()
-    steps = 0
+    steps, taken = 0, 0
+    failure: policies.PolicyFailed | None = None
     mjd = mujoco.MjData(mjm)
-    with make_engine(loaded.name, mjm, settings.engine, settings.engine_config) as engine:
+    with make_engine(loaded.name, mjm, settings.engine, config) as engine:
         shown = range(nworld)  # every world's picture, as every world's state
         renderer = (
             None if cam is None else render.make("gl", engine, cam, settings.height, settings.width, shown)
         )
+        driven = policies.drive(engine, policy, settings.policy_hz)
         try:
             for k in range(settings.samples):
                 n = steps_before_frame(k, settings.rate, timestep)
-                if n:
-                    engine.step(n)
+                try:
+                    if n:
+                        driven.step(n)
+                except policies.PolicyFailed as err:  # the samples before it stay, in whole shards
+                    failure, steps = err, err.step
+                    break
                 steps += n
                 shards.add(_sample(engine, mjd, steps * timestep, shapes, renderer))
+                taken += 1
         finally:
             if renderer is not None:
                 renderer.close()
         gains = [engine.gains(w) for w in range(nworld)]
         device = engine.device
+        ran = driven.record() if isinstance(driven, policies.Controlled) else None
     shards.flush()
     wall = time.perf_counter() - start
     meta = _meta(settings, loaded, mjm, device, steps, shapes, shards.written, gains)
+    meta |= {"samples": taken, "samples_planned": settings.samples, "policy": ran}
+    meta |= {"ended": "policy error" if failure else "completed", "error": str(failure) if failure else None}
     (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
     written = [s["file"] for s in shards.written]
     size = sum((folder / f).stat().st_size for f in written)
-    return RolloutResult(settings.samples, steps, written, size, wall)
+    if failure is not None:
+        raise policies.PolicyFailed(
+            f"{failure}; kept the {taken} sample(s) before it in {len(written)} shard(s) in {folder} "
+            f"({META} says ended: policy error)",
+            failure.step,
+            failure.sim_time,
+        )
+    return RolloutResult(taken, steps, written, size, wall)
 
 
 def _sample(
@@ -176,7 +197,9 @@ def _meta(settings, loaded, mjm, device, steps, shapes, written, gains) -> dict:
         "engine": settings.engine,
         "device": device,
         "nworld": settings.engine_config.nworld,
-        "ctrl": settings.engine_config.ctrl,
+        "ctrl": settings.engine_config.ctrl
+        if settings.policy is None
+        else f"policy {settings.policy}" + (" + noise" if settings.engine_config.ctrl == "noise" else ""),
         "seed": settings.engine_config.seed,
         "timestep": float(mjm.opt.timestep),
         "rate": settings.rate,

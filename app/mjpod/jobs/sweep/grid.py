@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mjpod import models
+from mjpod.engines import EngineConfig
+from mjpod.jobs import policy as policies
 from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
 from mjpod.jobs.sweep.spec import Spec, SpecError
 
@@ -66,11 +68,14 @@ def expand(spec: Spec) -> list[Job]:
     cpus = spec.resources.get("cpus", RESOURCE_KEYS["cpus"].default)
     gpus = spec.resources.get("gpus", RESOURCE_KEYS["gpus"].default)
     loaded: dict[str, str] = {}
+    checked: dict[tuple, dict[str, str]] = {}
     jobs: dict[str, Job] = {}
     for combo in combos:
         given = {**spec.settings, **combo}
         params = _params(given)
         params["model"] = _model(params["model"], spec, loaded)
+        if "policy" in params:
+            params.update(_policy(params, spec, checked))
         worlds = params.get("worlds")
         if worlds and max(worlds) >= params["nworld"]:
             raise SpecError(
@@ -90,6 +95,8 @@ def _params(given: dict[str, Any]) -> dict[str, Any]:
         if kind not in key.kinds or (key.engines is not None and engine not in key.engines):
             continue
         value = given.get(name, key.default)
+        if name == "ctrl" and "ctrl" not in given:
+            value = policies.default_ctrl(given.get("policy"))
         if value is not None:
             params[name] = value
     return params
@@ -120,3 +127,24 @@ def _model(name: str, spec: Spec, loaded: dict[str, str]) -> str:
             raise SpecError(f"{spec.source}: model {name!r} cannot be loaded: {err}") from None
         loaded[name] = name
     return name
+
+
+def _policy(params: dict[str, Any], spec: Spec, checked: dict[tuple, dict[str, str]]) -> dict[str, str]:
+    """The job's policy as workers load it (paths made absolute) with its file's SHA-256, so editing
+    the file makes new jobs; loaded once per model and nworld to check it fits (an ONNX model's
+    inputs and outputs, a Python policy's import and signature) before any job starts."""
+    given, model, nworld = params["policy"], params["model"], params["nworld"]
+    key = (given, model, nworld)
+    if key not in checked:
+        try:
+            source = policies.resolve(given, spec.folder)
+            policies.load(given, models.load(model).model, nworld, folder=spec.folder)
+            policies.engine_config(EngineConfig(ctrl=params["ctrl"]))
+        except policies.PolicyError as err:
+            raise SpecError(f"{spec.source}: policy {given!r} with model {model!r}: {err}") from None
+        if source.kind == "onnx" or source.module is None:
+            name = str(source.path) + (f":{source.attribute}" if source.kind == "python" else "")
+        else:
+            name = source.spec
+        checked[key] = {"policy": name, "policy_sha256": source.sha256 or ""}
+    return checked[key]
