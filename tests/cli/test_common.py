@@ -16,7 +16,7 @@ from mjpod.engines import EngineConfig
 
 SHARED = [
     "--engine", "--nworld", "--device", "--ctrl", "--seed", "--nconmax", "--njmax",
-    "--comfree-stiffness", "--comfree-damping",
+    "--comfree-stiffness", "--comfree-damping", "--deterministic", "--policy", "--policy-hz",
 ]  # fmt: skip
 
 
@@ -45,6 +45,8 @@ def test_record_serve_and_view_offer_the_same_simulation_options():
         (["--comfree-stiffness", "stiff"], "--comfree-stiffness takes numbers"),
         (["--comfree-damping", "soft"], "--comfree-damping takes numbers"),
         (["--engine", "physx"], "unknown engine 'physx'"),
+        (["--policy", "nowhere.py"], "policy 'nowhere.py': no file"),
+        (["--policy-hz", "10"], "--policy-hz is set without a policy"),
     ],
 )
 def test_each_option_reaches_the_simulation_of_every_command(command, args, said):

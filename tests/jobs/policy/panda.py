@@ -44,6 +44,8 @@ class Counting:
         self.calls = 0
 
     def __call__(self, obs):
+        if self.resets != 1:
+            raise RuntimeError(f"an episode is running after {{self.resets}} reset() calls")
         self.calls += 1
         return pd(obs)
 '''

@@ -118,7 +118,9 @@ def test_reset_is_called_at_each_episode_start(folder):
     assert recorder.resets == 2
     np.testing.assert_allclose(run.observe()["qpos"], np.tile(PENDULUM.key_qpos[0], (3, 1)))
     run.step(1)
-    assert recorder.times[-1][0] == 0.0 and run.calls == 7  # 6 calls in 30 steps, then the new episode's first
+    assert (
+        recorder.times[-1][0] == 0.0 and run.calls == 7
+    )  # 6 calls in 30 steps, then the new episode's first
 
 
 @pytest.mark.parametrize("engine", ["mjc", "mjwarp"])
