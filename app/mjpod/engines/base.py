@@ -119,7 +119,9 @@ class Engine(abc.ABC):
         """Every world's state now as (nworld, n) arrays: qpos, qvel, ctrl, and with `sensors` the
         sensordata computed at this state. What a rollout samples (and a policy would see); this
         default copies one world at a time, the Warp engines copy each array once for all worlds."""
-        mjd = mujoco.MjData(self.mjm)
+        mjd = getattr(self, "_observer", None)
+        if mjd is None:  # one scratch MjData, kept: making one costs more than a small model's step
+            mjd = self._observer = mujoco.MjData(self.mjm)
         out = {name: np.empty((self.nworld, getattr(mjd, name).size)) for name in observed(sensors)}
         for w in range(self.nworld):
             self.get_world(w, mjd)
