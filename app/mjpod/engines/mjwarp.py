@@ -137,40 +137,20 @@ class MjWarpEngine(Engine):
     def _one_step(self) -> None:
         if self.config.ctrl == "zero":
             self.d.ctrl.zero_()
-        elif self._on_action and self.mjm.nu:
-            wp.launch(
-                _ctrl_noise_on_action,
-                dim=(self.nworld, self.mjm.nu),
-                inputs=[
-                    self._counter,
-                    self.config.seed,
-                    self._decay,
-                    self._scale,
-                    self._limited,
-                    self._ctrlrange,
-                    self._half,
-                    self._action,
-                    self._noise,
-                ],
-                outputs=[self.d.ctrl],
-            )
-            wp.launch(_advance, dim=1, inputs=[self._counter])
         elif self.config.ctrl == "noise" and self.mjm.nu:
-            wp.launch(
-                _ctrl_noise,
-                dim=(self.nworld, self.mjm.nu),
-                inputs=[
-                    self._counter,
-                    self.config.seed,
-                    self._decay,
-                    self._scale,
-                    self._limited,
-                    self._ctrlrange,
-                    self._half,
-                    self._center,
-                ],
-                outputs=[self.d.ctrl],
-            )
+            shared = [
+                self._counter,
+                self.config.seed,
+                self._decay,
+                self._scale,
+                self._limited,
+                self._ctrlrange,
+            ]
+            if self._on_action:  # zero-mean noise on top of the action
+                kernel, inputs = _ctrl_noise_on_action, [*shared, self._half, self._action, self._noise]
+            else:  # hovering around the keyframe's ctrl, as mjwarp-testspeed
+                kernel, inputs = _ctrl_noise, [*shared, self._half, self._center]
+            wp.launch(kernel, dim=(self.nworld, self.mjm.nu), inputs=inputs, outputs=[self.d.ctrl])
             wp.launch(_advance, dim=1, inputs=[self._counter])
         self._physics_step()
 

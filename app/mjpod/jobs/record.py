@@ -314,11 +314,9 @@ def record(
         out.unlink()  # a recording without its sidecar is a failed one: leave no file
         raise
     if failure is not None:
-        raise policies.PolicyFailed(
-            f"{failure}; kept the {writer.frames} frame(s) before it in {out} (its sidecar "
-            f"{result.sidecar_path().name} says ended: policy error)",
-            failure.step,
-            failure.sim_time,
+        sidecar = result.sidecar_path().name
+        raise failure.kept(
+            f"the {writer.frames} frame(s) before it in {out} (its sidecar {sidecar} says ended: policy error)"
         )
     return result
 

@@ -151,11 +151,9 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
     written = [s["file"] for s in shards.written]
     size = sum((folder / f).stat().st_size for f in written)
     if failure is not None:
-        raise policies.PolicyFailed(
-            f"{failure}; kept the {taken} sample(s) before it in {len(written)} shard(s) in {folder} "
-            f"({META} says ended: policy error)",
-            failure.step,
-            failure.sim_time,
+        raise failure.kept(
+            f"the {taken} sample(s) before it in {len(written)} shard(s) in {folder} ({META} says ended: "
+            "policy error)"
         )
     return RolloutResult(taken, steps, written, size, wall)
 

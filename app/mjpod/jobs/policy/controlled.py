@@ -32,6 +32,10 @@ class PolicyFailed(PolicyError):
         super().__init__(message)
         self.step, self.sim_time = step, sim_time
 
+    def kept(self, what: str) -> PolicyFailed:
+        """The same failure, saying what the job kept of the run before it."""
+        return PolicyFailed(f"{self}; kept {what}", self.step, self.sim_time)
+
 
 def steps_per_call(hz: float | None, timestep: float) -> float:
     """Physics steps between two policy calls at `hz` calls per simulated second (None: every step)."""
