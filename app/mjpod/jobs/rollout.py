@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import mujoco
@@ -124,6 +125,9 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
             None if cam is None else render.make("gl", engine, cam, settings.height, settings.width, shown)
         )
         driven = policies.drive(engine, policy, settings.policy_hz)
+        draw = None if renderer is None else renderer.render
+        if draw is not None and isinstance(driven, policies.Controlled):
+            draw = driven.observe_also("frames", draw)  # the policy sees what the rollout saves
         try:
             for k in range(settings.samples):
                 n = steps_before_frame(k, settings.rate, timestep)
@@ -134,7 +138,7 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
                     failure, steps = err, err.step
                     break
                 steps += n
-                shards.add(_sample(engine, mjd, steps * timestep, shapes, renderer))
+                shards.add(_sample(engine, mjd, steps * timestep, shapes, draw))
                 taken += 1
         finally:
             if renderer is not None:
@@ -163,7 +167,7 @@ def _sample(
     mjd: mujoco.MjData,
     sim_time: float,
     shapes: dict[str, tuple[tuple[int, ...], type]],
-    renderer: render.WorldRenderer | None,
+    draw: Callable[[], np.ndarray] | None,
 ) -> dict[str, np.ndarray]:
     """Every world's state now, through the engine interface (copied into one MjData at a time), and
     every world's picture from the renderer."""
@@ -174,8 +178,8 @@ def _sample(
         out["qpos"][w], out["qvel"][w], out["ctrl"][w] = mjd.qpos, mjd.qvel, mjd.ctrl
         if "sensordata" in out:
             out["sensordata"][w] = mjd.sensordata
-    if renderer is not None:
-        out["frames"][:] = renderer.render()
+    if draw is not None:
+        out["frames"][:] = draw()
     return out
 
 

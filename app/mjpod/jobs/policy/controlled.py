@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import mujoco
@@ -67,7 +68,22 @@ class Controlled(Engine):
         self.policy_seconds = 0.0  # wall time inside the policy and its checks
         self._steps = 0  # physics steps since the episode began
         self._episode_calls = 0
+        self._extras: dict[str, Callable[[], Any]] = {}
         self._reset_policy()
+
+    def observe_also(self, name: str, draw: Callable[[], Any]) -> Callable[[], Any]:
+        """Add `obs[name]` = draw() at each call (a job's camera images), and return `draw` made to run
+        once per physics step, so the job's own sample at the same state shares the drawing."""
+        drawn: dict[str, Any] = {}
+
+        def once() -> Any:
+            now = (self.calls, self._steps)
+            if drawn.get("at") != now:
+                drawn.update(at=now, value=draw())
+            return drawn["value"]
+
+        self._extras[name] = once
+        return once
 
     def record(self) -> dict[str, Any]:
         """For sidecars and sweep records: what ran (spec, file, SHA-256), how, and how often."""
@@ -120,6 +136,8 @@ class Controlled(Engine):
         obs = self.inner.device_arrays() if self.policy.device_arrays else self.inner.observe()
         if "time" not in obs:
             obs["time"] = np.full(self.nworld, self.sim_time)
+        for name, draw in self._extras.items():
+            obs[name] = draw()
         return obs
 
     def _act(self) -> None:
