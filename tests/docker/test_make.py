@@ -207,13 +207,24 @@ def test_push_needs_a_registry_name():
     assert "IMAGE=mjpod names no registry or account" in result.stderr
 
 
-def test_gui_uses_the_host_display():
-    (cmd,) = docker_lines(dry("gui", "DISPLAY=:1"))
+def test_gui_uses_the_host_display_with_a_cookie_not_a_host_rule():
+    """The socket folder and a copy of your cookie (tests/image/test_gui.py draws through them)."""
+    out = dry("gui", "DISPLAY=:1", "GUI_XAUTH=/run/user/7/gui.xauth")
+    (cmd,) = docker_lines(out)
     assert "-e DISPLAY=:1" in cmd and "-v /tmp/.X11-unix:/tmp/.X11-unix:ro" in cmd
-    assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd
+    assert 'DISPLAY=:1 scripts/x11-access.sh "/run/user/7/gui.xauth"' in out
+    assert '-v "/run/user/7/gui.xauth":/tmp/.mjpod-gui.xauth:ro -e XAUTHORITY=/tmp/.mjpod-gui.xauth' in cmd
+    assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd and " -it " not in cmd  # no terminal here
     assert cmd.endswith('mjpod view --local "bin"')
     result = make("gui", "DISPLAY=")
     assert result.returncode != 0 and "DISPLAY is not set" in result.stderr
+
+
+def test_gui_refuses_a_display_it_cannot_reach_and_says_where_to_go():
+    """ssh -X gives DISPLAY=localhost:10.0: a TCP port on the host, not a socket the container has."""
+    result = make("gui", "DISPLAY=localhost:10.0")
+    assert result.returncode == 2
+    assert "not on DISPLAY=localhost:10.0" in result.stderr and "browser view" in result.stderr
 
 
 def test_gui_command_line_is_one_mjpod_view_accepts():

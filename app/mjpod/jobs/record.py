@@ -22,14 +22,16 @@ import mujoco
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from mjpod import __version__, models, render, video
+from mjpod import __version__, files, models, render, video
 from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs import policy as policies
 from mjpod.jobs.replay import ControlReplay
-from mjpod.jobs.simulation import make_engine, steps_before_frame
+from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 from mjpod.render import grid
+
+MAX_SIDE = 8192  # pixels a side of a video frame (H.264's largest level); one world's image as well
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,12 +121,9 @@ class Recording:
     def write_sidecar(self) -> Path:
         """Write the JSON beside the video, whole or not at all (VideoError saying why)."""
         path = self.sidecar_path()
-        tmp = path.with_name(f".{path.name}.partial")
         try:
-            tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-            os.replace(tmp, path)
+            files.write_text(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise video.VideoError(
                 f"cannot write {path} ({err.strerror or err}): free space or choose another --out"
             ) from None
@@ -191,12 +190,14 @@ def check(settings: RecordSettings) -> None:
         raise SettingError(f"fps must be positive, got {settings.fps}")
     if not (math.isfinite(settings.duration) and settings.duration > 0):
         raise SettingError(f"duration must be positive seconds, got {settings.duration}")
+    check_frames(settings.fps, settings.duration)
     if settings.cols is not None and settings.cols < 1:
         raise SettingError(
             f"--cols must be at least 1 (or left out for a near-square grid), got {settings.cols}"
         )
     if not settings.worlds:
         raise SettingError("choose at least one world to show")
+    check_frame(len(settings.worlds), settings.width, settings.height, settings.cols)
     if settings.replay is not None and settings.policy is not None:
         raise SettingError("--replay and --policy both set the controls: choose one")
     bad = [w for w in settings.worlds if not 0 <= w < settings.engine_config.nworld]
@@ -204,6 +205,16 @@ def check(settings: RecordSettings) -> None:
         raise SettingError(
             f"world(s) {bad} out of range: --nworld {settings.engine_config.nworld} gives worlds "
             f"0..{settings.engine_config.nworld - 1}"
+        )
+
+
+def check_frame(worlds: int, width: int, height: int, cols: int | None = None) -> None:
+    """Refuse a video frame (`worlds` tiles of width x height) more than MAX_SIDE pixels a side."""
+    rows, cols = grid.layout(worlds, cols)
+    if max(cols * width, rows * height) > MAX_SIDE:
+        raise SettingError(
+            f"a {cols * width}x{rows * height} video frame ({worlds} world(s) of {width}x{height}) is more "
+            f"than {MAX_SIDE} pixels a side: show fewer worlds or make them smaller"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 from collections.abc import Callable
 
@@ -41,6 +42,14 @@ class ServeOptions:
     wait: bool = False  # hold the simulation until the first TCP client (as a seed script's start())
     policy: str | None = None  # the controller in the loop (docs/policy.md), from a local file
     policy_hz: float | None = None  # its calls per simulated second (None: every physics step)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.duration) and self.duration >= 0):
+            raise SettingError(
+                f"--duration is simulated seconds, or 0 to run until Ctrl-C; got {self.duration}"
+            )
+        if not (math.isfinite(self.hz) and self.hz >= 0):
+            raise SettingError(f"--hz is states a second at most, or 0 for no cap; got {self.hz}")
 
 
 def run(
