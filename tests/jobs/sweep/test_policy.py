@@ -129,3 +129,9 @@ def test_the_policy_keys_are_read_by_scene_jobs_only(tmp_path):
     bench = '[grid]\nkind = ["bench"]\nmodel = ["pendulum"]\npolicy = ["policies/damp.py"]\n'
     with pytest.raises(spec.SpecError, match=r"grid\.policy is read by record, rollout jobs only"):
         grid.expand(spec.load(write(tmp_path, bench)))
+
+
+def test_a_rate_without_a_policy_is_refused(tmp_path):
+    text = '[grid]\nkind = ["rollout"]\nmodel = ["pendulum"]\n[settings]\npolicy_hz = 50.0\n'
+    with pytest.raises(spec.SpecError, match="policy_hz is set but no policy: give policy too, or remove it"):
+        grid.expand(spec.load(write(tmp_path, text)))
