@@ -9,7 +9,7 @@
 # bench JSON (rewritten after every figure, so a killed run keeps what it measured), plot and transcript
 # named for the GPU (bench-<gpu>.json/.png/.txt), each figure beside its target with how every step
 # ended (bench-<gpu>-targets.md), and this whole log (bench-<gpu>-check.log). Every step runs under its
-# own time limit, so one slow step cannot eat the others; the limits add up to the check's 450 s:
+# own time limit (or what is left of the check's 450 s, if less), so one slow step cannot eat the others:
 #   preflight    the Python modules the check imports, named with their package when one is missing
 #   doctor       mjpod doctor: every check of the box with its fix (problems are logged, not fatal)
 #   gate         scripts/gpu_gate.py (not in a rehearsal): the check stops at once unless doctor's NVIDIA
@@ -21,6 +21,8 @@
 #                8192, on the Panda mjx_scene and on bin
 #   contact      comfree beside mjwarp on a settled bin pile at nworld 1024, 4096 and 8192
 #   batch        batch render at 64x64, 8192 worlds, beside mjwarp-testspeed --function=render
+#   rollout      a rollout with cameras (physics + RGB-D of every world + NPZ shards) at 64x64 and
+#                128x128, 8192 worlds, beside the batch renderer's render-only figure
 #   gpu-tests    pytest -m gpu tests/gpu, with whatever time the steps before left
 #   report       mjpod bench-report: the plot redrawn, every figure beside its target
 #
@@ -171,7 +173,7 @@ warm="$work/warm-up.sh"
 i=0
 for extra in "--only physics --engine mjwarp --model franka_emika_panda/mjx_scene" \
   "--only physics --engine mjwarp --engine comfree --model bin" \
-  "--only batch --model bin --size 64x64"; do
+  "--only batch --only rollout --model bin --size 64x64"; do
   i=$((i + 1))
   printf '%q ' "${mjpod[@]}" bench --out "$work/warm-$i" --device "$device" --nworld 1 --nstep 2 \
     --seconds 0.1 --no-testspeed >>"$warm"
@@ -191,6 +193,8 @@ step contact "$(limit contact 60)" "${bench[@]}" --only contact --contact-scene 
   "${contact_nworld[@]}" --nstep "${nstep[1]}"
 step batch "$(limit batch 40)" "${bench[@]}" --only batch --model bin "${batch_nworld[@]}" \
   --size 64x64 --nstep "${nstep[2]}" --testspeed
+step rollout "$(limit rollout 45)" "${bench[@]}" --only rollout --model bin "${batch_nworld[@]}" \
+  --size 64x64 --size 128x128 --nstep "${nstep[2]}"
 
 report=15
 step gpu-tests $((deadline - SECONDS - report * scale)) "$PYTHON" -m pytest -q -m gpu tests/gpu -p no:cacheprovider

@@ -21,22 +21,26 @@ SHARED = [
 
 
 def option_lines(command: str) -> dict[str, str]:
-    """--help of `command`, as option -> its line (help text and default)."""
+    """--help of `command`, as option -> its line (help text and default), spaces collapsed: the
+    columns' widths follow each command's longest option."""
     text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
     return {
-        m.group(1): line.strip("│ ") for line in text.splitlines() if (m := re.match(r"│ (--[a-z-]+)", line))
+        m.group(1): " ".join(line.strip("│ ").split())
+        for line in text.splitlines()
+        if (m := re.match(r"│ (--[a-z-]+)", line))
     }
 
 
-def test_record_serve_and_view_offer_the_same_simulation_options():
-    record, serve, view = (option_lines(c) for c in ("record", "serve", "view"))
+def test_record_rollout_serve_and_view_offer_the_same_simulation_options():
+    record, rollout, serve, view = (option_lines(c) for c in ("record", "rollout", "serve", "view"))
     for option in SHARED:
-        assert record[option] == serve[option] == view[option], option
-    assert record["--model"] == serve["--model"] and "--model" not in view  # view names its model --local
+        assert record[option] == rollout[option] == serve[option] == view[option], option
+    assert record["--model"] == rollout["--model"] == serve["--model"]
+    assert "--model" not in view  # view names its model --local
     assert "--local" in view
 
 
-@pytest.mark.parametrize("command", ["record", "serve", "view"])
+@pytest.mark.parametrize("command", ["record", "rollout", "serve", "view"])
 @pytest.mark.parametrize(
     ("args", "said"),
     [

@@ -11,7 +11,7 @@ from tests.cli_runner import run_mjpod
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "examples" / "sweeps").glob("*.toml"))
 # jobs each spec expands to (its grid's product), so a spec that silently lost an axis fails here
-JOBS = {"bench.toml": 18, "gains.toml": 24, "videos.toml": 4, "vision.toml": 8}
+JOBS = {"bench.toml": 18, "gains.toml": 24, "videos.toml": 4, "vision.toml": 9}
 
 
 def test_every_example_spec_is_counted():
@@ -26,7 +26,9 @@ def test_example_spec_dry_runs(spec, tmp_path):
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
 
 
-def test_the_spec_docs_sweep_md_shows_is_examples_gains_toml():
+def test_the_specs_docs_sweep_md_shows_are_the_example_files():
     docs = (ROOT / "docs" / "sweep.md").read_text()
-    shown = re.search(r"```toml\n(.*?)```", docs, re.S).group(1)
-    assert shown == (ROOT / "examples" / "sweeps" / "gains.toml").read_text()
+    shown = re.findall(r"```toml\n(.*?)```", docs, re.S)
+    assert shown[0] == (ROOT / "examples" / "sweeps" / "gains.toml").read_text()
+    vision = (ROOT / "examples" / "sweeps" / "vision.toml").read_text()
+    assert vision in shown  # the vision dataset over seeds and gains

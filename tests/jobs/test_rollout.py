@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mjpod.engines import EngineConfig
-from mjpod.errors import SettingError
+from mjpod.errors import MjpodError, SettingError
 from mjpod.jobs import rollout
 
 SENSORED = """<mujoco model="sensored">
@@ -33,12 +33,16 @@ def load_all(folder) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0].files}
 
 
-def test_rollout_is_the_simulation_in_plain_arrays(tmp_path):
+@pytest.mark.parametrize("engine", ["mjc", "mjwarp"])
+def test_rollout_is_the_simulation_in_plain_arrays(tmp_path, engine):
+    """mjc copies world by world; mjwarp copies each array once for all worlds, its sensors computed on
+    the device at the sample's state: both are MuJoCo's simulation."""
     model = tmp_path / "sensored.xml"
     model.write_text(SENSORED)
     settings = rollout.RolloutSettings(
-        model=str(model), engine_config=EngineConfig(nworld=3, ctrl="zero"), duration=0.2, rate=50.0
-    )
+        model=str(model), engine=engine, engine_config=EngineConfig(nworld=3, ctrl="zero", device="cpu"),
+        duration=0.2, rate=50.0,
+    )  # fmt: skip
     result = rollout.rollout(settings, tmp_path)
     data = load_all(tmp_path)
     assert result.samples == 11 and data["qpos"].shape == (11, 3, 1) and data["qpos"].dtype == np.float32
@@ -78,10 +82,10 @@ def test_noise_controls_differ_per_world_and_are_recorded(tmp_path):
     assert np.abs(data["ctrl"]).max() <= 1.0  # within the ctrlrange
 
 
-def test_frames_and_shards(tmp_path):
+def test_images_and_shards(tmp_path):
     settings = rollout.RolloutSettings(
         model="pendulum", engine_config=EngineConfig(nworld=2, ctrl="zero"), duration=0.1, rate=50.0,
-        frames=True, width=32, height=32, camera="front", shard_mb=2 * 32 * 32 * 3 * 2.5 / 2**20,
+        images=("rgb",), width=32, height=32, cameras=("front",), shard_mb=2 * 32 * 32 * 3 * 2.5 / 2**20,
     )  # fmt: skip
     result = rollout.rollout(settings, tmp_path)
     assert result.shards == [
@@ -90,11 +94,27 @@ def test_frames_and_shards(tmp_path):
         "rollout-00002.npz",
     ]  # 2 + 2 + 2 samples
     data = load_all(tmp_path)
-    assert data["frames"].shape == (6, 2, 32, 32, 3) and data["frames"].dtype == np.uint8
-    assert data["frames"].std() > 0  # a picture, not a blank buffer
-    np.testing.assert_array_equal(data["frames"][:, 0], data["frames"][:, 1])  # same state, same picture
+    assert data["rgb"].shape == (6, 2, 1, 32, 32, 3) and data["rgb"].dtype == np.uint8
+    assert data["rgb"].std() > 0  # a picture, not a blank buffer
+    np.testing.assert_array_equal(data["rgb"][:, 0], data["rgb"][:, 1])  # same state, same picture
     meta = json.loads((tmp_path / rollout.META).read_text())
     assert [s["first_sample"] for s in meta["shards"]] == [0, 2, 4]
+    assert [c["name"] for c in meta["images"]["cameras"]] == ["front"]
+
+
+def test_output_goes_to_the_workspace_and_an_earlier_rollout_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("MJPOD_WORKSPACE", str(tmp_path))
+    folder = rollout.default_output("franka_emika_panda/mjx_scene", "mjwarp")
+    assert folder.parent == tmp_path / "rollouts" and folder.name.startswith(
+        "franka_emika_panda-mjx_scene-mjwarp-"
+    )
+    assert rollout.output_folder(folder).is_dir()
+    (folder / "rollout-00000.npz").write_bytes(b"earlier")
+    with pytest.raises(
+        MjpodError, match=r"already holds a rollout \(rollout-00000\.npz\): choose another --out"
+    ):
+        rollout.output_folder(folder)
+    assert (folder / "rollout-00000.npz").read_bytes() == b"earlier"
 
 
 def test_links_planted_at_the_shard_names_are_replaced_not_followed(tmp_path):
@@ -114,8 +134,16 @@ def test_links_planted_at_the_shard_names_are_replaced_not_followed(tmp_path):
 
 def test_one_sample_larger_than_a_shard_is_refused_before_simulating(tmp_path):
     settings = rollout.RolloutSettings(
-        model="pendulum", engine_config=EngineConfig(nworld=4), frames=True, width=512, height=512, shard_mb=1
+        model="pendulum",
+        engine_config=EngineConfig(nworld=4),
+        images=("rgb",),
+        width=512,
+        height=512,
+        shard_mb=1,
     )
-    with pytest.raises(SettingError, match=r"one sample of every world is 3\.0 MiB, more than shard_mb = 1"):
+    with pytest.raises(
+        SettingError,
+        match=r"one sample of every world is 3\.0 MiB, more than shard_mb = 1: raise shard_mb to at least 4",
+    ):
         rollout.rollout(settings, tmp_path)
     assert not list(tmp_path.iterdir())

@@ -20,7 +20,9 @@ SCRIPT = ROOT / "scripts" / "gpu-check.sh"
 STAGE_SH = ROOT.parent / "shared" / "device" / "stage.sh"
 # what the device tool brings back from $OUT: at most 8 files, named in letters, digits, '.', '_', '-'
 RETURNED_FILES, RETURNED_NAME = 8, re.compile(r"^[A-Za-z0-9._-]+$")
-STEPS = ("preflight", "doctor", "warm-up", "seed-render", "physics-panda", "physics-bin", "contact", "batch")
+STEPS = (
+    "preflight", "doctor", "warm-up", "seed-render", "physics-panda", "physics-bin", "contact", "batch", "rollout",
+)  # fmt: skip
 
 
 def check(out: Path, python: str, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -135,9 +137,18 @@ def test_rehearsal_measures_each_figure_the_targets_read(rehearsal):
     assert {("physics", m, "mjwarp", 2, None) for m in (panda, "bin")} <= seen
     assert {("contact", "bin", e, 2, None) for e in ("mjwarp", "comfree")} <= seen
     assert ("batch", "bin", "mjwarp", 2, 64) in seen
+    # the rollout step: 64x64 beside the batch step's figure (carried in the file), 128x128 beside its own
+    assert {("rollout", "bin", "mjwarp", 2, w) for w in (64, 128)} | {
+        ("batch", "bin", "mjwarp", 2, 128)
+    } <= seen
+    assert (
+        sum(r["section"] == "batch" and r.get("width") == 64 and r.get("engine") == "mjwarp" for r in rows)
+        == 1
+    )
+    assert {r["unit"] for r in rows if r["section"] == "rollout"} == {"world-frames/s", "x render-only"}
     assert any(r["unit"] == "x mjwarp" for r in rows)
     assert all(r["device"] == "cpu" for r in rows if r.get("engine"))
-    assert len(data["runs"]) == 5  # seed-render, two physics, contact, batch: one file
+    assert len(data["runs"]) == 6  # seed-render, two physics, contact, batch, rollout: one file
     # mjwarp-testspeed ran in the staged Python, took the flags, and stopped where it must on a CPU
     gpu_only = [w for w in data["warnings"] if "(ValueError: testspeed available for gpu only)" in w]
     assert len(gpu_only) == 3, data["warnings"]

@@ -8,13 +8,22 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default: set before any
 
 import typer
 
-from mjpod.cli import bench, host, record, stream, sweep
+from mjpod.cli import bench, host, record, rollout, stream, sweep
 from mjpod.cli.runpod import runpod_app
 
 app = typer.Typer(
     help="mjpod: MuJoCo GPU rendering and simulation appliance.", no_args_is_help=True, add_completion=False
 )
-for command in (host.models, bench.bench, host.doctor, record.record, stream.serve, stream.view, sweep.sweep):
+for command in (
+    host.models,
+    bench.bench,
+    host.doctor,
+    record.record,
+    rollout.rollout,
+    stream.serve,
+    stream.view,
+    sweep.sweep,
+):
     app.command()(command)
 app.command("bench-report")(bench.bench_report)
 app.add_typer(runpod_app, name="runpod")

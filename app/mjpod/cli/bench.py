@@ -43,7 +43,9 @@ def bench(
     only: Annotated[list[str] | None, typer.Option(help="run only this section; repeat for several")] = None,
     size: Annotated[
         list[str] | None,
-        typer.Option(help="WIDTHxHEIGHT frames of the render and batch sections; repeat for several"),
+        typer.Option(
+            help="WIDTHxHEIGHT frames of the render, batch and rollout sections; repeat for several"
+        ),
     ] = None,
     contact_scene: Annotated[
         list[str] | None,

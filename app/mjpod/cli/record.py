@@ -73,6 +73,7 @@ def record(
 ) -> None:
     """Record an MP4 offscreen (MUJOCO_GL=egl) with a JSON sidecar; Ctrl-C keeps a playable file."""
     from mjpod.jobs import record as rec
+    from mjpod.jobs.progress import ProgressBar
     from mjpod.jobs.signals import stop_on_signals
     from mjpod.render.camera import CameraSpec
 
@@ -95,7 +96,7 @@ def record(
         out=out,
         encoder=encoder,
     )
-    with user_errors(), stop_on_signals() as stop, rec.ProgressBar(err_console) as bar:
+    with user_errors(), stop_on_signals() as stop, ProgressBar(err_console) as bar:
         result = rec.record(settings, stop, bar.update, bar.print)
     verb = "interrupted: kept" if result.interrupted else "wrote"
     console.print(

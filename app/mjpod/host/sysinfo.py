@@ -76,6 +76,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def available_memory() -> int:
+    """Bytes of memory the host can give a new allocation without swapping (MemAvailable)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 ENV_SHOWN = (
     "MUJOCO_GL",
     "MUJOCO_EGL_DEVICE_ID",

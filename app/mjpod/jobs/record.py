@@ -12,20 +12,18 @@ import dataclasses
 import datetime
 import json
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import mujoco
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mjpod import __version__, files, models, render, video
 from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs import policy as policies
+from mjpod.jobs import simulation
 from mjpod.jobs.replay import ControlReplay
 from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
@@ -66,11 +64,8 @@ class RecordSettings:
 
 
 def default_output(model_name: str, engine: str) -> Path:
-    """$MJPOD_WORKSPACE/videos (the container's /workspace volume), else ./videos; a timestamped name."""
-    workspace = os.environ.get("MJPOD_WORKSPACE")
-    folder = Path(workspace) / "videos" if workspace else Path("videos")
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return folder / f"{model_name.replace('/', '-')}-{engine}-{stamp}.mp4"
+    """$MJPOD_WORKSPACE/videos, else ./videos; a timestamped name."""
+    return simulation.default_output("videos", model_name, engine, ".mp4")
 
 
 @dataclasses.dataclass
@@ -128,45 +123,6 @@ class Recording:
                 f"cannot write {path} ({err.strerror or err}): free space or choose another --out"
             ) from None
         return path
-
-
-class ProgressBar:
-    """A recording on the console: `update` is record's on_frame, `print` its on_start.
-
-    The bar starts with the first frame, so a refused setting prints its error alone, and the frames/s
-    it shows leave out loading the model and compiling kernels.
-    """
-
-    def __init__(self, console: Console) -> None:
-        columns = (
-            TextColumn("[bold]recording[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("frames {task.fields[rate]}"),
-            TimeRemainingColumn(),
-        )
-        self._progress = Progress(*columns, console=console)
-        self._task: int | None = None
-        self._start, self._first = 0.0, 0
-
-    def update(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if self._task is None:
-            self._progress.start()
-            self._task = self._progress.add_task("record", total=total, rate="")
-            self._start, self._first = now, done
-        rate = f"{(done - self._first) / (now - self._start):.1f}/s" if now > self._start else ""
-        self._progress.update(self._task, completed=done, total=total, rate=rate)
-
-    def print(self, text: str) -> None:
-        self._progress.console.print(text)
-
-    def __enter__(self) -> ProgressBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._progress.stop()
 
 
 def prepare(

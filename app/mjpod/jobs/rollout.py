@@ -1,26 +1,41 @@
-"""Rollouts for learning: the state of every world at a fixed rate, in NPZ shards numpy reads alone.
+"""Rollouts for learning: every world's state and camera images at a fixed rate, in shards.
 
-Sample k is taken at simulation time k / rate (k = 0 is the initial state), with the engine stepping
-in between as `mjpod record` does for frames. Each shard `rollout-NNNNN.npz` holds consecutive samples:
+Sample k is taken at simulation time k / rate (k = 0 is the initial state), the engine stepping in
+between as `mjpod record` does for frames. Every world is sampled: its state through the engine's
+`observe` (one copy per array for all worlds), its images by a renderer that draws every world and
+camera at once (`batch`: one launch on the engine's device, copied straight into the shard; `gl`: world
+by world through the host). The shards (jobs/shards.py: NPZ or HDF5, at most `shard_mb` each, written
+while the rollout goes on) hold consecutive samples:
 
-    time        (T,)                   float64  simulation time of each sample
-    qpos        (T, nworld, nq)        float32
-    qvel        (T, nworld, nv)        float32
-    ctrl        (T, nworld, nu)        float32  the control in force during the last step before the sample
-    sensordata  (T, nworld, nsensordata) float32  (sensors = true; computed at the sample's state)
-    frames      (T, nworld, H, W, 3)   uint8    (frames = true; RGB, row 0 at the top)
+    time          (T,)                        float64  simulation time of each sample
+    qpos          (T, nworld, nq)             float32
+    qvel          (T, nworld, nv)             float32
+    ctrl          (T, nworld, nu)             float32  the control in force during the last step before the sample
+    sensordata    (T, nworld, nsensordata)    float32  sensors = true; computed at the sample's state
+    rgb           (T, nworld, ncam, H, W, 3)  uint8    images: rgb, row 0 at the top
+    depth         (T, nworld, ncam, H, W)     float32  images: depth, metres along the optical axis, 0 = no hit
+    segmentation  (T, nworld, ncam, H, W, 2)  int32    images: segmentation, (object id, mjtObj type), -1 = none
+    cam_xpos      (T, nworld, ncam, 3)        float32  with images: each camera's position ...
+    cam_xmat      (T, nworld, ncam, 3, 3)     float32  ... and orientation (MuJoCo's camera frame)
+    intrinsics    (ncam, 3, 3)                float64  with images: each camera's K (OpenCV), in every shard
 
-`rollout.json` beside the shards says what they hold: model, engine, timestep, rate, names of joints,
-actuators and sensors, comfree gains per world, and each shard's first sample and count. Shards are
-written as they fill (at most `shard_mb` each), so memory stays flat however long the rollout.
-Plain arrays only: `numpy.load(path)` reads them with allow_pickle left off.
+render/images.py states the image conventions. `rollout.json` beside the shards says the rest: model,
+engine, timestep, rate, names of joints, actuators, sensors and cameras, comfree gains per world, and
+each shard's first sample and count.
+
+With a policy (`--policy`, jobs/policy) the controls come from it: it is handed the same observation
+a sample holds (the engine's `observe`, and with images the renderer's images and camera poses, drawn
+once for both when it acts at a sample's state); a policy error ends the rollout with the samples
+before it in whole shards and `ended: policy error` in rollout.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,13 +46,18 @@ import numpy as np
 from mjpod import __version__, files, models, render
 from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
 from mjpod.errors import SettingError
+from mjpod.host import sysinfo
 from mjpod.jobs import policy as policies
+from mjpod.jobs import simulation
+from mjpod.jobs.shards import FORMATS, Layout, ShardWriter, sample_bytes
 from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
+from mjpod.render import images as conventions
+from mjpod.render.images import IMAGES, ImageSpec, Shapes
 
-FORMAT = "mjpod-rollout/1"
+FORMAT = "mjpod-rollout/2"
 META = "rollout.json"
-Shapes = dict[str, tuple[tuple[int, ...], type]]  # one sample's arrays: name -> (shape, dtype)
+MiB = 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,10 +68,12 @@ class RolloutSettings:
     duration: float = 2.0
     rate: float = 50.0
     sensors: bool = True
-    frames: bool = False
+    renderer: render.RendererKind = "gl"
+    cameras: tuple[str, ...] = ()  # model camera names or ids (as text), or "free"; none: the first camera
+    images: tuple[str, ...] = ()  # any of rgb, depth, segmentation; none: no images
     width: int = 320
     height: int = 240
-    camera: str | None = None
+    format: str = "npz"
     shard_mb: float = 256.0
     policy: str | None = None  # as RecordSettings.policy: the controller in the loop
     policy_hz: float | None = None
@@ -63,43 +85,111 @@ class RolloutSettings:
 
 @dataclasses.dataclass
 class RolloutResult:
-    samples: int
+    samples: int  # taken (fewer than planned when stopped)
     steps: int
     shards: list[str]
     bytes: int
-    wall_seconds: float
+    wall_seconds: float  # model loaded to last shard written
+    # after the first sample (kernels compiled, graphs captured) to the last shard written
+    warm_seconds: float
+    interrupted: bool = False
 
 
-class _Shards:
-    """Buffers samples and writes a shard each time `per_shard` are in."""
-
-    def __init__(self, folder: Path, shapes: Shapes, per_shard: int) -> None:
-        self.folder, self.shapes, self.per_shard = folder, shapes, per_shard
-        self.buffers = {k: np.empty((per_shard, *s), d) for k, (s, d) in shapes.items()}
-        self.filled, self.first = 0, 0
-        self.written: list[dict] = []
-
-    def add(self, sample: dict[str, np.ndarray]) -> None:
-        for k, v in sample.items():
-            self.buffers[k][self.filled] = v
-        self.filled += 1
-        if self.filled == self.per_shard:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.filled:
-            return
-        name = f"rollout-{len(self.written):05d}.npz"
-        with files.replacing(self.folder / name, "wb") as f:
-            np.savez(f, **{k: b[: self.filled] for k, b in self.buffers.items()})
-        self.written.append({"file": name, "first_sample": self.first, "samples": self.filled})
-        self.first += self.filled
-        self.filled = 0
+def default_output(model_name: str, engine: str) -> Path:
+    """$MJPOD_WORKSPACE/rollouts, else ./rollouts; a timestamped folder."""
+    return simulation.default_output("rollouts", model_name, engine)
 
 
-def sample_shapes(
-    mjm: mujoco.MjModel, nworld: int, sensors: bool, frames: bool, height: int, width: int
-) -> Shapes:
+def output_folder(path: Path) -> Path:
+    """`path` made ready for a rollout: created when missing, refused when it holds one already."""
+    if path.exists() and not path.is_dir():
+        raise SettingError(f"{path} is a file: give a folder for the rollout (--out)")
+    earlier = sorted(p.name for p in path.glob(f"{META}")) + sorted(p.name for p in path.glob("rollout-*"))
+    if earlier:
+        raise SettingError(
+            f"{path} already holds a rollout ({', '.join(earlier[:3])}): choose another --out, or remove it"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SettingError(f"cannot make the output folder {path}: {err.strerror or err}") from None
+    return path
+
+
+def check(settings: RolloutSettings) -> None:
+    """Refuse settings that cannot work before anything is loaded: each error names the key and the fix."""
+    for key in ("duration", "rate", "shard_mb"):
+        value = getattr(settings, key)
+        if not (math.isfinite(value) and value > 0):
+            raise SettingError(f"{key} must be a positive number, got {value}")
+    check_frames(settings.rate, settings.duration, "samples")
+    if settings.width < 1 or settings.height < 1:
+        raise SettingError(
+            f"width and height must be at least 1 pixel, got {settings.width}x{settings.height}"
+        )
+    unknown = [i for i in settings.images if i not in IMAGES]
+    if unknown or len(set(settings.images)) < len(settings.images):
+        raise SettingError(f"images {list(settings.images)}: list each of {', '.join(IMAGES)} at most once")
+    if settings.renderer not in render.RENDERERS:
+        raise SettingError(f"renderer must be {' or '.join(render.RENDERERS)}, got {settings.renderer!r}")
+    if settings.images and settings.renderer == "batch" and settings.engine == "mjc":
+        raise SettingError(
+            "renderer = batch draws a Warp engine's worlds on its device, and engine mjc runs on the CPU: "
+            "set engine to mjwarp or comfree, or renderer to gl"
+        )
+    check_format(settings.format)
+
+
+def check_format(fmt: str) -> None:
+    """A shard format this installation can write."""
+    if fmt not in FORMATS:
+        raise SettingError(f"format must be one of {', '.join(FORMATS)}, got {files.short(fmt)}")
+    if fmt == "hdf5" and importlib.util.find_spec("h5py") is None:
+        raise SettingError(
+            "format = hdf5 needs h5py, which is not installed here: pip install h5py, or use npz"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A checked rollout: the model (with any added camera), what each sample holds, how shards split."""
+
+    loaded: models.LoadedModel
+    mjm: mujoco.MjModel
+    spec: ImageSpec | None
+    shapes: Shapes
+    per_shard: int
+    policy: policies.Policy | None = None  # loaded and checked against mjm
+    engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)  # as the policy drives
+
+
+def plan(settings: RolloutSettings) -> Plan:
+    """Load the model, resolve the cameras, size the shards and load the policy; refuses (before any
+    engine starts) a camera the model lacks, images that do not fit in the device's or the host's
+    memory, and a policy that cannot run this model."""
+    check(settings)
+    loaded = models.load(settings.model)
+    mjm, spec = loaded.model, None
+    if settings.images:
+        mjm, ids = cameras.model_cameras(mjm, loaded.path, settings.cameras)
+        spec = ImageSpec(ids, settings.images, settings.height, settings.width)
+    elif settings.cameras:
+        raise SettingError("cameras are chosen but no images: set images (rgb, depth, segmentation) too")
+    shapes = sample_shapes(mjm, settings.engine_config.nworld, settings.sensors, spec)
+    per_sample = sample_bytes(shapes)
+    per_shard = max(1, min(settings.samples, int(settings.shard_mb * MiB // per_sample)))
+    device, drawn, free = _device_bytes(settings, spec)
+    if free is not None:  # a GPU: the images must fit in its memory
+        _fits(settings, spec, device, drawn, free)
+    # two shard buffers in the host's memory (with Warp's cpu device, its image buffers there too)
+    host = 2 * per_shard * per_sample + (drawn if free is None else 0)
+    _fits(settings, spec, "the host", host, sysinfo.available_memory())
+    check_shard(shapes, settings.shard_mb)
+    policy, config = policies.prepare(settings.policy, settings.policy_hz, mjm, settings.engine_config)
+    return Plan(loaded, mjm, spec, shapes, per_shard, policy, config)
+
+
+def sample_shapes(mjm: mujoco.MjModel, nworld: int, sensors: bool, spec: ImageSpec | None) -> Shapes:
     """The arrays of one sample, as the module docstring lists them."""
     shapes: Shapes = {
         "time": ((), np.float64),
@@ -109,102 +199,179 @@ def sample_shapes(
     }
     if sensors:
         shapes["sensordata"] = ((nworld, mjm.nsensordata), np.float32)
-    if frames:
-        shapes["frames"] = ((nworld, height, width, 3), np.uint8)
+    if spec is not None:
+        shapes |= spec.arrays(nworld)
     return shapes
 
 
-def sample_bytes(shapes: Shapes, shard_mb: float) -> int:
-    """The bytes of one sample; a SettingError when one is larger than a shard may be (shards are
-    written whole, one sample at least, so `shard_mb` would not bound them)."""
-    size = sum(np.dtype(d).itemsize * math.prod(s) for s, d in shapes.values())
-    if size > shard_mb * 2**20:
+def check_shard(shapes: Shapes, shard_mb: float) -> int:
+    """The bytes of one sample; a SettingError when one is larger than a shard may be (shards hold one
+    sample at least, so `shard_mb` would not bound them)."""
+    size = sample_bytes(shapes)
+    if size > shard_mb * MiB:
         raise SettingError(
-            f"one sample of every world is {size / 2**20:.1f} MiB, more than shard_mb = {shard_mb:g}: "
-            "raise shard_mb, or lower nworld (or the frame size)"
+            f"one sample of every world is {size / MiB:,.1f} MiB, more than shard_mb = {shard_mb:g}: "
+            f"raise shard_mb to at least {math.ceil(size / MiB)}, or sample fewer worlds, cameras or pixels"
         )
     return size
 
 
-def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
-    """Simulate and write the shards and rollout.json into `folder` (which must exist)."""
-    check_frames(settings.rate, settings.duration, "samples")
-    loaded = models.load(settings.model)
-    mjm = loaded.model
-    nworld = settings.engine_config.nworld
-    shapes = sample_shapes(mjm, nworld, settings.sensors, settings.frames, settings.height, settings.width)
-    per_sample = sample_bytes(shapes, settings.shard_mb)
-    cam = cameras.resolve(mjm, cameras.CameraSpec(settings.camera)) if settings.frames else None
-    per_shard = max(1, min(settings.samples, int(settings.shard_mb * 2**20 // per_sample)))
-    shards = _Shards(folder, shapes, per_shard)
-    timestep = float(mjm.opt.timestep)
-    policy, config = policies.prepare(settings.policy, settings.policy_hz, mjm, settings.engine_config)
-    start = time.perf_counter()
-    steps, taken = 0, 0
-    failure: policies.PolicyFailed | None = None
-    mjd = mujoco.MjData(mjm)
-    with make_engine(loaded.name, mjm, settings.engine, config) as engine:
-        shown = range(nworld)  # every world's picture, as every world's state
-        renderer = (
-            None if cam is None else render.make("gl", engine, cam, settings.height, settings.width, shown)
+def _fits(settings: RolloutSettings, spec: ImageSpec | None, where: str, need: int, free: int) -> None:
+    if need > free:
+        ncam = len(spec.cameras) if spec else 0
+        raise SettingError(
+            f"a rollout of {settings.engine_config.nworld} worlds x {ncam} camera(s) at "
+            f"{settings.width}x{settings.height} ({', '.join(settings.images) or 'no images'}) needs "
+            f"{need / 2**30:,.2f} GiB on {where}, which has {free / 2**30:,.2f} GiB free: sample fewer "
+            "worlds, cameras or pixels (or lower shard_mb)"
         )
-        driven = policies.drive(engine, policy, settings.policy_hz)
-        draw = None if renderer is None else renderer.render
-        if draw is not None and isinstance(driven, policies.Controlled):
-            draw = driven.observe_also("frames", draw)  # the policy sees what the rollout saves
+
+
+def _device_bytes(settings: RolloutSettings, spec: ImageSpec | None) -> tuple[str, int, int | None]:
+    """Where the images are drawn, the bytes they take there, and what is free (None: the host's)."""
+    if spec is None or settings.renderer != "batch":
+        return "the host", 0, None
+    from mjpod.engines import warp_setup
+    from mjpod.render.batch import device_bytes
+
+    device = warp_setup.device(settings.engine_config.device)
+    return str(device.alias), device_bytes(settings.engine_config.nworld, spec), warp_setup.free_bytes(device)
+
+
+def rollout(
+    settings: RolloutSettings,
+    folder: Path,
+    stop: threading.Event | None = None,
+    on_sample: Callable[[int, int], None] | None = None,
+    planned: Plan | None = None,
+) -> RolloutResult:
+    """Simulate and write the shards and rollout.json into `folder` (which must exist).
+
+    Every setting is checked first (`plan`, unless its result is given); a stop request ends the rollout
+    after the current sample with whole shards and a rollout.json saying so, and so does a policy error
+    (then raised as a PolicyFailed that says what was kept).
+    """
+    start = time.perf_counter()
+    planned = planned or plan(settings)
+    stop = stop or threading.Event()
+    layout = Layout()
+    if planned.spec is not None:
+        names = cameras.camera_names(planned.mjm)
+        layout = Layout(
+            tuple(names[c] for c in planned.spec.cameras),
+            {"intrinsics": _intrinsics(planned.mjm, planned.spec)},
+        )
+    mjm = planned.mjm
+    with make_engine(planned.loaded.name, mjm, settings.engine, planned.engine_config) as engine:
+        renderer = (
+            None if planned.spec is None else render.make_images(settings.renderer, engine, planned.spec)
+        )
+        driven = policies.drive(engine, planned.policy, settings.policy_hz)
+        images = _images_for(driven, renderer)
         try:
-            for k in range(settings.samples):
-                n = steps_before_frame(k, settings.rate, timestep)
-                try:
-                    if n:
-                        driven.step(n)
-                except policies.PolicyFailed as err:  # the samples before it stay, in whole shards
-                    failure, steps = err, err.step
-                    break
-                steps += n
-                shards.add(_sample(engine, mjd, steps * timestep, shapes, draw))
-                taken += 1
+            with ShardWriter(folder, settings.format, planned.shapes, planned.per_shard, layout) as shards:
+                ran = sample_loop(driven, images, shards, settings, stop, on_sample)
+                written = shards.close()
         finally:
             if renderer is not None:
                 renderer.close()
-        gains = [engine.gains(w) for w in range(nworld)]
+        gains = [engine.gains(w) for w in range(engine.nworld)]
         device = engine.device
-        ran = driven.record() if isinstance(driven, policies.Controlled) else None
-    shards.flush()
-    wall = time.perf_counter() - start
-    meta = _meta(settings, loaded, mjm, device, steps, shapes, shards.written, gains)
-    meta |= {"samples": taken, "samples_planned": settings.samples, "policy": ran}
-    meta |= {"ended": "policy error" if failure else "completed", "error": str(failure) if failure else None}
+        description = renderer.description if renderer is not None else None
+        policy = driven.record() if isinstance(driven, policies.Controlled) else None
+    end = time.perf_counter()
+    meta = _meta(settings, planned, device, description, ran, written, gains, layout, policy)
     files.write_text(folder / META, json.dumps(meta, indent=2) + "\n")
-    written = [s["file"] for s in shards.written]
-    size = sum((folder / f).stat().st_size for f in written)
-    if failure is not None:
-        raise failure.kept(
-            f"the {taken} sample(s) before it in {len(written)} shard(s) in {folder} ({META} says ended: "
+    names = [s["file"] for s in written]
+    if ran.failure is not None:
+        raise ran.failure.kept(
+            f"the {ran.taken} sample(s) before it in {len(names)} shard(s) in {folder} ({META} says ended: "
             "policy error)"
         )
-    return RolloutResult(taken, steps, written, size, wall)
+    size = sum((folder / f).stat().st_size for f in names)
+    warm = end - ran.warm_start if ran.warm_start is not None else 0.0
+    return RolloutResult(ran.taken, ran.steps, names, size, end - start, warm, ran.taken < settings.samples)
 
 
-def _sample(
+@dataclasses.dataclass
+class Ran:
+    """What the sample loop did: samples taken, physics steps, when the first sample was in (what
+    follows ran with compiled kernels), and the policy error that ended it, if one did."""
+
+    taken: int = 0
+    steps: int = 0
+    warm_start: float | None = None
+    failure: policies.PolicyFailed | None = None
+
+
+Images = Callable[[dict[str, np.ndarray]], None]  # every world's images, into a sample's arrays
+
+
+def _images_for(driven: Engine, renderer: render.ImageRenderer | None) -> Images | None:
+    """How a sample gets its images: drawn straight into it, or, with a policy in the loop, drawn once
+    per state into arrays the policy is handed too (`obs`: rgb, depth, segmentation, cam_xpos, cam_xmat
+    as the shards hold them) and copied into the sample."""
+    if renderer is None:
+        return None
+    if not isinstance(driven, policies.Controlled):
+        return renderer.render_into
+    drawn = {
+        name: np.empty(shape, dtype) for name, (shape, dtype) in renderer.spec.arrays(driven.nworld).items()
+    }
+
+    def draw() -> dict[str, np.ndarray]:
+        renderer.render_into(drawn)
+        return drawn
+
+    shared = driven.observe_also(draw)
+
+    def into(row: dict[str, np.ndarray]) -> None:
+        for name, value in shared().items():
+            row[name][...] = value
+
+    return into
+
+
+def sample_loop(
     engine: Engine,
-    mjd: mujoco.MjData,
-    sim_time: float,
-    shapes: Shapes,
-    draw: Callable[[], np.ndarray] | None,
-) -> dict[str, np.ndarray]:
-    """Every world's state now, through the engine interface (copied into one MjData at a time), and
-    every world's picture from the renderer."""
-    out = {k: np.empty(s, d) for k, (s, d) in shapes.items()}
-    out["time"] = np.float64(sim_time)
-    for w in range(engine.nworld):
-        engine.get_world(w, mjd)
-        out["qpos"][w], out["qvel"][w], out["ctrl"][w] = mjd.qpos, mjd.qvel, mjd.ctrl
-        if "sensordata" in out:
-            out["sensordata"][w] = mjd.sensordata
-    if draw is not None:
-        out["frames"][:] = draw()
-    return out
+    images: Images | None,
+    shards: ShardWriter,
+    settings: RolloutSettings,
+    stop: threading.Event,
+    on_sample: Callable[[int, int], None] | None = None,
+) -> Ran:
+    """The rollout itself: step every world to each sample's time (a Controlled engine asking its
+    policy on the way), then take the sample (state from the engine, images from the renderer, into
+    the shard's rows). Stops early at a stop request, or at a policy error with the samples before it."""
+    ran, total = Ran(), settings.samples
+    for k in range(total):
+        if stop.is_set():
+            return ran
+        n = steps_before_frame(k, settings.rate, engine.timestep)
+        try:
+            if n:
+                engine.step(n)
+        except policies.PolicyFailed as err:  # the samples before it stay, in whole shards
+            ran.steps, ran.failure = err.step, err
+            return ran
+        ran.steps += n
+        row = shards.slot()
+        row["time"][...] = ran.steps * engine.timestep
+        for name, value in engine.observe(settings.sensors).items():
+            row[name][...] = value
+        if images is not None:
+            images(row)
+        shards.commit()
+        ran.taken = k + 1
+        if ran.warm_start is None:
+            ran.warm_start = time.perf_counter()
+        if on_sample:
+            on_sample(k + 1, total)
+    return ran
+
+
+def _intrinsics(mjm: mujoco.MjModel, spec: ImageSpec) -> np.ndarray:
+    return np.stack([conventions.intrinsics(mjm, c, spec.height, spec.width) for c in spec.cameras])
 
 
 def _names(mjm: mujoco.MjModel, obj: mujoco.mjtObj, count: int) -> list[str]:
@@ -214,25 +381,35 @@ def _names(mjm: mujoco.MjModel, obj: mujoco.mjtObj, count: int) -> list[str]:
     ]
 
 
-def _meta(settings, loaded, mjm, device, steps, shapes, written, gains) -> dict:
-    return {
+def _meta(settings, planned, device, description, ran, written, gains, layout, policy) -> dict:
+    mjm, spec, taken = planned.mjm, planned.spec, ran.taken
+    ctrl = planned.engine_config.ctrl
+    meta = {
         "format": FORMAT,
         "mjpod_version": __version__,
-        "model": loaded.name,
-        "model_path": str(loaded.path),
+        "model": planned.loaded.name,
+        "model_path": str(planned.loaded.path),
         "engine": settings.engine,
         "device": device,
         "nworld": settings.engine_config.nworld,
-        "ctrl": settings.engine_config.ctrl
-        if settings.policy is None
-        else f"policy {settings.policy}" + (" + noise" if settings.engine_config.ctrl == "noise" else ""),
+        "ctrl": ctrl
+        if policy is None
+        else f"policy {settings.policy}" + (" + noise" if ctrl == "noise" else ""),
         "seed": settings.engine_config.seed,
         "timestep": float(mjm.opt.timestep),
         "rate": settings.rate,
         "duration": settings.duration,
-        "samples": settings.samples,
-        "steps": steps,
-        "arrays": {k: {"shape": ["T", *s], "dtype": np.dtype(d).name} for k, (s, d) in shapes.items()},
+        "samples": taken,
+        "samples_planned": settings.samples,
+        "interrupted": taken < settings.samples,
+        "ended": "policy error" if ran.failure else "stopped" if taken < settings.samples else "completed",
+        "error": str(ran.failure) if ran.failure else None,
+        "policy": policy,
+        "steps": ran.steps,
+        "shard_format": settings.format,
+        "arrays": {
+            k: {"shape": ["T", *s], "dtype": np.dtype(d).name} for k, (s, d) in planned.shapes.items()
+        },
         "joints": _names(mjm, mujoco.mjtObj.mjOBJ_JOINT, mjm.njnt),
         "jnt_qposadr": mjm.jnt_qposadr.tolist(),
         "jnt_dofadr": mjm.jnt_dofadr.tolist(),
@@ -243,3 +420,24 @@ def _meta(settings, loaded, mjm, device, steps, shapes, written, gains) -> dict:
         "comfree_gains": [list(g) for g in gains] if gains and gains[0] is not None else None,
         "shards": written,
     }
+    if spec is not None:
+        intrinsics = layout.constants["intrinsics"]
+        meta["images"] = {
+            "renderer": settings.renderer,
+            "drawn_by": description,
+            "kinds": list(spec.images),
+            "width": spec.width,
+            "height": spec.height,
+            "cameras": [
+                {"name": name, "id": int(c), "fovy": float(mjm.cam_fovy[c]), "intrinsics": k.tolist()}
+                for name, c, k in zip(layout.cameras, spec.cameras, intrinsics, strict=True)
+            ],
+            "depth": "float32 metres along the optical axis (planar), 0.0 where nothing is hit",
+            "segmentation": "int32 (object id, object type) per pixel, (-1, -1) where nothing is drawn",
+            "segmentation_types": conventions.object_types(),
+            "orientation": "row 0 at the top",
+            "intrinsics": "K per camera, OpenCV convention: pixel centres at integer (column, row)",
+            "extrinsics": "cam_xpos, cam_xmat per sample and world: MuJoCo's camera frame "
+            "(columns x right, y up, z backward) in world coordinates",
+        }
+    return meta

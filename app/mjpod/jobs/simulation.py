@@ -7,7 +7,10 @@ the same way everywhere: which engine, on which model, and why.
 
 from __future__ import annotations
 
+import datetime
 import math
+import os
+from pathlib import Path
 
 import mujoco
 
@@ -52,3 +55,12 @@ def steps_before_frame(k: int, rate: float, timestep: float) -> int:
         return 0
     per_frame = 1.0 / (rate * timestep)
     return round(k * per_frame) - round((k - 1) * per_frame)
+
+
+def default_output(folder: str, model_name: str, engine: str, suffix: str = "") -> Path:
+    """$MJPOD_WORKSPACE/FOLDER (the container's /workspace volume), else ./FOLDER; a name from the
+    model, the engine and the time, so runs never overwrite each other."""
+    workspace = os.environ.get("MJPOD_WORKSPACE")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{model_name.replace('/', '-')}-{engine}-{stamp}{suffix}"
+    return (Path(workspace) / folder if workspace else Path(folder)) / name

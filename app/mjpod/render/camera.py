@@ -9,6 +9,7 @@ gives the free one (`mjv_cameraFrame`), which keeps the two images the same.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import mujoco
@@ -112,3 +113,43 @@ def with_model_camera(mjm: mujoco.MjModel, path: Path, cam: mujoco.MjvCamera) ->
     model.vis.global_.offwidth = mjm.vis.global_.offwidth
     model.vis.global_.offheight = mjm.vis.global_.offheight
     return model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, ADDED_CAMERA)
+
+
+def model_cameras(
+    mjm: mujoco.MjModel, path: Path, names: Sequence[str | int]
+) -> tuple[mujoco.MjModel, tuple[int, ...]]:
+    """The cameras `names` ask for (model camera names or ids, or "free"), as model camera ids in order.
+
+    No names: the model's first camera, or the free camera when it has none. "free" is MuJoCo's default
+    free camera added to the model as a fixed camera (`with_model_camera`), so every camera drawn has an
+    id, a pose and intrinsics in the model; the returned model is then that recompiled one. Unknown,
+    repeated and orthographic cameras are refused, naming `cameras` and what the model offers.
+    """
+    wanted = [str(n) for n in names] or ["0" if mjm.ncam else FREE]
+    offered = f"the model's cameras: {', '.join(camera_names(mjm)) or 'none'} (by name or id), or {FREE}"
+    repeated = sorted({n for n in wanted if wanted.count(n) > 1})
+    if repeated:
+        raise CameraError(f"cameras lists {', '.join(repeated)} more than once: name each camera once")
+    ids: list[int | None] = []  # None: the free camera
+    for name in wanted:
+        if name == FREE:
+            ids.append(None)
+            continue
+        cam_id = (
+            int(name)
+            if name.lstrip("-").isdigit()
+            else mujoco.mj_name2id(mjm, mujoco.mjtObj.mjOBJ_CAMERA, name)
+        )
+        if not 0 <= cam_id < mjm.ncam:
+            raise CameraError(f"cameras: no camera {name!r} in this model; {offered}")
+        if mjm.cam_projection[cam_id] == mujoco.mjtProjection.mjPROJ_ORTHOGRAPHIC:
+            raise CameraError(
+                f"cameras: {name!r} is an orthographic camera, which has no perspective intrinsics for "
+                f"depth to back-project with; choose a perspective one ({offered})"
+            )
+        ids.append(cam_id)
+    if None not in ids:
+        return mjm, tuple(i for i in ids if i is not None)
+    model, added = with_model_camera(mjm, path, free_camera(mjm, CameraSpec()))
+    # the added camera sits among the world body's cameras: ids from `added` on move up by one
+    return model, tuple(added if i is None else i + (i >= added) for i in ids)

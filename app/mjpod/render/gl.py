@@ -16,6 +16,7 @@ import mujoco
 import numpy as np
 
 from mjpod.errors import MjpodError
+from mjpod.render.images import NO_HIT, ImageSpec
 
 if TYPE_CHECKING:
     from mjpod.engines import Engine
@@ -103,6 +104,30 @@ class GLRenderer:
         self._renderer.update_scene(mjd, camera=camera)
         return self._renderer.render()
 
+    def images(
+        self,
+        mjd: mujoco.MjData,
+        camera: int,
+        out: dict[str, np.ndarray],
+        option: mujoco.MjvOption | None = None,
+    ) -> None:
+        """The images `out` names (rgb, depth, segmentation) of `mjd` seen from model camera `camera`,
+        written into `out`, in render/images.py's conventions: one scene, one GL pass per image kind."""
+        renderer = self._renderer
+        renderer.update_scene(mjd, camera=camera, scene_option=option)
+        if "rgb" in out:
+            renderer.render(out=out["rgb"])
+        if "depth" in out:  # metres along the optical axis (mujoco.Renderer undoes the projection)
+            renderer.enable_depth_rendering()
+            depth = renderer.render(out=out["depth"])
+            renderer.disable_depth_rendering()
+            far = self._renderer.model.vis.map.zfar * self._renderer.model.stat.extent
+            depth[depth >= np.float32(far) * (1 - 1e-5)] = NO_HIT  # the cleared buffer: nothing hit
+        if "segmentation" in out:  # (object id, mjtObj type); (-1, -1) where nothing is drawn
+            renderer.enable_segmentation_rendering()
+            renderer.render(out=out["segmentation"])
+            renderer.disable_segmentation_rendering()
+
     def close(self) -> None:
         self._renderer.close()
 
@@ -136,6 +161,36 @@ class GLWorldRenderer:
                 for i, mjd in zip(self.worlds, self._data, strict=True)
             ]
         )
+
+    def close(self) -> None:
+        self._gl.close()
+
+
+class GLImageRenderer:
+    """Every world's images of several model cameras through GL, into a rollout's sample arrays: each
+    world is copied to the host and drawn once per camera and image kind (GL's path: the mjc engine,
+    a reference for the batch renderer). Sites are hidden, so GL draws the geoms the batch renderer draws.
+    """
+
+    def __init__(self, engine: Engine, spec: ImageSpec) -> None:
+        self.engine, self.spec = engine, spec
+        self._gl = GLRenderer(engine.mjm, spec.height, spec.width)
+        self._mjd = mujoco.MjData(engine.mjm)
+        self._option = mujoco.MjvOption()
+        self._option.sitegroup[:] = 0
+        self._cameras = list(spec.cameras)
+        self.description = self._gl.info.renderer
+
+    def render_into(self, out: dict[str, np.ndarray]) -> None:
+        """The images and camera poses of `spec.arrays(nworld)`, world by world."""
+        for w in range(self.engine.nworld):
+            mjd = self.engine.get_world(w, self._mjd)
+            for c, camera in enumerate(self._cameras):
+                self._gl.images(
+                    mjd, camera, {name: out[name][w, c] for name in self.spec.images}, self._option
+                )
+            out["cam_xpos"][w] = mjd.cam_xpos[self._cameras]
+            out["cam_xmat"][w] = mjd.cam_xmat[self._cameras].reshape(-1, 3, 3)
 
     def close(self) -> None:
         self._gl.close()

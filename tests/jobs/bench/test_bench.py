@@ -82,13 +82,30 @@ def test_video_sections_measure_encoder_recording_and_batch_beside_gl(bench_run)
     traced = {
         (r["model"], r["nworld"], r["width"], r["height"]) for r in batch if r.get("engine") == "mjwarp"
     }
-    sizes = ((64, 64), (320, 240))
+    sizes = ((64, 64), (320, 240), (128, 128))  # the rollout section measures render-only at 128x128
     assert traced == {(m, n, w, h) for m in ("box_drop", "pendulum") for n in (1, 2) for w, h in sizes}
     assert all(
         r["unit"] == "world-frames/s" and r["count"] % r["nworld"] == 0 for r in batch if "nworld" in r
     )
     gl = {(r["model"], r["width"], r["height"]) for r in batch if "engine" not in r}
-    assert gl == {(m, w, h) for m in ("box_drop", "pendulum") for w, h in sizes}
+    assert gl == {(m, w, h) for m in ("box_drop", "pendulum") for w, h in sizes[:2]}
+
+
+def test_a_rollout_with_cameras_is_measured_beside_render_only(bench_run):
+    """Physics + RGB-D of every world + shards, at 64x64 and 128x128, beside the batch section's figure
+    for the same model, size and nworld, and their ratio."""
+    _, _, data = bench_run
+    rows = data["results"]
+    key = lambda r: (r["model"], r["nworld"], r["width"], r["height"])  # noqa: E731
+    alone = {key(r): r for r in rows if r["section"] == "batch" and r.get("engine") == "mjwarp"}
+    full = {key(r): r for r in rows if r["section"] == "rollout" and r["unit"] == "world-frames/s"}
+    ratio = {key(r): r for r in rows if r["section"] == "rollout" and r["unit"] == "x render-only"}
+    cells = {(m, n, w, w) for m in ("box_drop", "pendulum") for n in (1, 2) for w in (64, 128)}
+    assert set(full) == set(ratio) == cells
+    for cell in cells:
+        assert full[cell]["count"] % cell[1] == 0 and full[cell]["device"] == "cpu"
+        assert ratio[cell]["value"] == pytest.approx(full[cell]["value"] / alone[cell]["value"])
+    assert not [w for w in data["warnings"] if w.startswith("rollout")]
 
 
 def test_reports_the_gl_renderer_this_machine_really_used(bench_run):
@@ -164,7 +181,7 @@ def test_the_default_nworld_sweep_suits_each_engine_and_device():
 
 def test_each_section_is_measured_by_the_run_of_the_module_of_its_name():
     assert list(SECTIONS) == [
-        "seed", "render", "physics", "contact", "policy", "stream", "encode", "record", "batch"
+        "seed", "render", "physics", "contact", "policy", "stream", "encode", "record", "batch", "rollout",
     ]  # fmt: skip
     for name, section in SECTIONS.items():
         assert (section.__module__, section.__name__) == (f"mjpod.jobs.bench.{name}", "run")

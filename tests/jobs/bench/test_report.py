@@ -64,6 +64,39 @@ def test_the_batch_panel_draws_gl_beside_the_ray_tracer():
     assert set(gl.get_ydata()) == {20.0}
 
 
+def test_the_batch_panel_draws_a_rollout_beside_render_only():
+    import matplotlib.pyplot as plt
+
+    rows = [
+        Row(
+            section,
+            "bin",
+            value * n,
+            "world-frames/s",
+            1,
+            1.0,
+            engine="mjwarp",
+            nworld=n,
+            width=64,
+            height=64,
+        )
+        for section, value in (("batch", 700.0), ("rollout", 300.0))
+        for n in (1, 8)
+    ]
+    rows.append(
+        Row("rollout", "bin", 0.4, "x render-only", 1, 1.0, engine="mjwarp", nworld=8, width=64, height=64)
+    )
+    result = BenchResult(
+        BenchConfig(), host=Host(gpus=(), cpu_count=2), gl=None, warp_device="cpu", rows=rows
+    )
+    fig = report.figure(result)
+    (panel,) = [ax for ax in fig.axes if ax.get_visible() and ax.get_title().startswith("batch")]
+    lines = {line.get_label(): line for line in panel.get_lines()}
+    assert set(lines) == {"bin · mjwarp · 64x64", "bin · rollout · 64x64"}  # the ratio row is no line
+    assert list(lines["bin · rollout · 64x64"].get_ydata()) == [300.0, 2400.0]
+    plt.close(fig)
+
+
 def test_physics_has_a_panel_per_model_and_a_colour_per_engine():
     """Ten lines in one panel, a colour per model·engine, did not read: each model gets its own panel,
     and an engine keeps its colour in all of them (testspeed dashed in mjwarp's colour)."""
@@ -87,7 +120,11 @@ def test_physics_has_a_panel_per_model_and_a_colour_per_engine():
     )
     fig = report.figure(result)
     panels = {ax.get_title().removeprefix("physics: "): ax for ax in fig.axes if ax.get_visible()}
-    assert set(panels) == {"bin", "pendulum", "batch ray tracing vs GL (flat: one GL frame)"}
+    assert set(panels) == {
+        "bin",
+        "pendulum",
+        "batch ray tracing, a rollout with cameras, GL (flat: one GL frame)",
+    }
     colour = {}
     for model in ("bin", "pendulum"):
         lines = {line.get_label(): line for line in panels[model].get_lines()}

@@ -116,3 +116,28 @@ def test_markdown_names_the_hardware_and_puts_each_figure_on_a_line():
     assert "| mjwarp vs mjwarp-testspeed | bin | 1024 | cuda:0 | 0.960x (96 vs 100 world-steps/s) |" in text
     assert "| >= 0.95 (within 5%) | met |" in text
     assert "- contact: comfree on bin nworld=8192 failed: out of memory" in text
+
+
+def rollout_rows(full: float, device: str, nworld: int = 8192, width: int = 64) -> list[Row]:
+    alone = Row("batch", "bin", 100.0, "world-frames/s", nworld, 1.0, engine="mjwarp", device=device,
+                nworld=nworld, width=width, height=width)  # fmt: skip
+    rollout = Row("rollout", "bin", full, "world-frames/s", nworld, 1.0, engine="mjwarp", device=device,
+                  nworld=nworld, width=width, height=width)  # fmt: skip
+    ratio = Row("rollout", "bin", full / 100.0, "x render-only", nworld, 1.0, engine="mjwarp", device=device,
+                nworld=nworld, width=width, height=width)  # fmt: skip
+    return [alone, rollout, ratio]
+
+
+@pytest.mark.parametrize(("full", "verdict"), [(85.0, "met"), (80.0, "met"), (79.0, "MISSED")])
+def test_a_rollout_with_cameras_keeps_80_percent_of_render_only_on_cuda_at_8192(full, verdict):
+    rows = rollout_rows(full, "cuda:0") + rollout_rows(10.0, "cuda:0", width=128)
+    found = by_claim(targets.read(result(rows)))["rollout with cameras vs render-only"]
+    assert [(v.nworld, v.verdict) for v in found] == [(8192, verdict), (8192, "MISSED")]
+    assert found[0].figure == f"{full / 100:.3f}x ({full:,.0f} vs 100 world-frames/s) at 64x64"
+
+
+def test_a_rollout_on_a_cpu_or_fewer_worlds_is_reported():
+    rows = rollout_rows(20.0, "cpu", nworld=32) + rollout_rows(20.0, "cuda:0", nworld=1024)
+    found = by_claim(targets.read(result(rows)))["rollout with cameras vs render-only"]
+    assert [(v.device, v.verdict) for v in found] == [("cpu", "reported"), ("cuda:0", "reported")]
+    assert found[0].figure.startswith("0.200x (20 vs 100 world-frames/s)")

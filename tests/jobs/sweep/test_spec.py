@@ -95,6 +95,24 @@ BAD = [
     ("[grid]\nkind = ['record']\nmodel = ['bin']\n[settings]\nworlds = [0, 2]\n", "settings.worlds [0, 2]",
      "simulate more"),
     ("[grid]\nkind = ['record']\nmodel = ['bin']\n[sweep]\n", "unknown top-level key 'sweep'", "grid, settings"),
+    # camera data: each new key checked against its values, the job's engine and the model
+    ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\nimages = ['rgb', 'normals']\n",
+     "settings.images = ['rgb', 'normals']", "rgb, depth, segmentation"),
+    ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\nimages = ['depth']\ncameras = ['side', 'top']\n",
+     "a rollout job (box_drop, mjc, nworld 1): cameras: no camera 'top'", "the model's cameras: side"),
+    ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\nengine = ['mjc', 'mjwarp']\n[settings]\nrenderer = 'batch'\n"
+     "images = ['rgb']\n", "a rollout job (box_drop, mjc, nworld 1): renderer = batch draws a Warp engine's "
+     "worlds, and this job's engine is mjc", "[[grid]] table"),
+    ("[grid]\nkind = ['record']\nmodel = ['box_drop']\n[settings]\nrenderer = 'batch'\n",
+     "a record job (box_drop, mjc, nworld 1): renderer = batch", "sweep mjwarp or comfree"),
+    ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\ncameras = ['side']\n",
+     "cameras is set but images is empty", "set images"),
+    ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\ncameras = [true]\n",
+     "settings.cameras = True must be a name or an id", "name or an id"),
+    ("[grid]\nkind = ['rollout']\nmodel = ['box_drop']\n[settings]\nformat = 'zarr'\n",
+     "settings.format = 'zarr'", "npz, hdf5"),
+    ("[grid]\nkind = ['record']\nmodel = ['box_drop']\n[settings]\nimages = ['rgb']\n",
+     "settings.images is read by rollout jobs only", "remove it"),
 ]  # fmt: skip
 
 

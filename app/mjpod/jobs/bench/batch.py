@@ -47,7 +47,7 @@ def run(
                 )
             progress.advance(task)
             for nworld in sweep:
-                ours = _batch_row(config, result, lm, size, nworld, nconmax, njmax)
+                ours = batch_row(config, result, lm, size, nworld, nconmax, njmax)
                 if nworld == compare_at and size == (64, 64) and testspeed.wanted(config, result.warp_device):
                     theirs = testspeed.row(
                         config,
@@ -68,7 +68,7 @@ def run(
                 progress.advance(task)
 
 
-def _batch_row(
+def batch_row(
     config: BenchConfig,
     result: BenchResult,
     lm: models.LoadedModel,

@@ -165,7 +165,7 @@ ENGINE_COLOURS = {
 
 def plot(result: BenchResult, path: Path) -> None:
     """Throughput against nworld: one physics panel per model (a colour per engine, testspeed dashed
-    beside mjwarp, settled piles dotted), then batch ray tracing beside GL."""
+    beside mjwarp, settled piles dotted), then batch ray tracing beside a full rollout and GL."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,11 +204,13 @@ def figure(result: BenchResult):
     _panel(
         render,
         result,
-        ("batch",),
+        ("batch", "rollout"),
         ("world-frames/s", "frames/s"),  # a GL frame is one world's: the same unit
-        lambda r: f"{r.model} · {r.engine or 'GL'} · {r.width}x{r.height}",
+        lambda r: (
+            f"{r.model} · {'rollout' if r.section == 'rollout' else r.engine or 'GL'} · {r.width}x{r.height}"
+        ),
     )
-    render.set_title("batch ray tracing vs GL (flat: one GL frame)")
+    render.set_title("batch ray tracing, a rollout with cameras, GL (flat: one GL frame)")
     for ax in flat_axes[panels:]:
         ax.set_visible(False)
     left_out = f" ({len(every) - len(models)} more models in the table)" if len(every) > len(models) else ""

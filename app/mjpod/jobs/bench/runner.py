@@ -18,7 +18,7 @@ from mjpod.render.gl import gl_info
 
 def _warp_device(config: BenchConfig) -> str | None:
     if not set(config.engines) - {"mjc"} or not any(
-        config.runs(s) for s in ("physics", "contact", "record", "batch")
+        config.runs(s) for s in ("physics", "contact", "record", "batch", "rollout")
     ):
         return None
     from mjpod.engines import warp_setup

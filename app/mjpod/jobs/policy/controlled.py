@@ -68,21 +68,22 @@ class Controlled(Engine):
         self.policy_seconds = 0.0  # wall time inside the policy and its checks
         self._steps = 0  # physics steps since the episode began
         self._episode_calls = 0
-        self._extras: dict[str, Callable[[], Any]] = {}
+        self._extras: list[Callable[[], dict[str, Any]]] = []
         self._reset_policy()
 
-    def observe_also(self, name: str, draw: Callable[[], Any]) -> Callable[[], Any]:
-        """Add `obs[name]` = draw() at each call (a job's camera images), and return `draw` made to run
-        once per physics step, so the job's own sample at the same state shares the drawing."""
+    def observe_also(self, draw: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+        """Add what draw() returns to `obs` at each call (a rollout's camera images, named as its
+        shards name them), and return `draw` made to run once per state, so the job's own sample at
+        the state the policy acts on shares the drawing."""
         drawn: dict[str, Any] = {}
 
-        def once() -> Any:
+        def once() -> dict[str, Any]:
             now = (self.calls, self._steps)
             if drawn.get("at") != now:
                 drawn.update(at=now, value=draw())
             return drawn["value"]
 
-        self._extras[name] = once
+        self._extras.append(once)
         return once
 
     def record(self) -> dict[str, Any]:
@@ -136,8 +137,8 @@ class Controlled(Engine):
         obs = self.inner.device_arrays() if self.policy.device_arrays else self.inner.observe()
         if "time" not in obs:
             obs["time"] = np.full(self.nworld, self.sim_time)
-        for name, draw in self._extras.items():
-            obs[name] = draw()
+        for draw in self._extras:
+            obs.update(draw())
         return obs
 
     def _act(self) -> None:

@@ -81,10 +81,12 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
         duration=params["duration"],
         rate=params["rate"],
         sensors=params["sensors"],
-        frames=params["frames"],
+        renderer=params["renderer"],
+        cameras=tuple(str(c) for c in params.get("cameras", ())),
+        images=tuple(params["images"]),
         width=params["width"],
         height=params["height"],
-        camera=params.get("camera"),
+        format=params["format"],
         shard_mb=params["shard_mb"],
         **_policy(params),
     )
@@ -96,6 +98,8 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
         "shards": len(result.shards),
         "bytes": result.bytes,
     }
+    if settings.images:
+        figures["world_samples_per_s"] = round(result.samples * config.nworld / result.wall_seconds, 1)
     return figures, [rollout.META, *result.shards]
 
 

@@ -25,6 +25,7 @@ from mjpod.jobs import record, rollout, simulation
 from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
 from mjpod.jobs.sweep.spec import Spec, SpecError
 from mjpod.render import camera as cameras
+from mjpod.render.images import ImageSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +74,7 @@ def expand(spec: Spec) -> list[Job]:
     _check_kinds(spec, combos)
     cpus = spec.resources.get("cpus", RESOURCE_KEYS["cpus"].default)
     gpus = spec.resources.get("gpus", RESOURCE_KEYS["gpus"].default)
-    loaded: dict[str, mujoco.MjModel] = {}
+    loaded: dict[str, models.LoadedModel] = {}
     checked: dict[tuple, dict[str, str]] = {}
     jobs: dict[str, Job] = {}
     for combo in combos:
@@ -82,7 +83,7 @@ def expand(spec: Spec) -> list[Job]:
         params["model"] = _model(params["model"], spec, loaded)
         _check_job(params, loaded[params["model"]], spec)
         if "policy" in params:
-            params.update(_policy(params, loaded[params["model"]], spec, checked))
+            params.update(_policy(params, loaded[params["model"]].model, spec, checked))
         elif "policy_hz" in params:
             raise SpecError(f"{spec.source}: policy_hz is set but no policy: give policy too, or remove it")
         job = Job(job_id(params), params, cpus, gpus)
@@ -118,20 +119,20 @@ def _check_kinds(spec: Spec, combos: list[dict[str, Any]]) -> None:
                 )
 
 
-def _model(name: str, spec: Spec, loaded: dict[str, mujoco.MjModel]) -> str:
+def _model(name: str, spec: Spec, loaded: dict[str, models.LoadedModel]) -> str:
     """The model spec as jobs load it (relative paths made absolute), checked by loading it once."""
     path = Path(name).expanduser()
     if not path.is_absolute() and (spec.folder / path).is_file():
         name = str((spec.folder / path).resolve())
     if name not in loaded:
         try:
-            loaded[name] = models.load(name).model
+            loaded[name] = models.load(name)
         except models.ModelError as err:
             raise SpecError(f"{spec.source}: model {files.short(name)} cannot be loaded: {err}") from None
     return name
 
 
-def _check_job(params: dict[str, Any], mjm: mujoco.MjModel, spec: Spec) -> None:
+def _check_job(params: dict[str, Any], model: models.LoadedModel, spec: Spec) -> None:
     """What the job's own checks would refuse once it ran, refused now, naming the job's values."""
     kind, nworld = params["kind"], params["nworld"]
     where = f"{spec.source}: a {kind} job ({params['model']}, {params['engine']}, nworld {nworld})"
@@ -141,18 +142,30 @@ def _check_job(params: dict[str, Any], mjm: mujoco.MjModel, spec: Spec) -> None:
             f"{spec.source}: settings.worlds {files.short(worlds)} needs nworld > {max(worlds)}, but a job "
             f"has nworld = {nworld}: show fewer worlds or simulate more"
         )
+    drawn = kind == "record" or bool(params.get("images"))
+    if drawn and params.get("renderer") == "batch" and params["engine"] == "mjc":
+        raise SpecError(
+            f"{where}: renderer = batch draws a Warp engine's worlds, and this job's engine is mjc: sweep "
+            "mjwarp or comfree with it, or pair batch with the Warp engines in a [[grid]] table of their own "
+            "and gl with mjc in another"
+        )
+    if kind == "rollout" and params.get("cameras") and not params["images"]:
+        raise SpecError(f'{where}: cameras is set but images is empty: set images (e.g. ["rgb", "depth"])')
     try:
         if kind == "record":
             simulation.check_frames(params["fps"], params["duration"])
             record.check_frame(len(worlds), params["width"], params["height"])
+            if "camera" in params:
+                cameras.resolve(model.model, cameras.CameraSpec(params["camera"]))
         if kind == "rollout":
             simulation.check_frames(params["rate"], params["duration"], "samples")
-            shapes = rollout.sample_shapes(
-                mjm, nworld, params["sensors"], params["frames"], params["height"], params["width"]
-            )
-            rollout.sample_bytes(shapes, params["shard_mb"])
-        if kind in ("record", "rollout") and "camera" in params:
-            cameras.resolve(mjm, cameras.CameraSpec(params["camera"]))
+            rollout.check_format(params["format"])
+            mjm, image_spec = model.model, None
+            if params["images"]:
+                mjm, ids = cameras.model_cameras(mjm, model.path, params.get("cameras") or ())
+                image_spec = ImageSpec(ids, tuple(params["images"]), params["height"], params["width"])
+            shapes = rollout.sample_shapes(mjm, nworld, params["sensors"], image_spec)
+            rollout.check_shard(shapes, params["shard_mb"])
     except MjpodError as err:
         raise SpecError(f"{where}: {err}") from None
 

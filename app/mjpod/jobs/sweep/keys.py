@@ -12,7 +12,10 @@ from collections.abc import Callable
 from mjpod.engines import DEFAULT_ENGINE, ENGINES, EngineConfig
 from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, SEED_MAX, CtrlMode
 from mjpod.jobs.record import MAX_SIDE
+from mjpod.jobs.rollout import RolloutSettings
+from mjpod.jobs.shards import FORMATS
 from mjpod.render import RENDERERS
+from mjpod.render.images import IMAGES
 
 KINDS = ("record", "rollout", "bench")
 ALL = frozenset(KINDS)
@@ -65,6 +68,19 @@ def _subset_of(*choices: str) -> Callable[[list], str | None]:
     return check
 
 
+def _images(v: list) -> str | None:
+    bad = [x for x in v if x not in IMAGES]
+    if bad or len(set(v)) < len(v):
+        return f"must list each of {', '.join(IMAGES)} at most once ([] for none)"
+    return None
+
+
+def _cameras(v: list) -> str | None:
+    if not v or not all(isinstance(c, str) or (isinstance(c, int) and c >= 0) for c in v):
+        return "must list one or more model camera names or ids (or free)"
+    return None
+
+
 def _worlds(v: list) -> str | None:
     return None if v and all(w >= 0 for w in v) else "must list one or more world numbers >= 0"
 
@@ -113,19 +129,30 @@ KEYS: dict[str, Key] = {
     "duration": Key(float, 2.0, SCENE_KINDS, True, "simulated seconds", _positive),
     "width": Key(int, 320, SCENE_KINDS, True, "image width of one world", _even_size),
     "height": Key(int, 240, SCENE_KINDS, True, "image height of one world", _even_size),
-    "camera": Key(str, None, SCENE_KINDS, True, "model camera name or id, or free (default: the first camera)"),
+    "camera": Key(str, None, frozenset({"record"}), True, "model camera name or id, or free (default: the first camera)"),
     "policy": Key(
         str, None, SCENE_KINDS, True,
         "your controller: module:function, file.py:function or file.onnx (paths relative to the spec)",
     ),
     "policy_hz": Key(float, None, SCENE_KINDS, True, "policy calls per simulated second (default: every step)", _positive),
     "fps": Key(float, 30.0, frozenset({"record"}), True, "video frames per second", _positive),
-    "renderer": Key(str, "gl", frozenset({"record"}), True, "gl or batch (Warp engines)", _one_of(*RENDERERS)),
+    "renderer": Key(str, "gl", SCENE_KINDS, True, "gl or batch (Warp engines)", _one_of(*RENDERERS)),
     "worlds": Key(list, [0], frozenset({"record"}), False, "worlds tiled into the video", _worlds, item=int),
-    "rate": Key(float, 50.0, frozenset({"rollout"}), True, "samples per simulated second", _positive),
-    "sensors": Key(bool, True, frozenset({"rollout"}), False, "save sensordata"),
-    "frames": Key(bool, False, frozenset({"rollout"}), False, "save rendered RGB frames of every world"),
-    "shard_mb": Key(float, 256.0, frozenset({"rollout"}), False, "largest shard in MiB", _positive),
+    "rate": Key(float, RolloutSettings.rate, frozenset({"rollout"}), True, "samples per simulated second", _positive),
+    "sensors": Key(bool, RolloutSettings.sensors, frozenset({"rollout"}), False, "save sensordata"),
+    "images": Key(
+        list, list(RolloutSettings.images), frozenset({"rollout"}), False,
+        f"images of every world and camera: any of {', '.join(IMAGES)}", _images, item=str,
+    ),
+    "cameras": Key(
+        list, None, frozenset({"rollout"}), False,
+        "model cameras (names or ids) or free, drawn with images (default: the first camera)", _cameras, item=object,
+    ),
+    "format": Key(
+        str, RolloutSettings.format, frozenset({"rollout"}), False, f"shard format: {' or '.join(FORMATS)}",
+        _one_of(*FORMATS),
+    ),
+    "shard_mb": Key(float, RolloutSettings.shard_mb, frozenset({"rollout"}), False, "largest shard in MiB", _positive),
     "nstep": Key(int, 1000, frozenset({"bench"}), True, "steps per physics measurement", _at_least_one),
     "seconds": Key(float, 3.0, frozenset({"bench"}), False, "time budget per measurement on CPU", _positive),
     "sections": Key(

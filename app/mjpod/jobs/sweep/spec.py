@@ -246,7 +246,14 @@ def _one(key: Key) -> str:
     return "it takes a list as one value" if key.kind is list else "it takes one value"
 
 
-TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+    object: "a name or an id",
+}
 
 
 def _value(value: object, key: Key, where: str, source: str) -> object:
@@ -263,7 +270,7 @@ def _typed(value: object, kind: type, item: type | None, where: str, source: str
     if kind is list:
         if not isinstance(value, list):
             raise SpecError(
-                f"{source}: {where} must be a list of {TYPE_NAMES[item]}s, e.g. [{files.short(value)}]"
+                f"{source}: {where} must be a list, each value {TYPE_NAMES[item]}, e.g. [{files.short(value)}]"
             )
         return [_typed(v, item, None, where, source) for v in value]
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
