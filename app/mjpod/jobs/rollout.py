@@ -308,9 +308,10 @@ Images = Callable[[dict[str, np.ndarray]], None]  # every world's images, into a
 
 
 def _images_for(driven: Engine, renderer: render.ImageRenderer | None) -> Images | None:
-    """How a sample gets its images: drawn straight into it, or, with a policy in the loop, drawn once
-    per state into arrays the policy is handed too (`obs`: rgb, depth, segmentation, cam_xpos, cam_xmat
-    as the shards hold them) and copied into the sample."""
+    """How a sample gets its images: drawn straight into it, or, with a policy in the loop, drawn at
+    most once per state into arrays the policy is handed too (`obs`: rgb, depth, segmentation,
+    cam_xpos, cam_xmat as the shards hold them, drawn for it when it reads one) and copied into the
+    sample."""
     if renderer is None:
         return None
     if not isinstance(driven, policies.Controlled):
@@ -323,7 +324,7 @@ def _images_for(driven: Engine, renderer: render.ImageRenderer | None) -> Images
         renderer.render_into(drawn)
         return drawn
 
-    shared = driven.observe_also(draw)
+    shared = driven.observe_also(drawn, draw)
 
     def into(row: dict[str, np.ndarray]) -> None:
         for name, value in shared().items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import mujoco
@@ -53,6 +53,25 @@ def steps_per_call(hz: float | None, timestep: float) -> float:
     return per_call
 
 
+class Observation(Mapping[str, Any]):
+    """What a policy is handed: every world's state now, and a job's extras (a rollout's images) drawn
+    only when the policy reads one of them, so a policy of the state alone costs no drawing."""
+
+    def __init__(self, now: dict[str, Any], extras: Mapping[str, Callable[[], dict[str, Any]]]) -> None:
+        self._now, self._extras = now, extras
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._now and name in self._extras:
+            self._now.update(self._extras[name]())
+        return self._now[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self._now), **dict.fromkeys(self._extras)})
+
+    def __len__(self) -> int:
+        return len(set(self._now) | set(self._extras))
+
+
 class Controlled(Engine):
     """`inner` stepped with `policy`'s controls, asked for at `hz` (None: before every physics step)."""
 
@@ -68,13 +87,15 @@ class Controlled(Engine):
         self.policy_seconds = 0.0  # wall time inside the policy and its checks
         self._steps = 0  # physics steps since the episode began
         self._episode_calls = 0
-        self._extras: list[Callable[[], dict[str, Any]]] = []
+        self._extras: dict[str, Callable[[], dict[str, Any]]] = {}  # obs name -> what draws it
         self._reset_policy()
 
-    def observe_also(self, draw: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-        """Add what draw() returns to `obs` at each call (a rollout's camera images, named as its
-        shards name them), and return `draw` made to run once per state, so the job's own sample at
-        the state the policy acts on shares the drawing."""
+    def observe_also(
+        self, names: Iterable[str], draw: Callable[[], dict[str, Any]]
+    ) -> Callable[[], dict[str, Any]]:
+        """Add `names`, which draw() returns, to `obs` (a rollout's camera images, named as its shards
+        name them; drawn when the policy reads one), and return `draw` made to run at most once per
+        state, so the job's own sample at the state the policy acts on shares the drawing."""
         drawn: dict[str, Any] = {}
 
         def once() -> dict[str, Any]:
@@ -83,7 +104,7 @@ class Controlled(Engine):
                 drawn.update(at=now, value=draw())
             return drawn["value"]
 
-        self._extras.append(once)
+        self._extras |= dict.fromkeys(names, once)
         return once
 
     def record(self) -> dict[str, Any]:
@@ -132,14 +153,12 @@ class Controlled(Engine):
     def sim_time(self) -> float:
         return self._t0 + self._steps * self.timestep
 
-    def observation(self) -> dict[str, Any]:
+    def observation(self) -> Mapping[str, Any]:
         """What the policy is given now: host arrays, or the engine's device arrays when it asked."""
         obs = self.inner.device_arrays() if self.policy.device_arrays else self.inner.observe()
         if "time" not in obs:
             obs["time"] = np.full(self.nworld, self.sim_time)
-        for draw in self._extras:
-            obs.update(draw())
-        return obs
+        return Observation(obs, self._extras) if self._extras else obs
 
     def _act(self) -> None:
         start = time.perf_counter()
