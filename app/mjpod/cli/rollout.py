@@ -63,13 +63,13 @@ def rollout(
     ] = None,
     renderer: Annotated[
         str, typer.Option(help="gl (mujoco.Renderer) or batch (every world in one launch, Warp engines)")
-    ] = "gl",
-    width: Annotated[int, typer.Option(help="image width")] = 320,
-    height: Annotated[int, typer.Option(help="image height")] = 240,
+    ] = RolloutSettings.renderer,
+    width: Annotated[int, typer.Option(help="image width")] = RolloutSettings.width,
+    height: Annotated[int, typer.Option(help="image height")] = RolloutSettings.height,
     format: Annotated[
         str, typer.Option("--format", help="shard format: npz or hdf5 (robomimic's layout)")
-    ] = "npz",
-    shard_mb: Annotated[float, typer.Option(help="largest shard, MiB")] = 256.0,
+    ] = RolloutSettings.format,
+    shard_mb: Annotated[float, typer.Option(help="largest shard, MiB")] = RolloutSettings.shard_mb,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="output folder (default: $MJPOD_WORKSPACE/rollouts or ./rollouts)"),

@@ -3,8 +3,8 @@
 Samples fill a shard buffer in place (`slot()` hands out the next sample's rows, so a renderer copies
 its images straight into them); a full buffer goes to the writer thread while the next one fills.
 Two buffers at most (and, for HDF5, the file being built), so memory stays flat however long the
-rollout, and writing overlaps simulating and drawing. Files are written under a fresh temporary name and renamed whole (files.replacing): a
-stopped or failed rollout leaves whole shards only.
+rollout, and writing overlaps simulating and drawing. Files are written under a fresh temporary name
+and renamed whole (files.replacing): a stopped or failed rollout leaves whole shards only.
 
 NPZ (`rollout-NNNNN.npz`): every array as (samples, nworld, ...), plain arrays numpy reads alone.
 HDF5 (`rollout-NNNNN.hdf5`): robomimic's layout (docs/sweep.md), one `data/demo_W` per world:
