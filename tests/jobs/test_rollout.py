@@ -85,7 +85,7 @@ def test_noise_controls_differ_per_world_and_are_recorded(tmp_path):
 def test_images_and_shards(tmp_path):
     settings = rollout.RolloutSettings(
         model="pendulum", engine_config=EngineConfig(nworld=2, ctrl="zero"), duration=0.1, rate=50.0,
-        images=("rgb",), width=32, height=32, cameras=("front",), shard_mb=2 * 32 * 32 * 3 * 2.5 / 2**20,
+        images=("rgb",), width=64, height=64, cameras=("front",), shard_mb=2 * 64 * 64 * 3 * 2.5 / 2**20,
     )  # fmt: skip
     result = rollout.rollout(settings, tmp_path)
     assert result.shards == [
@@ -94,12 +94,26 @@ def test_images_and_shards(tmp_path):
         "rollout-00002.npz",
     ]  # 2 + 2 + 2 samples
     data = load_all(tmp_path)
-    assert data["rgb"].shape == (6, 2, 1, 32, 32, 3) and data["rgb"].dtype == np.uint8
+    assert data["rgb"].shape == (6, 2, 1, 64, 64, 3) and data["rgb"].dtype == np.uint8
     assert data["rgb"].std() > 0  # a picture, not a blank buffer
     np.testing.assert_array_equal(data["rgb"][:, 0], data["rgb"][:, 1])  # same state, same picture
     meta = json.loads((tmp_path / rollout.META).read_text())
     assert [s["first_sample"] for s in meta["shards"]] == [0, 2, 4]
     assert [c["name"] for c in meta["images"]["cameras"]] == ["front"]
+
+
+@pytest.mark.parametrize("fmt", ["npz", "hdf5"])
+def test_every_shard_file_is_at_most_shard_mb(tmp_path, fmt):
+    """A shard's size counts its file's own structure (HDF5's grows with the worlds: a demo of several
+    datasets each), so no file is larger than shard_mb, and shards are filled, not cut to a sample."""
+    settings = rollout.RolloutSettings(
+        model="pendulum", engine_config=EngineConfig(nworld=16, ctrl="zero"), duration=0.3, rate=50.0,
+        images=("rgb",), width=32, height=32, format=fmt, shard_mb=0.5,
+    )  # fmt: skip
+    result = rollout.rollout(settings, tmp_path)
+    sizes = [(tmp_path / name).stat().st_size for name in result.shards]
+    assert len(sizes) >= 2 and max(sizes) <= settings.shard_mb * 2**20, sizes
+    assert sizes[0] > 0.6 * settings.shard_mb * 2**20, sizes
 
 
 def test_output_goes_to_the_workspace_and_an_earlier_rollout_is_kept(tmp_path, monkeypatch):
@@ -143,7 +157,8 @@ def test_one_sample_larger_than_a_shard_is_refused_before_simulating(tmp_path):
     )
     with pytest.raises(
         SettingError,
-        match=r"one sample of every world is 3\.0 MiB, more than shard_mb = 1: raise shard_mb to at least 4",
+        match=r"one sample of every world is 3\.0 MiB as npz \(its arrays 3\.0 MiB\), more than shard_mb = 1: "
+        "raise shard_mb to at least 4",
     ):
         rollout.rollout(settings, tmp_path)
     assert not list(tmp_path.iterdir())

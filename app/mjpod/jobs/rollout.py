@@ -49,7 +49,7 @@ from mjpod.errors import SettingError
 from mjpod.host import sysinfo
 from mjpod.jobs import policy as policies
 from mjpod.jobs import simulation
-from mjpod.jobs.shards import FORMATS, Layout, ShardWriter, sample_bytes
+from mjpod.jobs.shards import FORMATS, Layout, ShardWriter, file_overhead, host_bytes, sample_bytes
 from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 from mjpod.render import images as conventions
@@ -177,14 +177,15 @@ def plan(settings: RolloutSettings) -> Plan:
         raise SettingError("cameras are chosen but no images: set images (rgb, depth, segmentation) too")
     shapes = sample_shapes(mjm, settings.engine_config.nworld, settings.sensors, spec)
     per_sample = sample_bytes(shapes)
-    per_shard = max(1, min(settings.samples, int(settings.shard_mb * MiB // per_sample)))
+    room = settings.shard_mb * MiB - file_overhead(settings.format, shapes)  # for the samples
+    per_shard = max(1, min(settings.samples, int(room // per_sample)))
     device, drawn, free = _device_bytes(settings, spec)
     if free is not None:  # a GPU: the images must fit in its memory
         _fits(settings, spec, device, drawn, free)
-    # two shard buffers in the host's memory (with Warp's cpu device, its image buffers there too)
-    host = 2 * per_shard * per_sample + (drawn if free is None else 0)
+    # the shard buffers in the host's memory (with Warp's cpu device, its image buffers there too)
+    host = host_bytes(settings.format, per_shard, per_sample) + (drawn if free is None else 0)
     _fits(settings, spec, "the host", host, sysinfo.available_memory())
-    check_shard(shapes, settings.shard_mb)
+    check_shard(shapes, settings.shard_mb, settings.format)
     policy, config = policies.prepare(settings.policy, settings.policy_hz, mjm, settings.engine_config)
     return Plan(loaded, mjm, spec, shapes, per_shard, policy, config)
 
@@ -204,14 +205,17 @@ def sample_shapes(mjm: mujoco.MjModel, nworld: int, sensors: bool, spec: ImageSp
     return shapes
 
 
-def check_shard(shapes: Shapes, shard_mb: float) -> int:
-    """The bytes of one sample; a SettingError when one is larger than a shard may be (shards hold one
-    sample at least, so `shard_mb` would not bound them)."""
+def check_shard(shapes: Shapes, shard_mb: float, fmt: str) -> int:
+    """The bytes of one sample; a SettingError when a shard of one sample in `fmt` (its file's own
+    structure counted) is larger than a shard may be (shards hold one sample at least, so `shard_mb`
+    would not bound them)."""
     size = sample_bytes(shapes)
-    if size > shard_mb * MiB:
+    need = size + file_overhead(fmt, shapes)
+    if need > shard_mb * MiB:
         raise SettingError(
-            f"one sample of every world is {size / MiB:,.1f} MiB, more than shard_mb = {shard_mb:g}: "
-            f"raise shard_mb to at least {math.ceil(size / MiB)}, or sample fewer worlds, cameras or pixels"
+            f"a shard of one sample of every world is {need / MiB:,.1f} MiB as {fmt} (its arrays "
+            f"{size / MiB:,.1f} MiB), more than shard_mb = {shard_mb:g}: raise shard_mb to at least "
+            f"{math.ceil(need / MiB)}, or sample fewer worlds, cameras or pixels"
         )
     return size
 

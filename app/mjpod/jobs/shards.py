@@ -40,6 +40,35 @@ def sample_bytes(shapes: Shapes) -> int:
     return sum(np.dtype(dtype).itemsize * math.prod(shape) for shape, dtype in shapes.values())
 
 
+# what a shard file takes beyond its arrays, an upper bound of what these writers make: NPZ a zip entry
+# and an npy header per array (about 300 bytes); HDF5 (format 1.10) a group or dataset header and chunk
+# index per object (about 300 bytes), several objects per world, and the file's own structure
+NPZ_PER_ARRAY = 512
+HDF5_PER_OBJECT = 512
+HDF5_FILE = 64 * 1024
+PER_CAMERA = ("rgb", "depth", "segmentation", "cam_xpos", "cam_xmat")  # arrays with a camera axis
+
+
+def file_overhead(fmt: str, shapes: Shapes) -> int:
+    """Bytes a shard file of `fmt` takes beyond its samples' arrays: in HDF5 it grows with the worlds
+    (one demo of several datasets each), so `shard_mb` bounds the file only when the sizing counts it."""
+    constants = 1  # the intrinsics
+    if fmt != "hdf5":
+        return NPZ_PER_ARRAY * (len(shapes) + constants)
+    nworld = shapes["qpos"][0][0]
+    per_camera = [name for name in PER_CAMERA if name in shapes]
+    ncam = shapes[per_camera[0]][0][1] if per_camera else 0
+    state = len(shapes) - len(per_camera) - 2  # qpos, qvel, sensordata as obs; time and ctrl besides
+    objects = 5 + state + ncam * len(per_camera)  # demo, obs, time, actions, dones, then the obs
+    return HDF5_FILE + HDF5_PER_OBJECT * (nworld * objects + constants)
+
+
+def host_bytes(fmt: str, per_shard: int, per_sample: int) -> int:
+    """Host memory the writer holds at most: two shard buffers, and HDF5's file while it is built."""
+    buffers = 3 if fmt == "hdf5" else 2
+    return buffers * per_shard * per_sample
+
+
 @dataclasses.dataclass(frozen=True)
 class Layout:
     """What the arrays are, for formats that name them by camera: the cameras' names, in order, and the
@@ -195,7 +224,7 @@ def _write_hdf5(
     dones = np.zeros(count, np.uint8)
     dones[-1] = last
     image = io.BytesIO()  # h5py writes through a seekable, readable file: built here, then copied out
-    with h5py.File(image, "w") as h5:
+    with h5py.File(image, "w", libver=("v110", "v110")) as h5:  # compact headers and chunk indexes
         data = h5.create_group("data")
         data.attrs["total"] = count * nworld
         for w in range(nworld):
@@ -208,7 +237,7 @@ def _write_hdf5(
             for name, rows in arrays.items():
                 if name in ("qpos", "qvel", "sensordata"):
                     obs[name] = rows[:, w]
-                elif name in ("rgb", "depth", "segmentation", "cam_xpos", "cam_xmat"):
+                elif name in PER_CAMERA:
                     for c, camera in enumerate(layout.cameras):
                         frames = rows[:, w, c]
                         if name == "depth":

@@ -9,9 +9,11 @@ import json
 import numpy as np
 import pytest
 
+from mjpod import models
 from mjpod.engines import EngineConfig
 from mjpod.jobs import record, rollout
 from mjpod.jobs.policy import PolicyError, PolicyFailed
+from mjpod.jobs.shards import file_overhead
 from tests.cli_runner import run_mjpod
 from tests.mp4 import decode
 
@@ -70,11 +72,17 @@ def test_a_recording_stopped_by_a_policy_keeps_a_playable_mp4(tmp_path, bad, nam
     assert sidecar["frames"] == 6 and sidecar["steps"] == 50 and sidecar["policy"]["attribute"] == name
 
 
+# 4 samples a shard: time + 3 x (2 worlds x 2 float32), and the NPZ file's own structure
+SHARD_OF_4 = (
+    4 * 56 + file_overhead("npz", rollout.sample_shapes(models.load("pendulum").model, 2, True, None))
+) / 2**20
+
+
 @pytest.mark.parametrize("name", SAID)
 def test_a_rollout_stopped_by_a_policy_keeps_readable_shards(tmp_path, bad, name):
     settings = rollout.RolloutSettings(
         model="pendulum", engine_config=EngineConfig(nworld=2, ctrl="hold"), duration=0.5, rate=50.0,
-        shard_mb=4 * 56 / 2**20, policy=f"{bad}:{name}",  # 4 samples a shard: time + 3 x (2 worlds x 2)
+        shard_mb=SHARD_OF_4, policy=f"{bad}:{name}",
     )  # fmt: skip
     with pytest.raises(PolicyFailed) as err:
         rollout.rollout(settings, tmp_path)

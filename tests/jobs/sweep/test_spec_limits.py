@@ -168,7 +168,10 @@ def test_one_sample_larger_than_a_shard_is_refused(tmp_path):
     """Low: a rollout buffered whole samples beyond shard_mb when one sample was larger."""
     settings = 'images = ["rgb"]\nwidth = 1024\nheight = 1024\nnworld = 8\nshard_mb = 1.0'
     text = refused(SMALL.format(kind="rollout", model="pendulum", settings=settings), tmp_path)
-    assert "one sample of every world is 24.0 MiB, more than shard_mb = 1: raise shard_mb" in text
+    assert (
+        "one sample of every world is 24.0 MiB as npz (its arrays 24.0 MiB), more than shard_mb = 1: raise"
+        in text
+    )
 
 
 def test_worlds_tiled_beyond_a_video_frame_are_refused(tmp_path):

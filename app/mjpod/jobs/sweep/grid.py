@@ -165,7 +165,7 @@ def _check_job(params: dict[str, Any], model: models.LoadedModel, spec: Spec) ->
                 mjm, ids = cameras.model_cameras(mjm, model.path, params.get("cameras") or ())
                 image_spec = ImageSpec(ids, tuple(params["images"]), params["height"], params["width"])
             shapes = rollout.sample_shapes(mjm, nworld, params["sensors"], image_spec)
-            rollout.check_shard(shapes, params["shard_mb"])
+            rollout.check_shard(shapes, params["shard_mb"], params["format"])
     except MjpodError as err:
         raise SpecError(f"{where}: {err}") from None
 
