@@ -16,19 +16,25 @@ from mjpod.engines import EngineConfig
 
 SHARED = [
     "--engine", "--nworld", "--device", "--ctrl", "--seed", "--nconmax", "--njmax",
-    "--comfree-stiffness", "--comfree-damping",
+    "--comfree-stiffness", "--comfree-damping", "--deterministic", "--policy", "--policy-hz",
 ]  # fmt: skip
 
 
 def option_lines(command: str) -> dict[str, str]:
-    """--help of `command`, as option -> its line (help text and default), spaces collapsed: the
-    columns' widths follow each command's longest option."""
+    """--help of `command`, as option -> its lines (help text and default, wrapped lines joined),
+    spaces collapsed: the columns' widths, and so where help wraps, follow each command's options."""
     text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
-    return {
-        m.group(1): " ".join(line.strip("│ ").split())
-        for line in text.splitlines()
-        if (m := re.match(r"│ (--[a-z-]+)", line))
-    }
+    options: dict[str, str] = {}
+    option = None
+    for line in text.splitlines():
+        if m := re.match(r"│ (--[a-z-]+)", line):
+            option = m.group(1)
+            options[option] = " ".join(line.strip("│ ").split())
+        elif option and re.match(r"│\s{2,}\S", line):  # help wrapped onto the next line
+            options[option] += " " + " ".join(line.strip("│ ").split())
+        else:
+            option = None
+    return options
 
 
 def test_record_rollout_serve_and_view_offer_the_same_simulation_options():
@@ -49,6 +55,8 @@ def test_record_rollout_serve_and_view_offer_the_same_simulation_options():
         (["--comfree-stiffness", "stiff"], "--comfree-stiffness takes numbers"),
         (["--comfree-damping", "soft"], "--comfree-damping takes numbers"),
         (["--engine", "physx"], "unknown engine 'physx'"),
+        (["--policy", "nowhere.py"], "policy 'nowhere.py': no file"),
+        (["--policy-hz", "10"], "--policy-hz is set without a policy"),
     ],
 )
 def test_each_option_reaches_the_simulation_of_every_command(command, args, said):

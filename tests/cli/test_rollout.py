@@ -99,3 +99,44 @@ def test_ctrl_c_keeps_whole_shards_and_says_so(tmp_path):
     assert meta["interrupted"] and 3 <= meta["samples"] < meta["samples_planned"]
     assert sum(np.load(out / s["file"])["rgb"].shape[0] for s in meta["shards"]) == meta["samples"]
     assert {p.name for p in out.iterdir()} == {"rollout.json", *(s["file"] for s in meta["shards"])}
+
+
+POLICY = """
+import numpy as np
+
+def push(obs):
+    return np.full((len(obs["qpos"]), 2), 0.25)
+
+def diverges(obs):
+    if obs["time"][0] >= 0.1:
+        raise FloatingPointError("controller diverged")
+    return push(obs)
+"""
+
+
+def test_a_dataset_with_your_policy_in_the_loop(tmp_path):
+    (tmp_path / "mine.py").write_text(POLICY)
+    out = tmp_path / "driven"
+    # fmt: off
+    args = ["rollout", "-m", "pendulum", "--nworld", "2", "--duration", "0.2", "--policy",
+            f"{tmp_path}/mine.py:push", "--policy-hz", "25", "--images", "rgb", "--width", "32",
+            "--height", "24"]
+    # fmt: on
+    proc = run_mjpod(*args, "-o", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    meta = json.loads((out / "rollout.json").read_text())
+    assert meta["ctrl"] == f"policy {tmp_path}/mine.py:push" and meta["ended"] == "completed"
+    assert meta["policy"]["calls"] == 5 and meta["policy"]["hz"] == 25.0  # at 0, 40, ... 160 ms
+    ctrl = np.load(out / meta["shards"][0]["file"])["ctrl"]  # (11, 2, 2): samples every 20 ms
+    np.testing.assert_array_equal(ctrl[0], 0.0)  # the initial state, before the policy acted
+    np.testing.assert_array_equal(ctrl[1:], 0.25)  # its action, held between its calls
+
+    stopped = tmp_path / "stopped"
+    proc = run_mjpod(*args[:8], f"{tmp_path}/mine.py:diverges", "-o", str(stopped))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert "raised FloatingPointError: controller diverged" in said and "ended: policy error" in said
+    assert "Traceback" not in proc.stderr
+    meta = json.loads((stopped / "rollout.json").read_text())
+    assert meta["ended"] == "policy error" and meta["samples"] == 6  # 0 .. 100 ms, before the failing step
+    assert len(np.load(stopped / meta["shards"][0]["file"])["time"]) == 6

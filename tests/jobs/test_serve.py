@@ -75,3 +75,43 @@ def test_wait_holds_the_simulation_and_it_runs_in_real_time():
     assert elapsed >= simulated - 0.05, f"{simulated:.2f} s simulated in {elapsed:.2f} s: not paced"
     wall = float(re.search(r"simulated\) in ([0-9.]+) s", proc.output).group(1))
     assert wall >= 1.5, proc.output
+
+
+SERVE_POLICIES = """
+import numpy as np
+
+def damp(obs):
+    return -0.4 * obs["qvel"]
+
+def diverge(obs):
+    if obs["time"][0] >= 0.2:
+        raise OverflowError("torque request out of range")
+    return damp(obs)
+"""
+
+
+def test_serve_streams_the_policys_run_and_stops_with_its_error(tmp_path):
+    """The viewer sees the policy's simulation (its last state is the same policy run here, bit for bit);
+    a policy that raises ends serve with its message and exit code 1, and the viewer's stream closes."""
+    (tmp_path / "ctl.py").write_text(SERVE_POLICIES)
+    from mjpod.jobs import policy as policies
+
+    for name, code in (("damp", 0), ("diverge", 1)):
+        port = free_port()
+        # fmt: off
+        with Mjpod("serve", "--model", "pendulum", "--policy", f"{tmp_path}/ctl.py:{name}", "--port", str(port),
+                   "--hz", "0", "--duration", "0.5", "--fast", "--wait") as proc:
+            # fmt: on
+            proc.wait_line("waiting for the first viewer")
+            received = [state for _, state in receive_all(port)]
+            assert proc.proc.wait(timeout=60) == code, proc.output
+        assert "policy " in proc.output and f"ctl.py:{name} (function)" in proc.output  # the banner names it
+        if code:
+            said = " ".join(proc.output.split())
+            assert "at step 100 (t = 0.2 s) raised OverflowError: torque request out of range" in said
+            assert received[-1]["time"] == pytest.approx(0.2)
+            continue
+        _, engine = policies.start("pendulum", "mjc", EngineConfig(ctrl="hold"), f"{tmp_path}/ctl.py:damp")
+        with engine:
+            engine.step(250)
+            np.testing.assert_array_equal(received[-1]["qpos"], engine.get_world(0).qpos)

@@ -118,7 +118,13 @@ NworldOpt = Annotated[int, typer.Option(help="worlds simulated together")]
 DeviceOpt = Annotated[
     str | None, typer.Option(help="Warp device: cuda:0, cpu (default: WARP_DEVICE or the best one)")
 ]
-CtrlOpt = Annotated[str, typer.Option(help="controls: zero, noise (as mjwarp-testspeed) or hold")]
+CtrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="controls: zero, noise (as mjwarp-testspeed) or hold (default: noise; with --policy: the "
+        "policy's action alone, and noise adds the noise on top of it)"
+    ),
+]
 SeedOpt = Annotated[int, typer.Option(help="seed of the control noise")]
 NconmaxOpt = Annotated[int | None, typer.Option(help="contacts per world (Warp engines; default: probed)")]
 NjmaxOpt = Annotated[
@@ -132,6 +138,24 @@ DampingOpt = Annotated[
     str | None,
     typer.Option("--comfree-damping", help="comfree damping; a comma list gives world w value w % count"),
 ]
+DeterministicOpt = Annotated[
+    bool,
+    typer.Option(
+        "--deterministic",
+        help="Warp engines: mujoco_warp's deterministic mode, so a CUDA run repeats bit for bit (slower)",
+    ),
+]
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="your controller: module:function, path/file.py:function (or a class), or file.onnx; "
+        "called with every world's qpos, qvel, ctrl, sensordata, time (docs/policy.md)"
+    ),
+]
+PolicyHzOpt = Annotated[
+    float | None,
+    typer.Option(help="policy calls per simulated second, actions held in between (default: every step)"),
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,12 +166,15 @@ class SimulationOptions:
     engine: str = DEFAULT_ENGINE
     nworld: int = EngineConfig.nworld
     device: str | None = None
-    ctrl: str = EngineConfig.ctrl
+    ctrl: str | None = None  # EngineConfig.ctrl, or the policy's action alone (policy.default_ctrl)
     seed: int = EngineConfig.seed
     nconmax: int | None = None
     njmax: int | None = None
     comfree_stiffness: str | None = None
     comfree_damping: str | None = None
+    deterministic: bool = EngineConfig.deterministic
+    policy: str | None = None
+    policy_hz: float | None = None
 
     @classmethod
     def of(cls, given: Mapping[str, Any]) -> SimulationOptions:
@@ -157,6 +184,10 @@ class SimulationOptions:
 
     def engine_config(self) -> EngineConfig:
         """The engine's settings, or a clean exit naming the bad value."""
+        from mjpod.jobs.policy import default_ctrl
+
         fields = dataclasses.asdict(self)
-        del fields["model"], fields["engine"]
+        for name in ("model", "engine", "policy", "policy_hz"):
+            del fields[name]
+        fields["ctrl"] = self.ctrl or default_ctrl(self.policy)
         return engine_config(**fields)

@@ -10,12 +10,15 @@ import typer
 from mjpod.cli.common import (
     CtrlOpt,
     DampingOpt,
+    DeterministicOpt,
     DeviceOpt,
     EngineOpt,
     ModelOpt,
     NconmaxOpt,
     NjmaxOpt,
     NworldOpt,
+    PolicyHzOpt,
+    PolicyOpt,
     SeedOpt,
     SimulationOptions,
     StiffnessOpt,
@@ -38,12 +41,15 @@ def rollout(
     engine: EngineOpt = DEFAULT_ENGINE,
     nworld: NworldOpt = EngineConfig.nworld,
     device: DeviceOpt = None,
-    ctrl: CtrlOpt = EngineConfig.ctrl,
+    ctrl: CtrlOpt = None,
     seed: SeedOpt = EngineConfig.seed,
     nconmax: NconmaxOpt = None,
     njmax: NjmaxOpt = None,
     comfree_stiffness: StiffnessOpt = None,
     comfree_damping: DampingOpt = None,
+    deterministic: DeterministicOpt = EngineConfig.deterministic,
+    policy: PolicyOpt = None,
+    policy_hz: PolicyHzOpt = None,
     duration: Annotated[float, typer.Option(help="simulated seconds")] = RolloutSettings.duration,
     rate: Annotated[float, typer.Option(help="samples per simulated second")] = RolloutSettings.rate,
     sensors: Annotated[bool, typer.Option(help="save sensordata")] = RolloutSettings.sensors,
@@ -69,7 +75,8 @@ def rollout(
         typer.Option("--out", "-o", help="output folder (default: $MJPOD_WORKSPACE/rollouts or ./rollouts)"),
     ] = None,
 ) -> None:
-    """Write a dataset: every world's state, and its camera images, at a fixed rate, in shards."""
+    """Write a dataset: every world's state, and its camera images, at a fixed rate, in shards; with
+    --policy, your controller drives every world (and sees what each sample holds)."""
     from mjpod.jobs import rollout as roll
     from mjpod.jobs.progress import ProgressBar
     from mjpod.jobs.signals import stop_on_signals
@@ -89,6 +96,8 @@ def rollout(
         height=height,
         format=format,
         shard_mb=shard_mb,
+        policy=sim.policy,
+        policy_hz=sim.policy_hz,
     )
     with user_errors():
         planned = roll.plan(settings)  # every refusal before the output folder exists

@@ -13,12 +13,15 @@ import typer
 from mjpod.cli.common import (
     CtrlOpt,
     DampingOpt,
+    DeterministicOpt,
     DeviceOpt,
     EngineOpt,
     ModelOpt,
     NconmaxOpt,
     NjmaxOpt,
     NworldOpt,
+    PolicyHzOpt,
+    PolicyOpt,
     SeedOpt,
     SimulationOptions,
     StiffnessOpt,
@@ -70,12 +73,15 @@ def serve(
     engine: EngineOpt = DEFAULT_ENGINE,
     nworld: NworldOpt = EngineConfig.nworld,
     device: DeviceOpt = None,
-    ctrl: CtrlOpt = EngineConfig.ctrl,
+    ctrl: CtrlOpt = None,
     seed: SeedOpt = EngineConfig.seed,
     nconmax: NconmaxOpt = None,
     njmax: NjmaxOpt = None,
     comfree_stiffness: StiffnessOpt = None,
     comfree_damping: DampingOpt = None,
+    deterministic: DeterministicOpt = EngineConfig.deterministic,
+    policy: PolicyOpt = None,
+    policy_hz: PolicyHzOpt = None,
     world: Annotated[int, typer.Option(help="which world to stream")] = 0,
     host: HostOpt = DEFAULT_HOST,
     port: PortOpt = DEFAULT_PORT,
@@ -103,7 +109,7 @@ def serve(
         opts = job.ServeOptions(
             world=world, host=host, port=port, hz=hz, token=token, web_port=web, web_host=host,
             web_size=frame_size(web_size, "--web-size"), camera=int(camera) if camera.lstrip("-").isdigit() else camera,
-            duration=duration, realtime=not fast, wait=wait,
+            duration=duration, realtime=not fast, wait=wait, policy=sim.policy, policy_hz=sim.policy_hz,
         )  # fmt: skip
 
     def announce(banner: str) -> None:
@@ -139,16 +145,19 @@ def view(
     engine: EngineOpt = DEFAULT_ENGINE,
     nworld: NworldOpt = EngineConfig.nworld,
     device: DeviceOpt = None,
-    ctrl: CtrlOpt = EngineConfig.ctrl,
+    ctrl: CtrlOpt = None,
     seed: SeedOpt = EngineConfig.seed,
     nconmax: NconmaxOpt = None,
     njmax: NjmaxOpt = None,
     comfree_stiffness: StiffnessOpt = None,
     comfree_damping: DampingOpt = None,
+    deterministic: DeterministicOpt = EngineConfig.deterministic,
+    policy: PolicyOpt = None,
+    policy_hz: PolicyHzOpt = None,
     world: Annotated[int, typer.Option(help="--local: which world to show")] = 0,
 ) -> None:
     """Watch a `mjpod serve` stream in MuJoCo's viewer (reconnecting), record it headless, or --local simulate."""
-    from mjpod.jobs import simulation
+    from mjpod.jobs import policy as policies
     from mjpod.jobs.signals import stop_on_signals
     from mjpod.stream import viewer as v
 
@@ -167,7 +176,7 @@ def view(
         config = sim.engine_config()
         try:
             with user_errors():
-                _, running = simulation.start(sim.model, sim.engine, config)
+                _, running = policies.start(sim.model, sim.engine, config, sim.policy, sim.policy_hz)
                 with running:
                     v.view_local(running, world)
         except KeyboardInterrupt:

@@ -6,7 +6,7 @@ import abc
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import mujoco
 import numpy as np
@@ -40,11 +40,17 @@ class EngineConfig:
     nconmax: int | None = None  # contacts per world (Warp engines)
     njmax: int | None = None  # constraint rows per world (Warp engines)
     ctrl: CtrlMode = "noise"  # zero, noise (as mjwarp-testspeed), or hold what set_ctrl gave
+    # ctrl = noise: add the noise on top of what set_ctrl gave (a policy's action), instead of letting
+    # it hover around the keyframe's ctrl; the same Ornstein-Uhlenbeck process, centred on zero
+    noise_on_action: bool = False
     noise_std: float = 0.01  # fraction of each actuator's half range
     noise_rate: float = 0.1  # seconds: time constant of the Ornstein-Uhlenbeck noise
     seed: int = 0
     keyframe: int | None = 0  # reset to this keyframe when the model has one (as mjwarp-testspeed)
     cuda_graph: bool = True  # capture the step in a CUDA graph on CUDA devices
+    # Warp engines: mujoco_warp's deterministic execution (stable contact and constraint order,
+    # order-invariant atomic sums), so a CUDA run repeats bit for bit; slower. The CPU device is always so.
+    deterministic: bool = False
     nthread: int | None = None  # mjc: rollout threads for nworld > 1 (None: all cores)
     # comfree: per-step stiffness and damping; world w uses element w % len (docs/comfree.md)
     comfree_stiffness: tuple[float, ...] = (COMFREE_STIFFNESS,)
@@ -86,6 +92,28 @@ class Engine(abc.ABC):
     def set_ctrl(self, ctrl: np.ndarray) -> None:
         """Set controls: shape (nu,) for every world or (nworld, nu)."""
 
+    def device_arrays(self, sensors: bool = True) -> dict[str, Any]:
+        """Every world's qpos, qvel, ctrl (and sensordata at this state) as (nworld, n) arrays where the
+        engine keeps them, DLPack-ready: a policy on the same device reads them without a copy to the
+        host. The Warp engines hand out device buffers overwritten at the next call; this default (the
+        CPU engine) hands out `observe()`'s host arrays, which are DLPack-ready too."""
+        return self.observe(sensors)
+
+    def set_ctrl_array(self, ctrl: Any) -> None:
+        """`set_ctrl` from any DLPack array (a Warp, PyTorch or JAX array, numpy) of shape (nworld, nu)
+        or (nu,): the Warp engines copy it on their device; this default takes it through the host."""
+        try:
+            host = np.from_dlpack(ctrl)
+        except (AttributeError, BufferError, RuntimeError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"engine {self.name} runs on the CPU and cannot read this array ({err}): return a CPU array"
+            ) from None
+        if host.dtype.kind != "f":
+            raise ValueError(f"ctrl has dtype {host.dtype}: return floating-point controls")
+        if not np.all(np.isfinite(host)):
+            raise ValueError(f"ctrl holds {np.count_nonzero(~np.isfinite(host))} NaN or infinite value(s)")
+        self.set_ctrl(host)
+
     @abc.abstractmethod
     def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
         """Copy world i's state into `mjd` (a new one if None) and run mj_forward, so it can be drawn."""
@@ -94,7 +122,9 @@ class Engine(abc.ABC):
         """Every world's state now as (nworld, n) arrays: qpos, qvel, ctrl, and with `sensors` the
         sensordata computed at this state. What a rollout samples (and a policy would see); this
         default copies one world at a time, the Warp engines copy each array once for all worlds."""
-        mjd = mujoco.MjData(self.mjm)
+        mjd = getattr(self, "_observer", None)
+        if mjd is None:  # one scratch MjData, kept: making one costs more than a small model's step
+            mjd = self._observer = mujoco.MjData(self.mjm)
         out = {name: np.empty((self.nworld, getattr(mjd, name).size)) for name in observed(sensors)}
         for w in range(self.nworld):
             self.get_world(w, mjd)

@@ -42,9 +42,15 @@ class MjcEngine(Engine):
         mujoco.mj_getState(self.mjm, self._init, self._state[0], STATE)
         self._state[1:] = self._state[0]
         self._ctrl = np.tile(self._init.ctrl, (self.nworld, 1))
+        self._action = self._ctrl.copy()  # what set_ctrl gave, under the noise (noise_on_action)
+        self._noise = np.zeros_like(self._ctrl)
+
+    @property
+    def _on_action(self) -> bool:
+        return self.config.ctrl == "noise" and self.config.noise_on_action
 
     def set_ctrl(self, ctrl: np.ndarray) -> None:
-        self._ctrl[:] = self._ctrl_rows(ctrl)
+        (self._action if self._on_action else self._ctrl)[:] = self._ctrl_rows(ctrl)
 
     def _next_ctrl(self) -> np.ndarray:
         """The controls for the next step, per world (noise advances one step)."""
@@ -52,8 +58,13 @@ class MjcEngine(Engine):
             self._ctrl[:] = 0.0
         elif self.config.ctrl == "noise" and self.mjm.nu:
             u = self._rng.random(self._ctrl.shape)
-            self._ctrl[:] = self._decay * self._ctrl + (1.0 - self._decay) * self.ctrl_center
-            self._ctrl += self._scale * self._half * (2.0 * u - 1.0)
+            if self._on_action:  # zero-mean noise on top of the action
+                self._noise *= self._decay
+                self._noise += self._scale * self._half * (2.0 * u - 1.0)
+                self._ctrl[:] = self._action + self._noise
+            else:  # hovering around the keyframe's ctrl, as mjwarp-testspeed
+                self._ctrl[:] = self._decay * self._ctrl + (1.0 - self._decay) * self.ctrl_center
+                self._ctrl += self._scale * self._half * (2.0 * u - 1.0)
             rng = self.mjm.actuator_ctrlrange
             self._ctrl[:] = np.where(self._limited, np.clip(self._ctrl, rng[:, 0], rng[:, 1]), self._ctrl)
         return self._ctrl

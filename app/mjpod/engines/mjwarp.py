@@ -43,6 +43,30 @@ def _ctrl_noise(
 
 
 @wp.kernel
+def _ctrl_noise_on_action(
+    counter: wp.array(dtype=wp.int32),
+    seed: int,
+    decay: float,
+    scale: float,
+    limited: wp.array(dtype=wp.int32),
+    ctrlrange: wp.array2d(dtype=wp.float32),
+    half: wp.array(dtype=wp.float32),
+    action: wp.array2d(dtype=wp.float32),
+    noise: wp.array2d(dtype=wp.float32),
+    ctrl: wp.array2d(dtype=wp.float32),
+):
+    world, act = wp.tid()
+    state = wp.rand_init(seed, (counter[0] * ctrl.shape[0] + world) * ctrl.shape[1] + act)
+    u = wp.randf(state)
+    n = decay * noise[world, act] + scale * half[act] * (2.0 * u - 1.0)
+    noise[world, act] = n
+    c = action[world, act] + n
+    if limited[act] != 0:
+        c = wp.clamp(c, ctrlrange[act, 0], ctrlrange[act, 1])
+    ctrl[world, act] = c
+
+
+@wp.kernel
 def _advance(counter: wp.array(dtype=wp.int32)):
     counter[0] = counter[0] + 1
 
@@ -64,6 +88,13 @@ def array_bytes(structure: object, seen: set[int] | None = None) -> int:
     return total
 
 
+@wp.kernel
+def _count_nonfinite(values: wp.array2d(dtype=wp.float32), count: wp.array(dtype=wp.int32)):
+    world, act = wp.tid()
+    if not wp.isfinite(values[world, act]):
+        wp.atomic_add(count, 0, 1)
+
+
 def _rows(array: wp.array, nworld: int) -> np.ndarray:
     """A (nworld, n) device array on the host; Warp cannot copy out a zero-width one."""
     return array.numpy() if array.shape[-1] else np.zeros((nworld, 0), np.float32)
@@ -82,12 +113,19 @@ class MjWarpEngine(Engine):
         )
         with wp.ScopedDevice(self._device):
             self.m = self._put_model()
+            if config.deterministic:  # mujoco_warp's run-to-run determinism: contacts, rows, atomics
+                self.m.opt.deterministic = mjw.DeterminismType.ALL
             self.d = mjw.put_data(mjm, self._init, nworld=self.nworld, nconmax=self.nconmax, njmax=self.njmax)
             self._counter = wp.zeros(1, dtype=wp.int32)
             self._limited = wp.array(mjm.actuator_ctrllimited.astype(np.int32), dtype=wp.int32)
             self._ctrlrange = wp.array(mjm.actuator_ctrlrange.astype(np.float32), dtype=wp.float32)
             self._half = wp.array(ctrl_half_range(mjm).astype(np.float32), dtype=wp.float32)
             self._center = wp.array(self.ctrl_center.astype(np.float32), dtype=wp.float32)
+            # noise_on_action: what set_ctrl gave, and the noise added on top of it
+            self._action = wp.clone(self.d.ctrl) if self._on_action else None
+            self._noise = wp.zeros_like(self.d.ctrl) if self._on_action else None
+            self._nonfinite = wp.zeros(1, dtype=wp.int32)
+        self._observed: dict[str, wp.array] = {}  # device_arrays' buffers
         self._decay, self._scale = noise_coefficients(self.timestep, config.noise_std, config.noise_rate)
 
     def _put_model(self) -> mjw.Model:
@@ -113,25 +151,27 @@ class MjWarpEngine(Engine):
     def uses_cuda_graph(self) -> bool:
         return self._device.is_cuda and self.config.cuda_graph
 
+    @property
+    def _on_action(self) -> bool:
+        return self.config.ctrl == "noise" and self.config.noise_on_action
+
     def _one_step(self) -> None:
         if self.config.ctrl == "zero":
             self.d.ctrl.zero_()
         elif self.config.ctrl == "noise" and self.mjm.nu:
-            wp.launch(
-                _ctrl_noise,
-                dim=(self.nworld, self.mjm.nu),
-                inputs=[
-                    self._counter,
-                    self.config.seed,
-                    self._decay,
-                    self._scale,
-                    self._limited,
-                    self._ctrlrange,
-                    self._half,
-                    self._center,
-                ],
-                outputs=[self.d.ctrl],
-            )
+            shared = [
+                self._counter,
+                self.config.seed,
+                self._decay,
+                self._scale,
+                self._limited,
+                self._ctrlrange,
+            ]
+            if self._on_action:  # zero-mean noise on top of the action
+                kernel, inputs = _ctrl_noise_on_action, [*shared, self._half, self._action, self._noise]
+            else:  # hovering around the keyframe's ctrl, as mjwarp-testspeed
+                kernel, inputs = _ctrl_noise, [*shared, self._half, self._center]
+            wp.launch(kernel, dim=(self.nworld, self.mjm.nu), inputs=inputs, outputs=[self.d.ctrl])
             wp.launch(_advance, dim=1, inputs=[self._counter])
         self._physics_step()
 
@@ -154,12 +194,55 @@ class MjWarpEngine(Engine):
             self.forward()
         return {name: _rows(getattr(self.d, name), self.nworld) for name in observed(sensors)}
 
+    def device_arrays(self, sensors: bool = True) -> dict[str, wp.array]:
+        """Every world's state copied into buffers on this device (sensors computed there): DLPack-ready
+        for a policy on the same device, never through the host, and safe to modify."""
+        if sensors and self.mjm.nsensordata:
+            self.forward()
+        with wp.ScopedDevice(self._device):
+            for name in observed(sensors):
+                source = getattr(self.d, name)
+                if name not in self._observed:
+                    self._observed[name] = wp.empty_like(source) if source.shape[-1] else source
+                if source.shape[-1]:  # (Warp cannot copy a zero-width array; it holds nothing anyway)
+                    wp.copy(self._observed[name], source)
+        return {name: self._observed[name] for name in observed(sensors)}
+
+    def set_ctrl_array(self, ctrl: object) -> None:
+        """Controls from a DLPack array on this device, float32, (nworld, nu) (or (nu,) for one world):
+        copied on the device. A ValueError says what does not fit, or how many values are not finite."""
+        try:
+            rows = wp.from_dlpack(ctrl)
+        except (AttributeError, BufferError, RuntimeError, TypeError, ValueError) as err:
+            raise ValueError(f"ctrl is not a DLPack array Warp can read ({err})") from None
+        if rows.device != self._device:
+            raise ValueError(
+                f"ctrl is on {rows.device.alias}, and the engine runs on {self.device}: move it there"
+            )
+        if rows.dtype != wp.float32:
+            raise ValueError(f"ctrl has dtype {wp.types.type_repr(rows.dtype)}: return float32 controls")
+        nu = self.mjm.nu
+        if rows.shape == (nu,) and self.nworld == 1:
+            rows = rows.reshape((1, nu)) if rows.is_contiguous else wp.clone(rows).reshape((1, nu))
+        if rows.shape != (self.nworld, nu):
+            raise ValueError(f"ctrl has shape {rows.shape}; expected ({self.nworld}, {nu})")
+        if not nu:
+            return
+        with wp.ScopedDevice(self._device):
+            self._nonfinite.zero_()
+            wp.launch(_count_nonfinite, dim=rows.shape, inputs=[rows, self._nonfinite])
+            bad = int(self._nonfinite.numpy()[0])
+            if bad:
+                raise ValueError(f"ctrl holds {bad} NaN or infinite value(s)")
+            wp.copy(self._action if self._on_action else self.d.ctrl, rows)
+
     def sync(self) -> None:
         wp.synchronize_device(self._device)
 
     def set_ctrl(self, ctrl: np.ndarray) -> None:
         rows = self._ctrl_rows(ctrl).astype(np.float32)
-        wp.copy(self.d.ctrl, wp.array(np.ascontiguousarray(rows), dtype=wp.float32, device=self._device))
+        target = self._action if self._on_action else self.d.ctrl
+        wp.copy(target, wp.array(np.ascontiguousarray(rows), dtype=wp.float32, device=self._device))
 
     def reset(self) -> None:
         with wp.ScopedDevice(self._device):
@@ -169,6 +252,9 @@ class MjWarpEngine(Engine):
             else:
                 mjw.reset_data(self.m, self.d)
             self._counter.zero_()
+            if self._on_action and self.mjm.nu:
+                wp.copy(self._action, self.d.ctrl)
+                self._noise.zero_()
 
     def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
         if not 0 <= i < self.nworld:

@@ -22,6 +22,7 @@ import mujoco
 from mjpod import __version__, files, models, render, video
 from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
+from mjpod.jobs import policy as policies
 from mjpod.jobs import simulation
 from mjpod.jobs.replay import ControlReplay
 from mjpod.jobs.simulation import check_frames, gpu_used, make_engine, steps_before_frame
@@ -45,6 +46,10 @@ class RecordSettings:
     fps: float = 30.0
     duration: float = 5.0  # seconds of video (= seconds of simulation)
     replay: Path | None = None  # controls file; overrides the engine's ctrl mode
+    # a policy spec (docs/policy.md): module:function, file.py:function or file.onnx; with it,
+    # engine_config.ctrl = hold plays its action alone, noise adds the engine's noise on top
+    policy: str | None = None
+    policy_hz: float | None = None  # policy calls per simulated second (None: every physics step)
     out: Path | None = None  # default: default_output(...)
     encoder: str = "auto"
 
@@ -96,6 +101,9 @@ class Recording:
     ctrl: str
     interrupted: bool
     overflow: str | None
+    ended: str = "completed"  # or "stopped" (Ctrl-C, docker stop) or "policy error"
+    error: str | None = None  # what ended it, when a policy did
+    policy: dict | None = None  # the policy that drove it: spec, file, SHA-256, rate, calls
     comfree_gains: list[list[float]] | None = None  # comfree: [stiffness, damping] of each shown world
     gpu: dict | None = None  # the GPU it ran on: index, name, UUID, PCI bus id (nvidia-smi's); None: CPU
     egl_device: dict | None = None  # GL on EGL: the device that drew (index, its CUDA id) and why that one
@@ -148,6 +156,8 @@ def check(settings: RecordSettings) -> None:
     if not settings.worlds:
         raise SettingError("choose at least one world to show")
     check_frame(len(settings.worlds), settings.width, settings.height, settings.cols)
+    if settings.replay is not None and settings.policy is not None:
+        raise SettingError("--replay and --policy both set the controls: choose one")
     bad = [w for w in settings.worlds if not 0 <= w < settings.engine_config.nworld]
     if bad:
         raise SettingError(
@@ -180,12 +190,12 @@ def record(
     check(settings)
     loaded, mjm, cam, camera_text = prepare(settings)
     replay = ControlReplay.load(settings.replay, mjm.nu, mjm.opt.timestep) if settings.replay else None
+    policy, config = policies.prepare(settings.policy, settings.policy_hz, mjm, settings.engine_config)
     encoder = video.choose_encoder(settings.encoder)
     frame_w, frame_h = settings.frame_size()
     out = video.check_output(  # last of the checks: it creates the output folder
         settings.out or default_output(loaded.name, settings.engine), frame_w, frame_h, settings.fps
     )
-    config = settings.engine_config
     if replay is not None:
         config = dataclasses.replace(config, ctrl="hold")
     stop = stop or threading.Event()
@@ -199,13 +209,15 @@ def record(
         renderer = render.make(
             settings.renderer, engine, cam, settings.height, settings.width, settings.worlds
         )
+        driven = policies.drive(engine, policy, settings.policy_hz)
         if on_start:
             on_start(
                 f"recording {loaded.name} with {settings.engine} on {engine.device}, {settings.frames} frames "
                 f"{frame_w}x{frame_h} at {settings.fps:g} fps, camera {camera_text}, renderer: {renderer.description}, "
-                f"encoder: {encoder.name} ({encoder.reason}) -> {out}"
+                f"encoder: {encoder.name} ({encoder.reason}){_policy_text(policy, config)} -> {out}"
             )
         steps = 0
+        failure: policies.PolicyFailed | None = None
         start = time.perf_counter()
         try:
             with video.VideoWriter(out, frame_w, frame_h, settings.fps, encoder) as writer:
@@ -213,7 +225,11 @@ def record(
                     if stop.is_set():
                         break
                     n = steps_before_frame(k, settings.fps, timestep)
-                    _advance(engine, n, replay, steps)
+                    try:
+                        _advance(driven, n, replay, steps)
+                    except policies.PolicyFailed as err:  # keep what was recorded, say why it ended
+                        failure, steps = err, err.step
+                        break
                     steps += n
                     writer.write(grid.tile(renderer.render(), settings.cols))
                     if on_frame:
@@ -254,9 +270,12 @@ def record(
         frames_per_second=writer.frames / wall if wall > 0 else 0.0,
         encoder=encoder.name,
         encoder_reason=encoder.reason,
-        ctrl=f"replay {settings.replay}" if replay is not None else config.ctrl,
+        ctrl=_ctrl_text(settings, config),
         interrupted=writer.frames < settings.frames,
         overflow=overflow,
+        ended="policy error" if failure else "stopped" if writer.frames < settings.frames else "completed",
+        error=str(failure) if failure else None,
+        policy=driven.record() if isinstance(driven, policies.Controlled) else None,
         comfree_gains=comfree_gains,
         gpu=gpu,
         egl_device=egl.report() if settings.renderer == "gl" else None,
@@ -266,7 +285,28 @@ def record(
     except video.VideoError:
         out.unlink()  # a recording without its sidecar is a failed one: leave no file
         raise
+    if failure is not None:
+        sidecar = result.sidecar_path().name
+        raise failure.kept(
+            f"the {writer.frames} frame(s) before it in {out} (its sidecar {sidecar} says ended: policy error)"
+        )
     return result
+
+
+def _ctrl_text(settings: RecordSettings, config: EngineConfig) -> str:
+    """The controls, for the sidecar: the engine's mode, the replayed file, or the policy."""
+    if settings.replay is not None:
+        return f"replay {settings.replay}"
+    if settings.policy is not None:
+        return f"policy {settings.policy}" + (" + noise" if config.ctrl == "noise" else "")
+    return config.ctrl
+
+
+def _policy_text(policy: policies.Policy | None, config: EngineConfig) -> str:
+    if policy is None:
+        return ""
+    noise = " + noise" if config.ctrl == "noise" else ""
+    return f", policy {policy.name} ({policy.about}){noise}"
 
 
 def _advance(engine, n: int, replay: ControlReplay | None, done: int) -> None:

@@ -22,6 +22,11 @@ while the rollout goes on) hold consecutive samples:
 render/images.py states the image conventions. `rollout.json` beside the shards says the rest: model,
 engine, timestep, rate, names of joints, actuators, sensors and cameras, comfree gains per world, and
 each shard's first sample and count.
+
+With a policy (`--policy`, jobs/policy) the controls come from it: it is handed the same observation
+a sample holds (the engine's `observe`, and with images the renderer's images and camera poses, drawn
+once for both when it acts at a sample's state); a policy error ends the rollout with the samples
+before it in whole shards and `ended: policy error` in rollout.json.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from mjpod import __version__, files, models, render
 from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.host import sysinfo
+from mjpod.jobs import policy as policies
 from mjpod.jobs import simulation
 from mjpod.jobs.shards import FORMATS, Layout, ShardWriter, file_overhead, host_bytes, sample_bytes
 from mjpod.jobs.simulation import check_frames, gpu_used, make_engine, steps_before_frame
@@ -70,6 +76,8 @@ class RolloutSettings:
     height: int = 240
     format: str = "npz"
     shard_mb: float = 256.0
+    policy: str | None = None  # as RecordSettings.policy: the controller in the loop
+    policy_hz: float | None = None
 
     @property
     def samples(self) -> int:
@@ -152,11 +160,14 @@ class Plan:
     spec: ImageSpec | None
     shapes: Shapes
     per_shard: int
+    policy: policies.Policy | None = None  # loaded and checked against mjm
+    engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)  # as the policy drives
 
 
 def plan(settings: RolloutSettings) -> Plan:
-    """Load the model, resolve the cameras and size the shards; refuses (before any engine starts) a
-    camera the model lacks and images that do not fit in the device's or the host's memory."""
+    """Load the model, resolve the cameras, size the shards and load the policy; refuses (before any
+    engine starts) a camera the model lacks, images that do not fit in the device's or the host's
+    memory, and a policy that cannot run this model."""
     check(settings)
     loaded = models.load(settings.model)
     mjm, spec = loaded.model, None
@@ -176,7 +187,8 @@ def plan(settings: RolloutSettings) -> Plan:
     host = host_bytes(settings.format, per_shard, per_sample) + (drawn if free is None else 0)
     _fits(settings, spec, "the host", host, sysinfo.available_memory())
     check_shard(shapes, settings.shard_mb, settings.format)
-    return Plan(loaded, mjm, spec, shapes, per_shard)
+    policy, config = policies.prepare(settings.policy, settings.policy_hz, mjm, settings.engine_config)
+    return Plan(loaded, mjm, spec, shapes, per_shard, policy, config)
 
 
 def sample_shapes(mjm: mujoco.MjModel, nworld: int, sensors: bool, spec: ImageSpec | None) -> Shapes:
@@ -241,7 +253,8 @@ def rollout(
     """Simulate and write the shards and rollout.json into `folder` (which must exist).
 
     Every setting is checked first (`plan`, unless its result is given); a stop request ends the rollout
-    after the current sample with whole shards and a rollout.json saying so.
+    after the current sample with whole shards and a rollout.json saying so, and so does a policy error
+    (then raised as a PolicyFailed that says what was kept).
     """
     start = time.perf_counter()
     planned = planned or plan(settings)
@@ -254,13 +267,15 @@ def rollout(
             {"intrinsics": _intrinsics(planned.mjm, planned.spec)},
         )
     mjm = planned.mjm
-    with make_engine(planned.loaded.name, mjm, settings.engine, settings.engine_config) as engine:
+    with make_engine(planned.loaded.name, mjm, settings.engine, planned.engine_config) as engine:
         renderer = (
             None if planned.spec is None else render.make_images(settings.renderer, engine, planned.spec)
         )
+        driven = policies.drive(engine, planned.policy, settings.policy_hz)
+        images = _images_for(driven, renderer)
         try:
             with ShardWriter(folder, settings.format, planned.shapes, planned.per_shard, layout) as shards:
-                taken, steps, warm_start = sample_loop(engine, renderer, shards, settings, stop, on_sample)
+                ran = sample_loop(driven, images, shards, settings, stop, on_sample)
                 written = shards.close()
         finally:
             if renderer is not None:
@@ -268,49 +283,99 @@ def rollout(
         gains = [engine.gains(w) for w in range(engine.nworld)]
         device = engine.device
         description = renderer.description if renderer is not None else None
+        policy = driven.record() if isinstance(driven, policies.Controlled) else None
         gpu = gpu_used(egl.gpu_of(engine))
     end = time.perf_counter()
-    meta = _meta(settings, planned, device, description, taken, steps, written, gains, layout)
+    meta = _meta(settings, planned, device, description, ran, written, gains, layout, policy)
     meta |= {"gpu": gpu, "egl_device": egl.report() if renderer is not None else None}  # where it ran, drew
     files.write_text(folder / META, json.dumps(meta, indent=2) + "\n")
     names = [s["file"] for s in written]
+    if ran.failure is not None:
+        raise ran.failure.kept(
+            f"the {ran.taken} sample(s) before it in {len(names)} shard(s) in {folder} ({META} says ended: "
+            "policy error)"
+        )
     size = sum((folder / f).stat().st_size for f in names)
-    warm = end - warm_start if warm_start is not None else 0.0
-    return RolloutResult(taken, steps, names, size, end - start, warm, taken < settings.samples)
+    warm = end - ran.warm_start if ran.warm_start is not None else 0.0
+    return RolloutResult(ran.taken, ran.steps, names, size, end - start, warm, ran.taken < settings.samples)
+
+
+@dataclasses.dataclass
+class Ran:
+    """What the sample loop did: samples taken, physics steps, when the first sample was in (what
+    follows ran with compiled kernels), and the policy error that ended it, if one did."""
+
+    taken: int = 0
+    steps: int = 0
+    warm_start: float | None = None
+    failure: policies.PolicyFailed | None = None
+
+
+Images = Callable[[dict[str, np.ndarray]], None]  # every world's images, into a sample's arrays
+
+
+def _images_for(driven: Engine, renderer: render.ImageRenderer | None) -> Images | None:
+    """How a sample gets its images: drawn straight into it, or, with a policy in the loop, drawn at
+    most once per state into arrays the policy is handed too (`obs`: rgb, depth, segmentation,
+    cam_xpos, cam_xmat as the shards hold them, drawn for it when it reads one) and copied into the
+    sample."""
+    if renderer is None:
+        return None
+    if not isinstance(driven, policies.Controlled):
+        return renderer.render_into
+    drawn = {
+        name: np.empty(shape, dtype) for name, (shape, dtype) in renderer.spec.arrays(driven.nworld).items()
+    }
+
+    def draw() -> dict[str, np.ndarray]:
+        renderer.render_into(drawn)
+        return drawn
+
+    shared = driven.observe_also(drawn, draw)
+
+    def into(row: dict[str, np.ndarray]) -> None:
+        for name, value in shared().items():
+            row[name][...] = value
+
+    return into
 
 
 def sample_loop(
     engine: Engine,
-    renderer: render.ImageRenderer | None,
+    images: Images | None,
     shards: ShardWriter,
     settings: RolloutSettings,
     stop: threading.Event,
     on_sample: Callable[[int, int], None] | None = None,
-) -> tuple[int, int, float | None]:
-    """The rollout itself: step every world to each sample's time, then take the sample (state from the
-    engine, images from the renderer, straight into the shard's rows). A control source (a policy)
-    plugs in here, between taking a sample and stepping on. Returns the samples taken, the physics
-    steps, and when the first sample was in (what follows it ran with compiled kernels)."""
-    steps, warm_start, total = 0, None, settings.samples
+) -> Ran:
+    """The rollout itself: step every world to each sample's time (a Controlled engine asking its
+    policy on the way), then take the sample (state from the engine, images from the renderer, into
+    the shard's rows). Stops early at a stop request, or at a policy error with the samples before it."""
+    ran, total = Ran(), settings.samples
     for k in range(total):
         if stop.is_set():
-            return k, steps, warm_start
+            return ran
         n = steps_before_frame(k, settings.rate, engine.timestep)
-        if n:
-            engine.step(n)
-        steps += n
+        try:
+            if n:
+                engine.step(n)
+        except policies.PolicyFailed as err:  # the samples before it stay, in whole shards
+            ran.steps, ran.failure = err.step, err
+            return ran
+        ran.steps += n
         row = shards.slot()
-        row["time"][...] = steps * engine.timestep
+        row["time"][...] = ran.steps * engine.timestep
         for name, value in engine.observe(settings.sensors).items():
             row[name][...] = value
-        if renderer is not None:
-            renderer.render_into(row)
+        if images is not None:
+            images(row)
         shards.commit()
-        if warm_start is None:
-            warm_start = time.perf_counter()
+        ran.taken = k + 1
+        if ran.warm_start is None:
+            ran.warm_start = time.perf_counter()
         if on_sample:
             on_sample(k + 1, total)
-    return total, steps, warm_start
+    return ran
 
 
 def _intrinsics(mjm: mujoco.MjModel, spec: ImageSpec) -> np.ndarray:
@@ -324,8 +389,9 @@ def _names(mjm: mujoco.MjModel, obj: mujoco.mjtObj, count: int) -> list[str]:
     ]
 
 
-def _meta(settings, planned, device, description, taken, steps, written, gains, layout) -> dict:
-    mjm, spec = planned.mjm, planned.spec
+def _meta(settings, planned, device, description, ran, written, gains, layout, policy) -> dict:
+    mjm, spec, taken = planned.mjm, planned.spec, ran.taken
+    ctrl = planned.engine_config.ctrl
     meta = {
         "format": FORMAT,
         "mjpod_version": __version__,
@@ -334,7 +400,9 @@ def _meta(settings, planned, device, description, taken, steps, written, gains, 
         "engine": settings.engine,
         "device": device,
         "nworld": settings.engine_config.nworld,
-        "ctrl": settings.engine_config.ctrl,
+        "ctrl": ctrl
+        if policy is None
+        else f"policy {settings.policy}" + (" + noise" if ctrl == "noise" else ""),
         "seed": settings.engine_config.seed,
         "timestep": float(mjm.opt.timestep),
         "rate": settings.rate,
@@ -342,7 +410,10 @@ def _meta(settings, planned, device, description, taken, steps, written, gains, 
         "samples": taken,
         "samples_planned": settings.samples,
         "interrupted": taken < settings.samples,
-        "steps": steps,
+        "ended": "policy error" if ran.failure else "stopped" if taken < settings.samples else "completed",
+        "error": str(ran.failure) if ran.failure else None,
+        "policy": policy,
+        "steps": ran.steps,
         "shard_format": settings.format,
         "arrays": {
             k: {"shape": ["T", *s], "dtype": np.dtype(d).name} for k, (s, d) in planned.shapes.items()

@@ -17,7 +17,7 @@ import mujoco
 
 from mjpod.engines import Engine, EngineConfig
 from mjpod.errors import MjpodError, SettingError
-from mjpod.jobs import simulation
+from mjpod.jobs import policy as policies
 from mjpod.models import LoadedModel
 from mjpod.render import egl
 from mjpod.stream import simloop
@@ -41,6 +41,8 @@ class ServeOptions:
     duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
     realtime: bool = True
     wait: bool = False  # hold the simulation until the first TCP client (as a seed script's start())
+    policy: str | None = None  # the controller in the loop (docs/policy.md), from a local file
+    policy_hz: float | None = None  # its calls per simulated second (None: every physics step)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.duration) and self.duration >= 0):
@@ -59,8 +61,9 @@ def run(
     stop: threading.Event,
     on_start: Callable[[str], None] | None = None,
 ) -> simloop.RunStats:
-    """Start `engine` on the model `spec` and serve it; `on_start` hears the banner once it runs."""
-    lm, sim = simulation.start(spec, engine, config)
+    """Start `engine` on the model `spec` (driven by the policy, when one is given) and serve it;
+    `on_start` hears the banner once it runs. A failing policy ends it with PolicyFailed."""
+    lm, sim = policies.start(spec, engine, config, opts.policy, opts.policy_hz)
     egl.bind(egl.gpu_of(sim))  # the browser view's GL draws on the GPU the engine runs on
     with sim:
         if on_start:
@@ -75,6 +78,7 @@ def banner(lm: LoadedModel, engine: Engine, opts: ServeOptions) -> str:
     return (
         f"mjpod serve: {lm.name} on {engine.name} ({engine.nworld} world(s), {engine.device}), streaming world {opts.world}"
         + ("; comfree stiffness {:g}, damping {:g}".format(*gains) if gains else "")
+        + (f"; policy {engine.policy.name} ({engine.policy.about})" if isinstance(engine, policies.Controlled) else "")
         + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then mjpod view --port {port})" if port > 0 else "")
         + (f"; browser http://{opts.web_host}:{web}/" if web > 0 else "")
     )  # fmt: skip

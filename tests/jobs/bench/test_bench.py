@@ -1,15 +1,18 @@
 """`mjpod bench` end to end (quick): the JSON has every field, positive figures and the real GL renderer."""
 
+import importlib.util
 import json
 
 import pytest
 
+from mjpod.jobs.bench import policy as bench_policy
 from mjpod.jobs.bench.sections import SECTIONS
 from mjpod.jobs.bench.types import BenchConfig, nworld_sweep
 from mjpod.render.gl import gl_info
 from tests import nvidia_smi
 from tests.cli_runner import run_mjpod
 
+HAS_TORCH = importlib.util.find_spec("torch") is not None
 ROW_FIELDS = {"section", "model", "value", "unit", "count", "seconds"}
 
 
@@ -53,6 +56,12 @@ def test_json_has_every_field_and_positive_figures(bench_run, panda_available):
     assert not any("overflow" in w for w in data["warnings"])
     renders = {(r["model"], r["width"], r["height"]) for r in rows if r["section"] == "render"}
     assert renders == {(m, w, h) for m in ("box_drop", "pendulum") for w, h in ((320, 240), (640, 480))}
+    policy = {
+        (r["engine"], r["nworld"], r["note"].partition(":")[0]) for r in rows if r["section"] == "policy"
+    }
+    variants = ["none", "trivial", "onnx-mlp"] + (["torch-mlp dlpack"] if HAS_TORCH else [])
+    assert policy == {(e, n, v) for e in engines for n in (1, 2) for v in variants}  # on pendulum: it acts
+    assert {r["model"] for r in rows if r["section"] == "policy"} == {"pendulum"}
     seeds = [r for r in rows if r["section"] == "seed"]
     if panda_available:
         assert seeds[0]["model"] == "franka_emika_panda/mjx_scene" and seeds[0]["unit"] == "frames/s"
@@ -170,11 +179,18 @@ def test_the_default_nworld_sweep_suits_each_engine_and_device():
     assert nworld_sweep(config, "mjc", "cuda:0") == (1, 8, 32)  # MuJoCo C runs on the CPU
     assert nworld_sweep(BenchConfig.quick_run(), "mjwarp", "cuda:0") == (1, 4)
     assert nworld_sweep(BenchConfig(nworld=(3, 5)), "mjwarp", "cuda:0") == (3, 5)
+    assert bench_policy._nworlds(config, "mjwarp", "cuda:0") == (1, 8, 32, 1024, 8192)  # the issue's sizes
+    assert (
+        bench_policy._nworlds(config, "mjc", "cuda:0")
+        == bench_policy._nworlds(config, "comfree", "cpu")
+        == (1, 8, 32)
+    )
 
 
 def test_each_section_is_measured_by_the_run_of_the_module_of_its_name():
     assert list(SECTIONS) == [
-        "seed", "render", "memory", "physics", "contact", "stream", "encode", "record", "batch", "rollout",
+        "seed", "render", "memory", "physics", "contact", "policy", "stream", "encode", "record", "batch",
+        "rollout",
     ]  # fmt: skip
     for name, section in SECTIONS.items():
         assert (section.__module__, section.__name__) == (f"mjpod.jobs.bench.{name}", "run")

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from mjpod.errors import SettingError
-from mjpod.jobs.bench import batch, contact, encode, memory, physics, record, render, rollout, seed, stream
+from mjpod.jobs.bench import (
+    batch,
+    contact,
+    encode,
+    memory,
+    physics,
+    policy,
+    record,
+    render,
+    rollout,
+    seed,
+    stream,
+)
 from mjpod.jobs.bench.types import BenchConfig, Section
 
 # name -> the function that measures it and appends its rows to the result; the order is the run order
 SECTIONS: dict[str, Section] = {
     module.__name__.rpartition(".")[2]: module.run
-    for module in (seed, render, memory, physics, contact, stream, encode, record, batch, rollout)
+    for module in (seed, render, memory, physics, contact, policy, stream, encode, record, batch, rollout)
 }
 
 

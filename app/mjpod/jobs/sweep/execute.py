@@ -39,6 +39,7 @@ def engine_config(params: dict[str, Any], device: str, cpus: float) -> EngineCon
         nconmax=params.get("nconmax"),
         njmax=params.get("njmax"),
         nthread=max(1, int(cpus)),  # mjc's rollout threads stay within the cores the job asked for
+        deterministic=params.get("deterministic", False),
         comfree_stiffness=(params.get("comfree_stiffness", COMFREE_STIFFNESS),),
         comfree_damping=(params.get("comfree_damping", COMFREE_DAMPING),),
     )
@@ -60,6 +61,7 @@ def _record(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outco
         fps=params["fps"],
         duration=params["duration"],
         out=folder / "video.mp4",
+        **_policy(params),
     )
     result = record.record(settings)
     figures = {
@@ -90,6 +92,7 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
         height=params["height"],
         format=params["format"],
         shard_mb=params["shard_mb"],
+        **_policy(params),
     )
     result = rollout.rollout(settings, folder)
     figures = {
@@ -102,6 +105,23 @@ def _rollout(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outc
     if settings.images:
         figures["world_samples_per_s"] = round(result.samples * config.nworld / result.wall_seconds, 1)
     return figures, [rollout.META, *result.shards]
+
+
+def _policy(params: dict[str, Any]) -> dict[str, Any]:
+    """The job's policy settings, once its file is checked to be the one the sweep was planned with
+    (a node that sees another file, or a file edited since, fails the job saying so)."""
+    if "policy" not in params:
+        return {}
+    from mjpod.jobs import policy as policies
+
+    source = policies.resolve(params["policy"])
+    if source.sha256 != (params.get("policy_sha256") or None):
+        raise policies.PolicyError(
+            f"policy {params['policy']!r} on this node is not the file the sweep was planned with "
+            f"(SHA-256 {source.sha256}, planned {params.get('policy_sha256')}): put the same file on every "
+            "node's shared folder, and re-run the sweep after editing a policy"
+        )
+    return {"policy": params["policy"], "policy_hz": params.get("policy_hz")}
 
 
 def _bench(params: dict[str, Any], config: EngineConfig, folder: Path) -> Outcome:

@@ -15,8 +15,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import mujoco
+
 from mjpod import files, models
+from mjpod.engines import EngineConfig
 from mjpod.errors import MjpodError
+from mjpod.jobs import policy as policies
 from mjpod.jobs import record, rollout, simulation
 from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS, SCENE_KINDS, TIMEOUT_S
 from mjpod.jobs.sweep.spec import Spec, SpecError
@@ -72,12 +76,17 @@ def expand(spec: Spec) -> list[Job]:
     cpus = spec.resources.get("cpus", RESOURCE_KEYS["cpus"].default)
     gpus = spec.resources.get("gpus", RESOURCE_KEYS["gpus"].default)
     loaded: dict[str, models.LoadedModel] = {}
+    checked: dict[tuple, dict[str, str]] = {}
     jobs: dict[str, Job] = {}
     for combo in combos:
         given = {**spec.settings, **combo}
         params = _params(given)
         params["model"] = _model(params["model"], spec, loaded)
         _check_job(params, loaded[params["model"]], spec)
+        if "policy" in params:
+            params.update(_policy(params, loaded[params["model"]].model, spec, checked))
+        elif "policy_hz" in params:
+            raise SpecError(f"{spec.source}: policy_hz is set but no policy: give policy too, or remove it")
         timeout = given.get("timeout_s") or TIMEOUT_S[params["kind"]]
         job = Job(job_id(params), params, cpus, gpus, timeout)
         earlier = jobs.setdefault(job.id, job)
@@ -100,6 +109,8 @@ def _params(given: dict[str, Any]) -> dict[str, Any]:
         if key.engines is not None and engine is not None and engine not in key.engines:
             continue
         value = given.get(name, key.default)
+        if name == "ctrl" and "ctrl" not in given:
+            value = policies.default_ctrl(given.get("policy"))
         if value is not None:
             params[name] = value
     return params
@@ -170,3 +181,29 @@ def _check_job(params: dict[str, Any], model: models.LoadedModel, spec: Spec) ->
             rollout.check_shard(shapes, params["shard_mb"], params["format"])
     except MjpodError as err:
         raise SpecError(f"{where}: {err}") from None
+
+
+def _policy(
+    params: dict[str, Any], mjm: mujoco.MjModel, spec: Spec, checked: dict[tuple, dict[str, str]]
+) -> dict[str, str]:
+    """The job's policy as workers load it (paths made absolute) with its file's SHA-256, so editing
+    the file makes new jobs; loaded once per model and nworld to check it fits (an ONNX model's
+    inputs and outputs, a Python policy's import and signature) before any job starts."""
+    given, model, nworld = params["policy"], params["model"], params["nworld"]
+    key = (given, model, nworld, params.get("policy_hz"), params["ctrl"])
+    if key not in checked:
+        try:
+            source = policies.resolve(given, spec.folder)
+            policies.prepare(
+                given, params.get("policy_hz"), mjm, EngineConfig(nworld, ctrl=params["ctrl"]), spec.folder
+            )
+        except policies.PolicyError as err:
+            raise SpecError(
+                f"{spec.source}: policy {files.short(given)} with model {files.short(model)}: {err}"
+            ) from None
+        if source.kind == "onnx" or source.module is None:
+            name = str(source.path) + (f":{source.attribute}" if source.kind == "python" else "")
+        else:
+            name = source.spec
+        checked[key] = {"policy": name, "policy_sha256": source.sha256 or ""}
+    return checked[key]

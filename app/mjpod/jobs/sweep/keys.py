@@ -109,7 +109,14 @@ KEYS: dict[str, Key] = {
     "engine": Key(str, DEFAULT_ENGINE, SIMULATING, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
     "nworld": Key(int, EngineConfig.nworld, SIMULATING, True, "worlds simulated together in one job", _at_least_one),
     "seed": Key(int, EngineConfig.seed, ALL, True, "seed of the control noise (probe: tells copies apart)", _seed),
-    "ctrl": Key(str, EngineConfig.ctrl, SIMULATING, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
+    "ctrl": Key(
+        str, EngineConfig.ctrl, SIMULATING, True,
+        "controls: zero, noise or hold (with a policy: hold, its action alone, unless given)", _one_of(*CTRL_MODES),
+    ),
+    "deterministic": Key(
+        bool, EngineConfig.deterministic, SIMULATING, True,
+        "mujoco_warp's deterministic mode: CUDA runs repeat bit for bit (slower)", engines=WARP_ENGINES,
+    ),
     "device": Key(
         str, "auto", ALL, True,
         "cpu, cuda, or auto (cuda when the cluster has GPUs); Warp engines and probes",
@@ -137,6 +144,11 @@ KEYS: dict[str, Key] = {
     "width": Key(int, 320, SCENE_KINDS, True, "image width of one world", _even_size),
     "height": Key(int, 240, SCENE_KINDS, True, "image height of one world", _even_size),
     "camera": Key(str, None, frozenset({"record"}), True, "model camera name or id, or free (default: the first camera)"),
+    "policy": Key(
+        str, None, SCENE_KINDS, True,
+        "your controller: module:function, file.py:function or file.onnx (paths relative to the spec)",
+    ),
+    "policy_hz": Key(float, None, SCENE_KINDS, True, "policy calls per simulated second (default: every step)", _positive),
     "fps": Key(float, 30.0, frozenset({"record"}), True, "video frames per second", _positive),
     "renderer": Key(str, "gl", SCENE_KINDS, True, "gl or batch (Warp engines)", _one_of(*RENDERERS)),
     "worlds": Key(list, [0], frozenset({"record"}), False, "worlds tiled into the video", _worlds, item=int),
