@@ -166,7 +166,17 @@ def test_bench_report_wants_one_price_per_file(tmp_path):
 
 @pytest.mark.ffmpeg
 def test_a_recording_is_priced_per_hour_of_video(tmp_path):
-    args = ("--only", "record", "--engine", "mjc", "--model", "pendulum", "--quick", "--price-per-hour", "3.6")
+    args = (
+        "--only",
+        "record",
+        "--engine",
+        "mjc",
+        "--model",
+        "pendulum",
+        "--quick",
+        "--price-per-hour",
+        "3.6",
+    )
     proc = run_mjpod("bench", "--out", str(tmp_path), *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (figure,) = only_json(tmp_path)["results"]
