@@ -132,9 +132,9 @@ def test_find_by_name_or_explain(api):
 def test_terminate_and_stop(api):
     client = Runpod()
     pod = client.find("mjpod", api.add_pod("mjpod"))
-    client.stop(pod)
+    client.stop(pod.id)
     assert api.pods[pod.id]["desiredStatus"] == "EXITED"
-    client.terminate(pod)
+    client.terminate(pod.id)
     assert api.fields("podTerminate")[0].args["input"] == {"podId": pod.id}
     assert pod.id not in api.pods
 

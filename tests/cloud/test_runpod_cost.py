@@ -107,7 +107,7 @@ def test_a_network_volume_is_created_on_request_in_the_data_centre_asked(api, pu
     assert (deploy["networkVolumeId"], deploy["dataCenterId"]) == (created, "US-KS-2")
     assert "creating network volume 'sweeps': 60 GB in US-KS-2" in said
     # a second pod on it finds it by name and creates nothing
-    Runpod().terminate(Runpod().find("mjpod"))
+    Runpod().terminate(Runpod().find("mjpod").id)
     Runpod().create(request(public_key, **kw))
     assert len(api.rest_calls) == 1
 

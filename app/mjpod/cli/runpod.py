@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -214,7 +215,7 @@ def down(
     with user_errors(code=1):
         pod = client.find(name, pod_id)
         volume = _volume_of(client, pod)
-        (client.stop if stop else client.terminate)(pod)
+        (client.stop if stop else client.terminate)(pod.id)
     console.print(
         f"pod {pod.id} ({pod.name}) {'stopped' if stop else 'terminated'}", highlight=False, markup=False
     )
@@ -290,3 +291,23 @@ def network_volumes() -> None:
     for v in sorted(listed, key=lambda v: (v.data_center, v.name)):
         size = f"{v.size_gb} GB" if v.size_gb is not None else "?"
         console.print(f"{v.id:24} {v.data_center:10} {size:>8}  {v.name}", highlight=False, markup=False)
+
+
+@runpod_app.command("idle-watch", hidden=True)
+def idle_watch(
+    minutes: Annotated[float, typer.Option(envvar="MJPOD_IDLE_STOP", help="idle minutes before stopping")],
+    pod_id: Annotated[str, typer.Option("--pod-id", envvar="RUNPOD_POD_ID", help="this pod's id")],
+    action: Annotated[str, typer.Option(envvar="MJPOD_IDLE_ACTION", help="stop or terminate")] = "stop",
+    poll: Annotated[float, typer.Option(envvar="MJPOD_IDLE_POLL", help="seconds between two looks")] = 30.0,
+) -> None:
+    """In a pod started with --idle-stop (the entrypoint runs it): stop the pod once nothing is in use.
+    The key comes from the environment only (MJPOD_IDLE_STOP_KEY, else RUNPOD_API_KEY), never argv."""
+    from mjpod.jobs import idle_stop
+
+    def log(line: str) -> None:
+        print(f"mjpod-idle: {line}", file=sys.stderr, flush=True)
+
+    with user_errors():
+        settings = idle_stop.IdleSettings(pod_id, minutes, action, poll)
+        client = Runpod(api_key=idle_stop.pod_key())
+    idle_stop.watch(settings, client, log)

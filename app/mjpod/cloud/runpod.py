@@ -559,11 +559,13 @@ class Runpod:
                 )
             time.sleep(poll)
 
-    def terminate(self, pod: Pod) -> None:
-        self._call(f"terminate pod {pod.id}", self.sdk.terminate_pod, pod.id)
+    def terminate(self, pod_id: str) -> None:
+        _plain("pod id", pod_id)
+        self._call(f"terminate pod {pod_id}", self.sdk.terminate_pod, pod_id)
 
-    def stop(self, pod: Pod) -> None:
-        self._call(f"stop pod {pod.id}", self.sdk.stop_pod, pod.id)
+    def stop(self, pod_id: str) -> None:
+        _plain("pod id", pod_id)
+        self._call(f"stop pod {pod_id}", self.sdk.stop_pod, pod_id)
 
 
 def _no_gpu(gpu: str, err: ValueError) -> RunpodError:
