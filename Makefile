@@ -23,11 +23,14 @@ $(VENV)/.system-%: docker/provision.sh
 	bash docker/provision.sh $*
 	@mkdir -p $(VENV) && touch $@
 
+# The venv holds the project with every extra but `lab` (JupyterLab: about 95 MB and 45 packages that
+# only the appliance's Jupyter server needs), each package at the version requirements.lock pins (the
+# lock, which the image installs whole, constrains the install).
+VENV_EXTRAS ?= dev,runpod,notebook
 $(BIN)/.installed: requirements.lock pyproject.toml | $(VENV)/.system-run
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.lock
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q -c requirements.lock -e ".[$(VENV_EXTRAS)]"
 	@touch $@
 
 venv: $(BIN)/.installed  ## create the virtual environment from the lock file
@@ -153,6 +156,8 @@ SSH_PORT ?= 2222
 SSH_BIND ?= 127.0.0.1
 STREAM_PORT ?= 7000
 WEB_PORT ?= 8080
+# JupyterLab's port on this host (127.0.0.1); the appliance starts it when JUPYTER_TOKEN is set
+JUPYTER_PORT ?= 8888
 # arguments passed through to mjpod record / serve / view / runpod (and defined before the jobs use it)
 ARGS ?=
 WHERE ?= auto
@@ -172,7 +177,7 @@ DOCKER_RUN = $(DOCKER) run --rm $(TTY) $(GPU_FLAG) -v $(WORKSPACE):/workspace $(
 # compose.gpu.yaml reserves the GPUs; without GPUS the appliance runs on a host that has none
 COMPOSE_FILES = -f compose.yaml $(if $(GPUS),-f compose.gpu.yaml)
 COMPOSE_ENV = MJPOD_IMAGE=$(IMAGE_REF) MJPOD_SSH_BIND=$(SSH_BIND) MJPOD_SSH_PORT=$(SSH_PORT) \
-  MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT)
+  MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT) MJPOD_JUPYTER_PORT=$(JUPYTER_PORT)
 
 image:  ## build the appliance image IMAGE:TAG (BASE=debian: no registry; WARP_CUDA=12: drivers older than R580)
 	@$(CHECK_DOCKER) --build

@@ -132,15 +132,35 @@ def test_memory_stays_flat_over_a_long_recording(tmp_path):
 @pytest.mark.ffmpeg
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "docker-stop"])
 def test_ctrl_c_and_docker_stop_keep_a_playable_file(tmp_path, stop):
+    """The signal goes to the whole process group, as a terminal's Ctrl-C and tini -g's `docker stop` send
+    it: ffmpeg (mediapy starts it in mjpod's group) must not end the file on its own."""
     out = tmp_path / "stopped.mp4"
     cmd = [sys.executable, "-m", "mjpod", "record", *LONG_RECORD, "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     wait_until_writing(out, proc)  # frames have reached the file: not a fixed wait, which a slow box outlasts
-    proc.send_signal(stop)
-    said = proc.communicate(timeout=120)[0].decode(errors="replace")
-    assert proc.returncode == 130, said
-    assert "interrupted: kept" in said
+    os.killpg(proc.pid, stop)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted: kept" in stdout
     check_kept(out)
+
+
+@pytest.mark.ffmpeg
+def test_links_planted_at_predictable_temporary_names_are_never_followed(tmp_path):
+    """Before: ffmpeg wrote `.p.mp4.partial` and the sidecar went through `.p.json.partial`, following a
+    link planted at either name into whatever it pointed at (another user's file, in a shared folder)."""
+    victims = {}
+    for name in (".p.mp4.partial", ".p.json.partial"):
+        victims[name] = tmp_path / f"victim{len(victims)}.txt"
+        victims[name].write_text("not yours to overwrite")
+        (tmp_path / name).symlink_to(victims[name])
+    frames, sidecar = record(tmp_path / "p.mp4", "-m", "pendulum", "--fps", "10", "--duration", "0.5")
+    assert [v.read_text() for v in victims.values()] == ["not yours to overwrite"] * 2
+    assert len(frames) == sidecar["frames"] == 5
+    assert all((tmp_path / name).is_symlink() for name in victims)  # left as they were
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted(victims)
 
 
 @pytest.mark.parametrize(

@@ -170,4 +170,8 @@ def view(
 
     # As `record`: Ctrl-C and SIGTERM end the loop between states, so the MP4 is always finished.
     with user_errors(), stop_on_signals() as stop:
+        if record is not None:  # mediapy, ffmpeg and the encoder before connecting: a missing one is named
+            from mjpod import video  # at once, and the first state is drawn without waiting for them
+
+            video.choose_encoder("auto")
         v.follow(host, port, make_sink, token=token, retry_delay=retry_delay, once=once, stop=stop)
