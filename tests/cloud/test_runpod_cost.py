@@ -79,7 +79,7 @@ def test_cost_options_are_checked_before_anything_is_sent(api, public_key, kw, e
 def test_a_network_volume_by_name_is_mounted_at_workspace_in_its_data_centre(api, public_key):
     api.add_volume("other", "US-KS-2")
     volume = api.add_volume("mjpod-data", "EU-RO-1")
-    pod = Runpod().create(request(public_key, network_volume="mjpod-data"))
+    pod = Runpod().create(request(public_key, network_volume="mjpod-data", volume_gb=0))
     deploy = sent(api, "podFindAndDeployOnDemand")
     assert deploy["networkVolumeId"] == volume and deploy["dataCenterId"] == "EU-RO-1"
     assert deploy["volumeMountPath"] == "/workspace" and deploy["volumeInGb"] == 0  # no pod volume beside it
