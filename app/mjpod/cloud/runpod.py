@@ -176,19 +176,19 @@ class GpuPrice:
             "SECURE": ("securePrice", "secureSpotPrice"),
             "COMMUNITY": ("communityPrice", "communitySpotPrice"),
         }.get(cloud, (None, None))
-        minimum = _price(lowest.get("minimumBidPrice"))
+        minimum = _positive(lowest.get("minimumBidPrice"))
         return cls(
             gpu=gpu,
-            on_demand=_price(data.get(on_demand))
+            on_demand=_positive(data.get(on_demand))
             if on_demand
-            else _price(lowest.get("uninterruptablePrice")),
-            spot=_price(data.get(spot)) if spot else minimum,
+            else _positive(lowest.get("uninterruptablePrice")),
+            spot=_positive(data.get(spot)) if spot else minimum,
             minimum_bid=minimum,
         )
 
 
-def _price(value: object) -> float | None:
-    """A price from the API: a positive finite number, else None (not offered, or an odd answer)."""
+def _positive(value: object) -> float | None:
+    """A price or size from the API: a positive finite number, else None (not offered, or an odd answer)."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
     return float(value) if ok else None  # type: ignore[arg-type]
 
@@ -223,7 +223,7 @@ class Pod:
             ssh_port=_api_port(ssh["publicPort"], data["id"]) if ssh else None,
             spot=data.get("podType") == "INTERRUPTABLE",
             gpu_count=_count(data.get("gpuCount")),
-            volume_gb=_price(data.get("volumeInGb")),
+            volume_gb=_positive(data.get("volumeInGb")),
             network_volume_id=_volume_id(data.get("networkVolumeId"), data["id"]),
         )
 
