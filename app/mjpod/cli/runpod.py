@@ -151,7 +151,10 @@ def up(
     )
     for line in _plan_notes(request):
         console.print(line, highlight=False, markup=False)
-    say = lambda line: console.print(f"  {line}", highlight=False, markup=False)  # noqa: E731
+
+    def say(line: str) -> None:
+        console.print(f"  {line}", highlight=False, markup=False)
+
     with user_errors(code=1):  # the request was fine: Runpod's side failed
         pod = client.create(request, say)
         console.print(f"pod {pod.id} created; billing runs until `make runpod-down`", markup=False)
@@ -199,6 +202,8 @@ def _plan_notes(request: PodRequest) -> list[str]:
             f"idle stop: the pod {action} itself after {request.idle_stop:g} min without an SSH session, an "
             f"mjpod job or a viewer, with {key}"
         )
+    if request.idle_terminate and not request.network_volume:
+        notes.append("note: --idle-terminate without --network-volume deletes /workspace with the pod")
     return notes
 
 
