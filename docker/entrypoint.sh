@@ -23,6 +23,10 @@ AUTHORIZED_KEYS="${MJPOD_AUTHORIZED_KEYS:-/root/.ssh/authorized_keys}"
 MOUNTED_KEYS="${MJPOD_AUTHORIZED_KEYS_FILE:-/etc/mjpod/authorized_keys}"
 ENV_FILE="${MJPOD_ENV_FILE:-/etc/mjpod/session-env.sh}"
 STATE_DIR="${MJPOD_STATE_DIR:-/run/mjpod}"
+# The idle watcher's key, when given as MJPOD_IDLE_STOP_KEY (a Runpod secret): kept unexported from here
+# on, so that only the watcher gets it (start_idle_watch), not sshd, JupyterLab or the command.
+IDLE_STOP_KEY="${MJPOD_IDLE_STOP_KEY:-}"
+unset MJPOD_IDLE_STOP_KEY
 # seconds docker stop leaves SSH sessions' jobs to finish (docker kills everything after its own 10 s)
 STOP_GRACE="${MJPOD_STOP_GRACE:-8}"
 
@@ -344,19 +348,19 @@ stop_sessions() {
   log "warning: $left process(es) of SSH sessions still running after ${STOP_GRACE} s (MJPOD_STOP_GRACE)"
 }
 
-# With MJPOD_IDLE_STOP (minutes; `mjpod runpod up --idle-stop`): the watcher that stops the pod once no
-# SSH session, mjpod job or viewer has been seen for that long (`mjpod runpod idle-watch`). It reads the
-# pod's id and key from its environment (never its command line); the key given as MJPOD_IDLE_STOP_KEY
-# goes to the watcher alone, not to sshd, its sessions or the command.
+# With MJPOD_IDLE_STOP (minutes; `mjpod runpod up --idle-stop`), in a container that stays up: the watcher
+# that stops the pod once no SSH session, mjpod job or viewer has been seen for that long
+# (`mjpod runpod idle-watch`), ended with the rest by docker stop. It reads the pod's id and key from its
+# environment (never its command line); a key given as MJPOD_IDLE_STOP_KEY goes to the watcher alone
+# (IDLE_STOP_KEY above).
 start_idle_watch() {
   [[ -n "${MJPOD_IDLE_STOP:-}" ]] || return 0
   if [[ -z "${RUNPOD_POD_ID:-}" ]]; then
     log "idle stop (MJPOD_IDLE_STOP=$MJPOD_IDLE_STOP) needs RUNPOD_POD_ID, which Runpod sets in its pods: not watching"
     return 0
   fi
-  setsid mjpod runpod idle-watch &
+  MJPOD_IDLE_STOP_KEY="$IDLE_STOP_KEY" setsid mjpod runpod idle-watch &
   IDLE_PID=$!
-  unset MJPOD_IDLE_STOP_KEY
 }
 
 stop_idle_watch() {
@@ -400,10 +404,11 @@ main() {
     log "sshd NOT started: no SSH public key was given. Pass one with -e PUBLIC_KEY=\"\$(cat ~/.ssh/id_ed25519.pub)\" (compose and Runpod read PUBLIC_KEY too), or mount a file of keys at $MOUNTED_KEYS; \`docker exec -it <container> bash\` works meanwhile"
   fi
   start_jupyter
-  start_idle_watch
   if (($#)); then
+    [[ -z "${MJPOD_IDLE_STOP:-}" ]] || log "idle stop watches a container that stays up (no command given): not watching"
     exec "$@"
   fi
+  start_idle_watch
   stay_up
 }
 
