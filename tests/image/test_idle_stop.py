@@ -95,6 +95,22 @@ def test_a_container_nobody_uses_stops_its_pod_and_never_shows_the_key(docker, i
         assert f"RUNPOD_API_KEY={POD_KEY}" in inspected["Config"]["Env"]
 
 
+# The command lines of the container's processes whose environment holds MJPOD_IDLE_STOP_KEY's value
+# (this probe's own, which docker exec gives the container's environment, left out), in pid order.
+HOLDING_THE_KEY = """
+import os
+key = os.environ["MJPOD_IDLE_STOP_KEY"].encode()
+for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+    try:
+        environ = open(f"/proc/{pid}/environ", "rb").read()
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode()
+    except OSError:
+        continue
+    if key in environ:
+        print(argv)
+"""
+
+
 def open_session(docker: Docker, c: str, key) -> subprocess.Popen:
     return subprocess.Popen(
         [*ssh_argv(docker.published(c, 22), key), "sleep 600"],
@@ -126,9 +142,9 @@ def test_an_open_ssh_session_keeps_the_pod_up(docker, image, api, tmp_path):
         session = open_session(docker, c, tmp_path / "key")
         try:
             kept_up(docker, c, api, pod, "1 SSH session(s)")
-            sshd = docker.run("exec", c, "cut", "-d", " ", "-f", "3", "/run/mjpod/sshd").stdout.strip()
-            environ = docker.run("exec", c, "cat", f"/proc/{sshd}/environ").stdout
-            assert POD_KEY not in environ and "MJPOD_IDLE_STOP_KEY" not in environ
+            holding = docker.run("exec", c, "python3", "-c", HOLDING_THE_KEY).stdout.splitlines()
+            assert len(holding) == 3, holding  # given by Docker (Runpod): tini, the entrypoint; the watcher
+            assert "tini" in holding[0] and "entrypoint.sh" in holding[1] and "idle-watch" in holding[2]
         finally:
             session.kill()
             session.wait()
