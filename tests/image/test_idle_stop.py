@@ -135,10 +135,17 @@ def test_an_open_ssh_session_keeps_the_pod_up(docker, image, api, tmp_path):
         pytest.skip("needs the OpenSSH client (docker/provision.sh test)")
     pod, env = pod_env(api)
     pub = keygen(tmp_path / "key")
-    # an SSH session with the idle-stop key given as from a Runpod secret: no session may see it
-    secret = ("-e", "MJPOD_IDLE_STOP_KEY=" + POD_KEY, "-e", "RUNPOD_API_KEY=rp_other")
+    # the idle-stop key given as from a Runpod secret: no session, no sshd, no JupyterLab may hold it
+    secret = (
+        "-e",
+        "MJPOD_IDLE_STOP_KEY=" + POD_KEY,
+        "-e",
+        "RUNPOD_API_KEY=rp_other",
+        "-e",
+        "JUPYTER_TOKEN=jt",
+    )
     with docker.container("-p", "127.0.0.1::22", "-e", f"PUBLIC_KEY={pub}", *env, *secret, image) as c:
-        docker.wait_for(c, "sshd", lambda: "sshd started" in docker.logs(c))
+        docker.wait_for(c, "sshd and JupyterLab", lambda: "JupyterLab started" in docker.logs(c))
         session = open_session(docker, c, tmp_path / "key")
         try:
             kept_up(docker, c, api, pod, "1 SSH session(s)")
