@@ -115,3 +115,25 @@ def test_settings_are_checked():
         IdleSettings("pod1", 5, "pause")
     with pytest.raises(SettingError, match="above 0"):
         IdleSettings("pod1", 0)
+
+
+def test_what_cannot_be_read_counts_as_in_use(api):
+    """/proc unreadable (a locked-down container): never stop a pod on a guess."""
+    pod = api.add_pod("mjpod")
+    api.pod_keys[POD_KEY] = pod
+    now, lines = [0.0], []
+
+    def unreadable() -> Activity:
+        raise PermissionError(13, "Permission denied", "/proc/1/fd")
+
+    idle_stop.watch(
+        IdleSettings(pod, 1, poll=60.0),
+        Runpod(api_key=POD_KEY),
+        lines.append,
+        scan=unreadable,
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + 60.0),
+        rounds=3,
+    )
+    assert not api.fields("podStop")
+    assert lines[1].startswith("active: 1 job(s): unknown: [Errno 13] Permission denied")

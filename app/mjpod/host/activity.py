@@ -112,14 +112,15 @@ def remote_connections(proc: Path = Path("/proc")) -> dict[int, bool]:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 10:
+            try:
+                local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+                port = int(local.rsplit(":", 1)[1], 16)
+                if state == LISTEN:
+                    listening.add(port)
+                elif state == ESTABLISHED:
+                    established.append((port, inode, not _address(remote).is_loopback))
+            except (IndexError, ValueError):  # a line of another format: not a connection we can read
                 continue
-            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-            port = int(local.rsplit(":", 1)[1], 16)
-            if state == LISTEN:
-                listening.add(port)
-            elif state == ESTABLISHED:
-                established.append((port, inode, not _address(remote).is_loopback))
     return {inode: remote for port, inode, remote in established if port in listening}
 
 

@@ -85,7 +85,10 @@ def watch(
     while rounds is None or rounds > 0:
         rounds = None if rounds is None else rounds - 1
         now = clock()
-        seen = scan()
+        try:
+            seen = scan()
+        except (OSError, ValueError) as err:  # /proc unreadable: never stop a pod on a guess
+            seen = activity.Activity(0, (f"unknown: {err}",), 0)
         state = seen.describe() if seen.active else "idle"
         if state != shown:
             log(f"active: {state}" if seen.active else "idle: no SSH session, mjpod job or viewer")
