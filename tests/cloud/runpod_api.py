@@ -76,6 +76,7 @@ class FakeRunpod:
         self.graphql_error: str | None = None  # answer creation (on demand or spot) with this GraphQL error
         self.raw_reply: bytes | None = None  # answer every request with these bytes (status line and all)
         self.spot_capacity: dict[str, float] = {}  # GPU id -> the lowest bid that still finds a machine
+        self.data_for: dict[str, object] = {}  # field -> the "data" to answer it with (a hostile answer)
         self.ssh_ip = SSH_IP  # the public address the API gives a pod's SSH port
         self.ssh_port: object = SSH_PORT
         self.stopped = threading.Event()  # set by every podStop, for tests that wait for one
@@ -133,7 +134,9 @@ class FakeRunpod:
             return None
         return "You do not have permission to perform this action."
 
-    def _answer(self, call: Call) -> dict[str, Any]:
+    def _answer(self, call: Call) -> object:
+        if call.field in self.data_for:
+            return self.data_for[call.field]
         a = call.args.get("input", {})
         if call.field == "gpuTypes":
             if "id" in a:

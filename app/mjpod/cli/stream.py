@@ -39,8 +39,22 @@ HostOpt = Annotated[
         help="address to bind (serve) or connect to (view); 127.0.0.1 keeps it private",
     ),
 ]
+
+
+def _tcp_port(port: int) -> int:
+    """A port number a socket takes (beyond it, binding or connecting raises deep inside)."""
+    if port > 65535:
+        raise typer.BadParameter(f"{port} is not a TCP port: ports go up to 65535")
+    return port
+
+
 PortOpt = Annotated[
-    int, typer.Option(envvar="MJSTREAM_PORT", help="TCP stream port (serve: <= 0 turns the TCP stream off)")
+    int,
+    typer.Option(
+        envvar="MJSTREAM_PORT",
+        callback=_tcp_port,
+        help="TCP stream port (serve: <= 0 turns the TCP stream off)",
+    ),
 ]
 TokenOpt = Annotated[
     str | None,
@@ -67,7 +81,9 @@ def serve(
     port: PortOpt = DEFAULT_PORT,
     hz: Annotated[float, typer.Option(help="states (and browser frames) per second at most")] = 60.0,
     token: TokenOpt = None,
-    web: Annotated[int, typer.Option(help="also serve the browser view on this port (0: off)")] = 0,
+    web: Annotated[
+        int, typer.Option(callback=_tcp_port, help="also serve the browser view on this port (0: off)")
+    ] = 0,
     web_size: Annotated[str, typer.Option(help="browser view frame size, WIDTHxHEIGHT")] = "640x480",
     camera: Annotated[str, typer.Option(help="browser view camera: name or id (-1: free camera)")] = "-1",
     duration: Annotated[float, typer.Option(help="simulated seconds to run (0: until Ctrl-C)")] = 0.0,
@@ -83,11 +99,12 @@ def serve(
     log_to_stderr()
     sim = SimulationOptions.of(locals())
     config = sim.engine_config()
-    opts = job.ServeOptions(
-        world=world, host=host, port=port, hz=hz, token=token, web_port=web, web_host=host,
-        web_size=frame_size(web_size, "--web-size"), camera=int(camera) if camera.lstrip("-").isdigit() else camera,
-        duration=duration, realtime=not fast, wait=wait,
-    )  # fmt: skip
+    with user_errors():
+        opts = job.ServeOptions(
+            world=world, host=host, port=port, hz=hz, token=token, web_port=web, web_host=host,
+            web_size=frame_size(web_size, "--web-size"), camera=int(camera) if camera.lstrip("-").isdigit() else camera,
+            duration=duration, realtime=not fast, wait=wait,
+        )  # fmt: skip
 
     def announce(banner: str) -> None:
         console.print(banner, soft_wrap=True)

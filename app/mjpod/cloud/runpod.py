@@ -119,8 +119,11 @@ class PodRequest:
         if "22/tcp" not in self.ports:
             raise RunpodError("the pod needs port 22/tcp for SSH; keep it in --port")
         for port in self.ports:
-            if not re.fullmatch(r"\d{1,5}/(tcp|http)", port):
-                raise RunpodError(f"port {port!r} is not PORT/tcp or PORT/http (e.g. 22/tcp, 8080/http)")
+            number = port.partition("/")[0]
+            if not re.fullmatch(r"\d{1,5}/(tcp|http)", port) or not 0 < int(number) < 65536:
+                raise RunpodError(
+                    f"port {port!r} is not PORT/tcp or PORT/http with PORT 1..65535 (e.g. 22/tcp, 8080/http)"
+                )
         for label, value in (("name", self.name), ("image", self.image), ("gpu", self.gpu)):
             _plain(label, value)
         if not POD_NAME.fullmatch(self.name):
@@ -209,22 +212,40 @@ class Pod:
     network_volume_id: str | None = None
 
     @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Pod:
-        ports = ((data.get("runtime") or {}).get("ports")) or []
+    def from_api(cls, data: object) -> Pod:
+        """A pod as the API describes it, every field checked: an answer of another shape (a proxy's,
+        a changed API's, a hostile one's) is a RunpodError naming what is wrong, never a traceback."""
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("id"), str)
+            or not POD_NAME.fullmatch(data["id"])
+        ):
+            raise RunpodError(
+                f"the Runpod API described a pod without an id of letters and digits: {_shown(data)}; "
+                "try again later"
+            )
+        pod_id = data["id"]
+        runtime = data.get("runtime") or {}
+        ports = (runtime.get("ports") if isinstance(runtime, dict) else runtime) or []
+        if not isinstance(ports, list) or not all(isinstance(p, dict) for p in ports):
+            raise RunpodError(
+                f"the Runpod API gave pod {_shown(pod_id)} ports that are not a list of objects: {_shown(ports)}"
+            )
         ssh = next((p for p in ports if p.get("privatePort") == 22 and p.get("isIpPublic")), None)
+        machine = data.get("machine") if isinstance(data.get("machine"), dict) else {}
         return cls(
-            id=data["id"],
-            name=data.get("name") or "",
-            status=data.get("desiredStatus") or "?",
-            image=data.get("imageName") or "",
-            gpu=((data.get("machine") or {}).get("gpuDisplayName")) or "",
-            cost_per_hr=data.get("costPerHr"),
-            ssh_host=ssh["ip"] if ssh else None,
-            ssh_port=_api_port(ssh["publicPort"], data["id"]) if ssh else None,
+            id=pod_id,
+            name=_text(data.get("name"), "name", pod_id),
+            status=_text(data.get("desiredStatus"), "status", pod_id) or "?",
+            image=_text(data.get("imageName"), "image", pod_id),
+            gpu=_text(machine.get("gpuDisplayName"), "GPU", pod_id),
+            cost_per_hr=_positive(data.get("costPerHr")),  # zero or odd: no price (bench asks for one)
+            ssh_host=_text(ssh.get("ip"), "SSH address", pod_id) if ssh else None,
+            ssh_port=_api_port(ssh.get("publicPort"), pod_id) if ssh else None,
             spot=data.get("podType") == "INTERRUPTABLE",
             gpu_count=_count(data.get("gpuCount")),
             volume_gb=_positive(data.get("volumeInGb")),
-            network_volume_id=_volume_id(data.get("networkVolumeId"), data["id"]),
+            network_volume_id=_volume_id(data.get("networkVolumeId"), pod_id),
         )
 
     @property
@@ -243,13 +264,34 @@ def _volume_id(value: object, pod_id: str) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str) or not volumes.VOLUME_ID.fullmatch(value):
-        raise RunpodError(f"the Runpod API gave pod {pod_id!r} a network volume id that is no id: {value!r}")
+        raise RunpodError(
+            f"the Runpod API gave pod {_shown(pod_id)} a network volume id that is no id: {_shown(value)}"
+        )
     return value
+
+
+def _text(value: object, field: str, pod_id: str) -> str:
+    """A text field of an API answer, control characters escaped for the terminal ("" for none); what
+    is pasted into a shell or ~/.ssh/config is checked again there (ssh_target)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RunpodError(
+            f"the Runpod API gave pod {_shown(pod_id)} a {field} that is not text: {_shown(value)}"
+        )
+    return plain_text(value, limit=1000)
+
+
+def _shown(value: object) -> str:
+    """An API value quoted in a message: short, with control characters escaped."""
+    return plain_text(repr(value), limit=80)
 
 
 def _api_port(value: object, pod_id: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise RunpodError(f"the Runpod API gave pod {pod_id!r} an SSH port that is no number: {value!r}")
+        raise RunpodError(
+            f"the Runpod API gave pod {_shown(pod_id)} an SSH port that is no number: {_shown(value)}"
+        )
     return int(value)
 
 
@@ -352,16 +394,41 @@ class Runpod:
                 f"the request to the Runpod API at {base} failed while trying to {what} "
                 f"({type(err).__name__}: {err}); check RUNPOD_API_BASE_URL (if set) and try again"
             ) from None
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, IndexError, AttributeError) as err:
             raise RunpodError(
-                f"the Runpod API gave an unexpected answer while trying to {what} ({err!r})"
+                f"the Runpod API gave an unexpected answer while trying to {what} ({_shown(err)})"
+            ) from None
+        except RecursionError:
+            raise RunpodError(
+                f"the Runpod API answered with JSON nested too deeply to read while trying to {what}"
             ) from None
 
     def gpu_types(self) -> list[dict[str, Any]]:
-        return self._call("list GPU types", self.sdk.get_gpus)
+        """Runpod's GPU types: id, displayName (text, control characters escaped) and memoryInGb (a
+        number or None), checked, as they are printed."""
+        types = self._call("list GPU types", self.sdk.get_gpus)
+        if not isinstance(types, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("id"), str) for t in types
+        ):
+            raise RunpodError(
+                f"the Runpod API listed GPU types that are not objects with an id: {_shown(types)}"
+            )
+        return [
+            {
+                "id": plain_text(t["id"]),
+                "displayName": plain_text(t.get("displayName") or ""),
+                "memoryInGb": t["memoryInGb"] if isinstance(t.get("memoryInGb"), int | float) else None,
+            }
+            for t in types
+        ]
 
     def pods(self) -> list[Pod]:
-        return [Pod.from_api(p) for p in self._call("list your pods", self.sdk.get_pods)]
+        pods = self._call("list your pods", self.sdk.get_pods)
+        if not isinstance(pods, list):
+            raise RunpodError(
+                f"the Runpod API listed your pods as something else than a list: {_shown(pods)}"
+            )
+        return [Pod.from_api(p) for p in pods]
 
     def _graphql(self, query: str, field: str) -> Any:
         """A query the SDK has no call for, through the SDK's own transport (key, errors): `field`'s data."""
@@ -427,6 +494,10 @@ class Runpod:
             )
         except ValueError as err:  # create_pod's own check that the GPU type exists
             raise _no_gpu(req.gpu, err) from None
+        if not isinstance(data, dict):
+            raise RunpodError(
+                f"the Runpod API answered the new pod with something else than an object: {_shown(data)}"
+            )
         return Pod.from_api({**data, "name": req.name, "desiredStatus": "CREATED"})
 
     def _rent_spot(self, req: PodRequest, volume: NetworkVolume | None, say: Callable[[str], None]) -> Pod:
@@ -477,7 +548,7 @@ class Runpod:
             ) from None
         if not isinstance(data, dict):
             raise RunpodError(
-                f"the Runpod API answered the spot rent with something else than a pod: {data!r:.80}"
+                f"the Runpod API answered the spot rent with something else than an object: {_shown(data)}"
             )
         return Pod.from_api(
             {"podType": "INTERRUPTABLE", **data, "name": req.name, "desiredStatus": "CREATED"}
@@ -497,7 +568,7 @@ class Runpod:
         listed = user.get("networkVolumes") if isinstance(user, dict) else None
         if not isinstance(listed, list):
             raise RunpodError(
-                f"the Runpod API listed your network volumes as something else than a list: {listed!r:.80}"
+                f"the Runpod API listed your network volumes as something else than a list: {_shown(listed)}"
             )
         return [NetworkVolume.from_api(v) for v in listed]
 
