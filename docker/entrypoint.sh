@@ -3,6 +3,7 @@
 # public key for root, write the container's environment where every SSH session reads it, start
 # sshd when a key is there (and, when it stays up with no command, say why not when it is not), then
 # run the given command or stay up. `docker stop` lets the jobs running in the container finish first.
+# With MJPOD_IDLE_STOP (a Runpod pod started with --idle-stop) it starts the idle watcher too.
 #
 # Every path and the port can be moved with an environment variable, so the tests run this very
 # script with Debian's sshd on a loopback port in a temporary root; the defaults are the container's.
@@ -13,11 +14,19 @@ SSHD="${MJPOD_SSHD:-/usr/sbin/sshd}"
 SSHD_CONFIG="${MJPOD_SSHD_CONFIG:-$HERE/sshd_config}"
 SSH_PORT="${MJPOD_SSH_PORT:-22}"
 SSH_LISTEN="${MJPOD_SSH_LISTEN:-}"
-HOST_KEY_DIR="${MJPOD_HOST_KEY_DIR:-/etc/ssh}"
+# Host keys: MJPOD_HOST_KEY_DIR; else on /workspace when it is a Runpod network volume (RUNPOD_VOLUME_ID),
+# so that the next pod on it answers with the same identity; else the container's own /etc/ssh.
+HOST_KEY_DIR="${MJPOD_HOST_KEY_DIR:-${RUNPOD_VOLUME_ID:+${MJPOD_WORKSPACE:-/workspace}/.ssh/host_keys}}"
+HOST_KEY_DIR="${HOST_KEY_DIR:-/etc/ssh}"
+FALLBACK_KEY_DIR="${MJPOD_FALLBACK_KEY_DIR:-/etc/ssh}"
 AUTHORIZED_KEYS="${MJPOD_AUTHORIZED_KEYS:-/root/.ssh/authorized_keys}"
 MOUNTED_KEYS="${MJPOD_AUTHORIZED_KEYS_FILE:-/etc/mjpod/authorized_keys}"
 ENV_FILE="${MJPOD_ENV_FILE:-/etc/mjpod/session-env.sh}"
 STATE_DIR="${MJPOD_STATE_DIR:-/run/mjpod}"
+# The idle watcher's key, when given as MJPOD_IDLE_STOP_KEY (a Runpod secret): kept unexported from here
+# on, so that only the watcher gets it (start_idle_watch), not sshd, JupyterLab or the command.
+IDLE_STOP_KEY="${MJPOD_IDLE_STOP_KEY:-}"
+unset MJPOD_IDLE_STOP_KEY
 # seconds docker stop leaves the container's jobs to finish (docker kills everything after its own 10 s)
 STOP_GRACE="${MJPOD_STOP_GRACE:-8}"
 
@@ -34,6 +43,7 @@ HOST_KEYS=()
 SESSION_SETENV=()
 SSHD_ARGS=()
 SSHD_PID=""
+IDLE_PID=""
 
 log() { printf 'mjpod-entrypoint: %s\n' "$*" >&2; }
 
@@ -190,15 +200,35 @@ install_authorized_keys() {
   [[ -s "$AUTHORIZED_KEYS" ]] && ssh-keygen -l -f "$AUTHORIZED_KEYS" >/dev/null 2>&1
 }
 
+# Whether folder $1 can hold private keys: a real folder (no link), owned by this user, whose mode
+# stays 700 after chmod (a network mount that ignores modes would leave keys readable, and sshd
+# refuses such keys), with each key file already in it a regular file that keeps mode 600.
+private_dir() {
+  local dir="$1" key
+  [[ ! -L "$dir" ]] && mkdir -p "$dir" 2>/dev/null && chmod 700 "$dir" 2>/dev/null || return 1
+  [[ "$(stat -c '%u %a' "$dir" 2>/dev/null)" == "$(id -u) 700" ]] || return 1
+  for key in "$dir"/ssh_host_*_key; do
+    [[ -e "$key" || -L "$key" ]] || continue
+    [[ -f "$key" && ! -L "$key" ]] && chmod 600 "$key" 2>/dev/null || return 1
+    [[ "$(stat -c '%u %a' "$key" 2>/dev/null)" == "$(id -u) 600" ]] || return 1
+  done
+}
+
 # Generated at first start, never baked into the image: every container gets its own identity, and
-# keeps it across restarts (or across re-creation with MJPOD_HOST_KEY_DIR on a volume).
+# keeps it across restarts (or across re-creation with the keys on a volume). Keys are only kept where
+# they stay private; elsewhere the container's own folder takes them, and the log says so.
 generate_host_keys() {
-  local type key
-  mkdir -p "$HOST_KEY_DIR"
+  local type key dir="$HOST_KEY_DIR"
+  if ! private_dir "$dir"; then
+    log "warning: host keys cannot be kept private in $dir (a link, another owner, or a filesystem that ignores file modes): using $FALLBACK_KEY_DIR, so this container's SSH identity is its own"
+    dir="$FALLBACK_KEY_DIR"
+    private_dir "$dir" || log "warning: $dir is not private either; sshd may refuse its keys"
+  fi
   for type in ed25519 ecdsa rsa; do
-    key="$HOST_KEY_DIR/ssh_host_${type}_key"
+    key="$dir/ssh_host_${type}_key"
     if [[ ! -s "$key" ]]; then
-      ssh-keygen -q -t "$type" -N '' -C "mjpod-host" -f "$key"
+      rm -f "$key" "$key.pub"
+      (umask 077 && ssh-keygen -q -t "$type" -N '' -C "mjpod-host" -f "$key")
       log "generated host key $(ssh-keygen -l -f "$key.pub")"
     fi
     HOST_KEYS+=("$key")
@@ -352,6 +382,29 @@ stop_jobs() {
   log "warning: $left process(es) still running after ${STOP_GRACE} s (MJPOD_STOP_GRACE)"
 }
 
+# With MJPOD_IDLE_STOP (minutes; `mjpod runpod up --idle-stop`), in a container that stays up: the watcher
+# that stops the pod once no SSH session, mjpod job or viewer has been seen for that long
+# (`mjpod runpod idle-watch`), ended with the rest by docker stop. It reads the pod's id and key from its
+# environment (never its command line); a key given as MJPOD_IDLE_STOP_KEY goes to the watcher alone
+# (IDLE_STOP_KEY above).
+start_idle_watch() {
+  [[ -n "${MJPOD_IDLE_STOP:-}" ]] || return 0
+  if [[ -z "${RUNPOD_POD_ID:-}" ]]; then
+    log "idle stop (MJPOD_IDLE_STOP=$MJPOD_IDLE_STOP) needs RUNPOD_POD_ID, which Runpod sets in its pods: not watching"
+    return 0
+  fi
+  MJPOD_IDLE_STOP_KEY="$IDLE_STOP_KEY" setsid mjpod runpod idle-watch &
+  IDLE_PID=$!
+}
+
+# Ended and waited for before stop_jobs looks, so the watcher is not asked again as one of the jobs.
+stop_idle_watch() {
+  [[ -n "$IDLE_PID" ]] || return 0
+  kill -TERM "$IDLE_PID" 2>/dev/null || true
+  wait "$IDLE_PID" 2>/dev/null || true
+  IDLE_PID=""
+}
+
 stop_sshd() {
   [[ -n "$SSHD_PID" ]] || return 0
   kill -TERM "$SSHD_PID" 2>/dev/null || true
@@ -376,7 +429,7 @@ stay_up() {
 
 main() {
   # From the start, so a docker stop mid-start ends it cleanly too.
-  trap 'log "stopping"; stop_jobs; stop_sshd; exit 0' TERM INT HUP
+  trap 'log "stopping"; stop_idle_watch; stop_jobs; stop_sshd; exit 0' TERM INT HUP
   rm -f "$STATE_DIR/sshd"
   prepare_workspace
   write_session_env
@@ -388,8 +441,10 @@ main() {
   fi
   start_jupyter
   if (($#)); then
+    [[ -z "${MJPOD_IDLE_STOP:-}" ]] || log "idle stop watches a container that stays up (no command given): not watching"
     exec "$@"
   fi
+  start_idle_watch
   stay_up
 }
 

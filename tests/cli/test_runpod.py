@@ -30,7 +30,14 @@ def home(tmp_path):
 
 def env_for(api: FakeRunpod, home, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_KEY", "RUNPOD_API_KEY")}
-    return {**env, "HOME": str(home), "RUNPOD_API_BASE_URL": api.url, "RUNPOD_API_KEY": api.api_key, **extra}
+    return {
+        **env,
+        "HOME": str(home),
+        "RUNPOD_API_BASE_URL": api.url,
+        "RUNPOD_REST_BASE_URL": api.rest_url,
+        "RUNPOD_API_KEY": api.api_key,
+        **extra,
+    }
 
 
 def make(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -112,3 +119,54 @@ def test_make_runpod_down_with_stop_keeps_the_pod_and_its_volume(api, home):
     assert api.pods[pod_id]["desiredStatus"] == "EXITED"
     assert [c.args["input"] for c in api.fields("podStop")] == [{"podId": pod_id}]
     assert not api.fields("podTerminate")
+
+
+def test_up_spot_says_the_price_it_got(api, home):
+    result = run_mjpod(
+        "runpod", "up", "--image", "docker.io/me/mjpod:0.1", "--spot", "--bid", "0.45", "--wait", "0",
+        **env_for(api, home),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "creating a spot pod 'mjpod'" in out
+    assert "spot price: $0.450/hr for 1 GPU(s)" in out
+    assert "note: a spot pod keeps /workspace on its own pod volume" in out  # no network volume given
+    assert [c.field for c in api.calls if c.field.startswith("pod")] == ["podRentInterruptable"]
+
+
+def test_down_says_what_a_network_volume_keeps(api, home):
+    volume = api.add_volume("mjpod-data", "EU-RO-1")
+    pod_id = api.add_pod("mjpod", networkVolumeId=volume, volumeInGb=0)
+    ended = run_mjpod("runpod", "down", **env_for(api, home))
+    assert ended.returncode == 0, ended.stderr
+    out = " ".join(ended.stdout.split())
+    assert f"pod {pod_id} (mjpod) terminated" in out
+    assert (
+        f"kept: network volume mjpod-data ({volume}, 50 GB, EU-RO-1) with /workspace (videos, sweep results"
+        in out
+    )
+    assert f"the next pod mounts it with --network-volume {volume}" in out
+    assert "lost: the container disk" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ((), "lost: the pod's 20 GB volume at /workspace"),
+        (("--stop",), "kept: the pod's 20 GB volume at /workspace"),
+    ],
+)
+def test_down_says_what_a_pod_volume_loses_or_keeps(api, home, args, line):
+    api.add_pod("mjpod", volumeInGb=20)
+    ended = run_mjpod("runpod", "down", *args, **env_for(api, home))
+    assert ended.returncode == 0, ended.stderr
+    assert line in " ".join(ended.stdout.split())
+
+
+def test_volumes_lists_id_data_centre_size_and_name(api, home):
+    first = api.add_volume("sweeps", "US-KS-2", size=100)
+    second = api.add_volume("mjpod-data", "EU-RO-1")
+    listed = run_mjpod("runpod", "volumes", **env_for(api, home))
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    assert rows == [[second, "EU-RO-1", "50", "GB", "mjpod-data"], [first, "US-KS-2", "100", "GB", "sweeps"]]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
 
@@ -12,15 +11,6 @@ from mjpod.cloud.runpod import Pod, PodRequest, Runpod, RunpodError, find_public
 from tests.cloud.runpod_api import SSH_IP, SSH_PORT
 
 IMAGE = "docker.io/me/mjpod:0.1"
-
-
-@pytest.fixture(scope="module")
-def public_key(tmp_path_factory) -> str:
-    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f", str(key)], check=True
-    )
-    return key.with_suffix(".pub").read_text().strip()
 
 
 def request(public_key: str, **kw) -> PodRequest:
@@ -142,9 +132,9 @@ def test_find_by_name_or_explain(api):
 def test_terminate_and_stop(api):
     client = Runpod()
     pod = client.find("mjpod", api.add_pod("mjpod"))
-    client.stop(pod)
+    client.stop(pod.id)
     assert api.pods[pod.id]["desiredStatus"] == "EXITED"
-    client.terminate(pod)
+    client.terminate(pod.id)
     assert api.fields("podTerminate")[0].args["input"] == {"podId": pod.id}
     assert pod.id not in api.pods
 

@@ -9,9 +9,11 @@ import subprocess
 import pytest
 
 from mjpod.cloud.runpod import Runpod, RunpodError
+from mjpod.cloud.runpod_volumes import VolumeError
 from tests.cli.test_runpod import env_for
 from tests.cli_runner import run_mjpod
 from tests.cloud.runpod_api import FakeRunpod
+from tests.cloud.test_runpod import request
 
 INJECTED = "\n    ProxyCommand touch /tmp/mjpod-pwned"
 
@@ -100,6 +102,32 @@ def test_an_answer_of_another_shape_is_a_runpod_error(api, data, message):
     api.data_for["myself"] = data
     with pytest.raises(RunpodError, match=re.escape(message)):
         Runpod().pods()
+
+
+@pytest.mark.parametrize(
+    ("field", "data", "message"),
+    [
+        ("podRentInterruptable", {"podRentInterruptable": ["pod0001"]}, "spot rent with something else"),
+        ("podRentInterruptable", {"podRentInterruptable": {"id": "a b"}}, "without an id of letters"),
+        ("pod", {"pod": POD | {"networkVolumeId": "../x"}}, "a network volume id that is no id"),
+        ("pod", {"pod": POD | {"desiredStatus": 3}}, "a status that is not text"),
+        ("myself", {"myself": {"networkVolumes": {"id": "v1"}}}, "network volumes as something else"),
+        ("myself", {"myself": {"networkVolumes": [{"id": "v1"}]}}, "without a plain id and data centre"),
+    ],
+)
+def test_spot_pod_and_volume_answers_of_another_shape_are_runpod_errors(
+    api, public_key, field, data, message
+):
+    """The calls of renting cheaply (the spot rent, the pod read through GraphQL, the volumes list) are
+    checked as the others are: a message (VolumeError for a volume), never a traceback or an unchecked id."""
+    api.data_for[field] = data
+    calls = {
+        "podRentInterruptable": lambda: Runpod().create(request(public_key, spot=True, bid=0.5)),
+        "pod": lambda: Runpod().pod("pod0001"),
+        "myself": lambda: Runpod().network_volumes(),
+    }
+    with pytest.raises((RunpodError, VolumeError), match=re.escape(message)):
+        calls[field]()
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,12 @@ def bench(
     out: Annotated[Path, typer.Option(help="folder for the JSON, plot and transcript")] = BenchConfig.out,
     comfree_stiffness: StiffnessOpt = None,
     comfree_damping: DampingOpt = None,
+    price_per_hour: Annotated[
+        float | None,
+        typer.Option(
+            help="dollars per hour of the GPU measured: each figure gets its cost (on Runpod: the pod's)"
+        ),
+    ] = None,
 ) -> None:
     """Benchmark this box: the seed loop, GL rendering, and physics steps/s for every engine across nworld."""
     from mjpod.jobs.bench import report, runner
@@ -88,6 +94,7 @@ def bench(
             "testspeed": testspeed,
             "out": out,
             "append": append or None,
+            "price_per_hour": price_per_hour,
         }.items()
         if v is not None
     }
@@ -120,17 +127,47 @@ def _warnings_and_skips(out: Console, warnings: list[str], skipped: list[str]) -
 
 
 def bench_report(
-    result_file: Annotated[Path, typer.Argument(help="a bench-*.json that mjpod bench wrote")],
+    result_file: Annotated[
+        list[Path], typer.Argument(help="a bench-*.json that mjpod bench wrote; two: compare them")
+    ],
+    price_per_hour: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="dollars per hour for a file's figures measured without a price: one per file, in order"
+        ),
+    ] = None,
 ) -> None:
     """Present a bench result again: its table, the figures beside their targets (written beside it as
-    bench-*-targets.md) and its plot, re-drawn from every figure it holds."""
-    from mjpod.jobs.bench import report
+    bench-*-targets.md) and its plot, re-drawn from every figure it holds. Two results (two GPU types):
+    each figure of both side by side, by speed and by what the same work costs on each."""
+    from mjpod.jobs.bench import compare, report
 
-    with user_errors():
-        result = report.load(result_file)
-    if result is None:
-        raise fail(f"{result_file} does not exist; give a bench-*.json that mjpod bench wrote")
-    files = report.named(result_file.with_suffix(""))
+    if len(result_file) > 2:
+        raise fail(f"bench-report takes one result file, or two to compare; got {len(result_file)}")
+    prices = price_per_hour or []
+    if prices and len(prices) != len(result_file):
+        raise fail(
+            f"give one --price-per-hour per result file ({len(result_file)}), in the same order; got {len(prices)}"
+        )
+    results = []
+    for i, path in enumerate(result_file):
+        with user_errors():
+            result = report.load(path)
+            if result is not None and prices:
+                result = compare.with_price(result, prices[i])
+        if result is None:
+            raise fail(f"{path} does not exist; give a bench-*.json that mjpod bench wrote")
+        results.append(result)
+    if len(results) == 2:
+        found = compare.pairs(*results)
+        if not found:
+            raise fail(
+                f"{result_file[0]} and {result_file[1]} share no figure (same section, model, engine, nworld, size)"
+            )
+        console.print(compare.table(*results, found))
+        return
+    result = results[0]
+    files = report.named(result_file[0].with_suffix(""))
     console.print(report.table(result))
     _warnings_and_skips(console, result.warnings, result.skipped)
     console.print(report.targets_table(result))

@@ -1,10 +1,12 @@
-"""`mjpod runpod up|down|ssh|gpus`: the appliance on a Runpod GPU pod (what `make runpod-*` runs)."""
+"""`mjpod runpod up|down|ssh|gpus|volumes`: the appliance on a Runpod GPU pod (what `make runpod-*`
+runs); `mjpod runpod idle-watch` is what a pod started with --idle-stop runs to stop itself."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +20,13 @@ from mjpod.cloud.runpod import (
     PodRequest,
     Runpod,
     RunpodError,
+    down_report,
     find_public_key,
     ssh_command,
     ssh_config_entry,
 )
+from mjpod.cloud.runpod_volumes import NetworkVolume
+from mjpod.errors import MjpodError
 
 runpod_app = typer.Typer(
     help="Run the appliance on a Runpod GPU pod (official runpod SDK; needs RUNPOD_API_KEY).",
@@ -73,6 +78,44 @@ def up(
         list[str] | None, typer.Option(help="ports to expose (default 22/tcp); repeat, e.g. --port 8080/http")
     ] = None,
     wait: Annotated[float, typer.Option(help="seconds to wait for the SSH port; 0 returns at once")] = 600,
+    spot: Annotated[
+        bool,
+        typer.Option("--spot", help="an interruptible pod at a bid: far cheaper, may be stopped any time"),
+    ] = False,
+    bid: Annotated[
+        float | None,
+        typer.Option(help="with --spot: dollars per GPU per hour (default: Runpod's spot price now)"),
+    ] = None,
+    network_volume: Annotated[
+        str | None,
+        typer.Option(
+            help="network volume (id or name) at /workspace: it outlives the pod; sets the data centre"
+        ),
+    ] = None,
+    create_volume: Annotated[
+        bool,
+        typer.Option(
+            "--create-volume", help="create --network-volume NAME (--volume GB in --data-center) if absent"
+        ),
+    ] = False,
+    data_center: Annotated[
+        str | None, typer.Option(help="Runpod data centre id (e.g. EU-RO-1) for the pod and a new volume")
+    ] = None,
+    idle_stop: Annotated[
+        float | None,
+        typer.Option(
+            help="minutes without an SSH session, mjpod job or viewer after which the pod stops itself"
+        ),
+    ] = None,
+    idle_terminate: Annotated[
+        bool, typer.Option("--idle-terminate", help="with --idle-stop: terminate instead of stop")
+    ] = False,
+    idle_key_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="with --idle-stop: a Runpod secret holding the key to stop with (default: the pod's own)"
+        ),
+    ] = None,
 ) -> None:
     """Create a pod from the image with your SSH key; print the ssh command and a ~/.ssh/config entry."""
     with user_errors():
@@ -88,18 +131,40 @@ def up(
             volume_gb=volume,
             warp_cuda=warp_cuda,
             ports=tuple(port) if port else ("22/tcp",),
+            spot=spot,
+            bid=bid,
+            network_volume=network_volume,
+            create_volume=create_volume,
+            data_center=data_center,
+            idle_stop=idle_stop,
+            idle_terminate=idle_terminate,
+            idle_key_secret=idle_key_secret,
         )
         request.check()
     client = _client()
+    storage = f"network volume {network_volume}" if network_volume else f"volume {volume} GB"
     console.print(
-        f"creating pod {name!r}: {image} on {gpu_count} x {gpu} ({request.cloud} cloud), disk {disk} GB, "
-        f"volume {volume} GB at /workspace, ports {', '.join(request.ports)}",
+        f"creating {'a spot' if spot else 'an on-demand'} pod {name!r}: {image} on {gpu_count} x {gpu} "
+        f"({request.cloud} cloud), disk {disk} GB, {storage} at /workspace, ports {', '.join(request.ports)}",
         highlight=False,
         markup=False,
     )
+    for line in _plan_notes(request):
+        console.print(line, highlight=False, markup=False)
+
+    def say(line: str) -> None:
+        console.print(f"  {line}", highlight=False, markup=False)
+
     with user_errors(code=1):  # the request was fine: Runpod's side failed
-        pod = client.create(request)
+        pod = client.create(request, say)
         console.print(f"pod {pod.id} created; billing runs until `make runpod-down`", markup=False)
+        if spot and pod.cost_per_hr is not None:
+            console.print(
+                f"spot price: ${pod.cost_per_hr:.3f}/hr for {gpu_count} GPU(s) (Runpod may stop the pod "
+                "when outbid; it resumes with a bid)",
+                highlight=False,
+                markup=False,
+            )
         if wait <= 0:
             console.print("not waiting: `make runpod-ssh` prints the ssh command once the pod is up")
             return
@@ -117,22 +182,59 @@ def up(
     _show_ssh(pod, identity)
 
 
+def _plan_notes(request: PodRequest) -> list[str]:
+    """What the user should know about this pod before paying for it."""
+    notes = []
+    if request.spot and not request.network_volume:
+        notes.append(
+            "note: a spot pod keeps /workspace on its own pod volume, which only that pod can resume "
+            "with; with --network-volume any next pod finds the videos and sweeps (a re-run sweep skips "
+            "finished jobs)"
+        )
+    if request.idle_stop is not None:
+        action = "terminates" if request.idle_terminate else "stops"
+        key = (
+            f"the key in Runpod secret {request.idle_key_secret}"
+            if request.idle_key_secret
+            else "its own key"
+        )
+        notes.append(
+            f"idle stop: the pod {action} itself after {request.idle_stop:g} min without an SSH session, an "
+            f"mjpod job or a viewer, with {key}"
+        )
+    if request.idle_terminate and not request.network_volume:
+        notes.append("note: --idle-terminate without --network-volume deletes /workspace with the pod")
+    return notes
+
+
 @runpod_app.command("down")
 def down(
     name: NameOpt = POD_NAME,
     pod_id: IdOpt = None,
     stop: Annotated[
-        bool, typer.Option("--stop", help="only stop it (the volume stays, and is billed)")
+        bool, typer.Option("--stop", help="only stop it (its pod volume stays, and is billed)")
     ] = False,
 ) -> None:
-    """Terminate the pod (or --stop it), so that billing ends."""
+    """Terminate the pod (or --stop it), so that billing ends; says what is kept and what is lost."""
     client = _client()
     with user_errors(code=1):
         pod = client.find(name, pod_id)
-        (client.stop if stop else client.terminate)(pod)
+        volume = _volume_of(client, pod)
+        (client.stop if stop else client.terminate)(pod.id)
     console.print(
         f"pod {pod.id} ({pod.name}) {'stopped' if stop else 'terminated'}", highlight=False, markup=False
     )
+    for line in down_report(pod, stop, volume):
+        console.print(f"  {line}", highlight=False, markup=False)
+
+
+def _volume_of(client: Runpod, pod: Pod) -> NetworkVolume | None:
+    """The pod's network volume, to name it; None when it has none or it cannot be looked up."""
+    if not pod.network_volume_id:
+        return None
+    with contextlib.suppress(MjpodError):
+        return next((v for v in client.network_volumes() if v.id == pod.network_volume_id), None)
+    return None
 
 
 @runpod_app.command("ssh")
@@ -179,3 +281,38 @@ def gpus() -> None:
             highlight=False,
             markup=False,
         )
+
+
+@runpod_app.command("volumes")
+def network_volumes() -> None:
+    """List your network volumes (for --network-volume): id, name, size and data centre."""
+    client = _client()
+    with user_errors(code=1):
+        listed = client.network_volumes()
+    if not listed:
+        console.print(
+            "no network volumes: `mjpod runpod up --network-volume NAME --create-volume --data-center DC`"
+        )
+    for v in sorted(listed, key=lambda v: (v.data_center, v.name)):
+        size = f"{v.size_gb} GB" if v.size_gb is not None else "?"
+        console.print(f"{v.id:24} {v.data_center:10} {size:>8}  {v.name}", highlight=False, markup=False)
+
+
+@runpod_app.command("idle-watch", hidden=True)
+def idle_watch(
+    minutes: Annotated[float, typer.Option(envvar="MJPOD_IDLE_STOP", help="idle minutes before stopping")],
+    pod_id: Annotated[str, typer.Option("--pod-id", envvar="RUNPOD_POD_ID", help="this pod's id")],
+    action: Annotated[str, typer.Option(envvar="MJPOD_IDLE_ACTION", help="stop or terminate")] = "stop",
+    poll: Annotated[float, typer.Option(envvar="MJPOD_IDLE_POLL", help="seconds between two looks")] = 30.0,
+) -> None:
+    """In a pod started with --idle-stop (the entrypoint runs it): stop the pod once nothing is in use.
+    The key comes from the environment only (MJPOD_IDLE_STOP_KEY, else RUNPOD_API_KEY), never argv."""
+    from mjpod.jobs import idle_stop
+
+    def log(line: str) -> None:
+        print(f"mjpod-idle: {line}", file=sys.stderr, flush=True)
+
+    with user_errors():
+        settings = idle_stop.IdleSettings(pod_id, minutes, action, poll)
+        client = Runpod(api_key=idle_stop.pod_key())
+    idle_stop.watch(settings, client, log)

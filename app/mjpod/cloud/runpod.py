@@ -1,5 +1,8 @@
 """The appliance on a Runpod GPU pod, through the official `runpod` SDK: create it with the caller's
-SSH key, find it again by name, say how to reach it over SSH (and VS Code Remote-SSH), end it.
+SSH key (on demand, or spot at a bid; with a pod volume or a network volume at /workspace; told to stop
+itself when idle), find it again by name, say how to reach it over SSH (and VS Code Remote-SSH), end it
+saying what is kept. Where the SDK has no call (the spot rent, a pod's volume fields), the GraphQL is
+runpod_graphql's, sent through the SDK's own transport.
 
 The SDK writes every value into its GraphQL text without escaping, so each value is checked here
 first; its errors (HTTP, GraphQL, a GPU id it does not know) come back as RunpodError with a fix.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
 import time
@@ -16,6 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mjpod.cloud import runpod_graphql as gql
+from mjpod.cloud import runpod_volumes as volumes
+from mjpod.cloud.runpod_volumes import NetworkVolume
 from mjpod.errors import MjpodError
 from mjpod.stream.protocol import plain_text
 from mjpod.stream.server import DEFAULT_PORT as STREAM_PORT
@@ -35,6 +42,12 @@ POD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # it becomes an ~/.ss
 HOST_NAME = re.compile(
     r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
+HOST_KEY_DIR = "/workspace/.ssh/host_keys"  # on the volume: a resumed or new pod keeps its SSH identity
+SECRET_NAME = re.compile(
+    r"[A-Za-z0-9_-]{1,64}"
+)  # a Runpod secret's name, as {{ RUNPOD_SECRET_name }} takes it
+MAX_BID = 100.0  # $/hr per GPU: above any GPU Runpod rents, so a larger bid is a typo
+NO_CAPACITY = ("no longer any instances available", "no instances")
 API_KEY_FIX = (
     "create an API key in the Runpod console (Settings -> API Keys) and `export RUNPOD_API_KEY=...` "
     "(or run `runpod config`)"
@@ -57,13 +70,30 @@ class PodRequest:
     volume_gb: int = 20
     warp_cuda: int = 13
     ports: tuple[str, ...] = ("22/tcp",)
+    spot: bool = False  # an interruptible pod, rented at a bid
+    bid: float | None = None  # $/hr per GPU for a spot pod; None: Runpod's spot price now
+    network_volume: str | None = None  # a network volume (id or name) at /workspace instead of a pod volume
+    create_volume: bool = (
+        False  # create `network_volume` (volume_gb GB in data_center) when none has the name
+    )
+    data_center: str | None = None  # where the pod (and a volume created for it) goes
+    idle_stop: float | None = None  # minutes without an SSH session, job or viewer before the pod stops
+    idle_terminate: bool = False  # terminate instead of stop when idle
+    idle_key_secret: str | None = None  # a Runpod secret with the key the idle watcher uses
 
     def env(self) -> dict[str, str]:
-        """The pod's environment: the key for the entrypoint and, with a volume, the SSH host keys kept
-        on it, so that a stopped and resumed pod answers with the same identity."""
+        """The pod's environment: the key for the entrypoint; with a volume, the SSH host keys kept on
+        it (a stopped and resumed pod, or the next pod on a network volume, answers with the same
+        identity); with idle stop, its minutes and action, and the key only as a reference to a Runpod
+        secret (Runpod fills it in; the value never passes through mjpod)."""
         env = {"PUBLIC_KEY": self.public_key}
-        if self.volume_gb > 0:
-            env["MJPOD_HOST_KEY_DIR"] = "/workspace/.ssh/host_keys"
+        if self.volume_gb > 0 or self.network_volume:
+            env["MJPOD_HOST_KEY_DIR"] = HOST_KEY_DIR
+        if self.idle_stop is not None:
+            env["MJPOD_IDLE_STOP"] = f"{self.idle_stop:g}"
+            env["MJPOD_IDLE_ACTION"] = "terminate" if self.idle_terminate else "stop"
+        if self.idle_key_secret:
+            env["MJPOD_IDLE_STOP_KEY"] = "{{ RUNPOD_SECRET_" + self.idle_key_secret + " }}"
         return env
 
     def check(self) -> None:
@@ -85,6 +115,7 @@ class PodRequest:
                 raise RunpodError(f"{label} must be at least 1; got {value}")
         if self.volume_gb < 0:
             raise RunpodError(f"--volume must be 0 (none) or more GB; got {self.volume_gb}")
+        self._check_cost_options()
         if "22/tcp" not in self.ports:
             raise RunpodError("the pod needs port 22/tcp for SSH; keep it in --port")
         for port in self.ports:
@@ -102,6 +133,68 @@ class PodRequest:
             )
         check_public_key(self.public_key, "the public key")
 
+    def _check_cost_options(self) -> None:
+        if self.bid is not None and not self.spot:
+            raise RunpodError("--bid is the price per GPU of a spot pod: add --spot, or leave --bid out")
+        if self.bid is not None and not (math.isfinite(self.bid) and 0 < self.bid <= MAX_BID):
+            raise RunpodError(
+                f"--bid is dollars per GPU per hour, above 0 and at most {MAX_BID:g}; got {self.bid}"
+            )
+        if self.network_volume:
+            volumes.check_wanted(self.network_volume)
+        if self.data_center:
+            volumes.check_data_center(self.data_center)
+        if self.create_volume and not self.network_volume:
+            raise RunpodError("--create-volume needs --network-volume NAME: the name of the volume to create")
+        if self.create_volume and not (self.data_center and self.volume_gb > 0):
+            raise RunpodError(
+                "--create-volume needs --data-center (e.g. EU-RO-1: the pod goes there too) and --volume "
+                "SIZE_GB above 0"
+            )
+        if self.idle_stop is not None and not (math.isfinite(self.idle_stop) and self.idle_stop > 0):
+            raise RunpodError(f"--idle-stop is minutes, above 0; got {self.idle_stop}")
+        if (self.idle_terminate or self.idle_key_secret) and self.idle_stop is None:
+            raise RunpodError("--idle-terminate and --idle-key-secret go with --idle-stop MINUTES")
+        if self.idle_key_secret and not SECRET_NAME.fullmatch(self.idle_key_secret):
+            raise RunpodError(
+                f"--idle-key-secret {self.idle_key_secret!r} is not a Runpod secret name (letters, digits, "
+                "'_', '-')"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuPrice:
+    """What Runpod asks for one GPU of a type now, $/hr, in the cloud asked (None: not offered)."""
+
+    gpu: str
+    on_demand: float | None
+    spot: float | None
+    minimum_bid: float | None
+
+    @classmethod
+    def from_api(cls, gpu: str, data: object, cloud: str) -> GpuPrice:
+        data = data if isinstance(data, dict) else {}
+        lowest = data.get("lowestPrice") if isinstance(data.get("lowestPrice"), dict) else {}
+        on_demand, spot = {
+            "SECURE": ("securePrice", "secureSpotPrice"),
+            "COMMUNITY": ("communityPrice", "communitySpotPrice"),
+        }.get(cloud, (None, None))
+        minimum = _positive(lowest.get("minimumBidPrice"))
+        return cls(
+            gpu=gpu,
+            on_demand=_positive(data.get(on_demand))
+            if on_demand
+            else _positive(lowest.get("uninterruptablePrice")),
+            spot=_positive(data.get(spot)) if spot else minimum,
+            minimum_bid=minimum,
+        )
+
+
+def _positive(value: object) -> float | None:
+    """A price or size from the API: a positive finite number, else None (not offered, or an odd answer)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return float(value) if ok else None  # type: ignore[arg-type]
+
 
 @dataclasses.dataclass(frozen=True)
 class Pod:
@@ -113,6 +206,10 @@ class Pod:
     cost_per_hr: float | None
     ssh_host: str | None
     ssh_port: int | None
+    spot: bool = False
+    gpu_count: int | None = None
+    volume_gb: float | None = None  # the pod volume at /workspace (0 or None: none)
+    network_volume_id: str | None = None
 
     @classmethod
     def from_api(cls, data: object) -> Pod:
@@ -136,17 +233,41 @@ class Pod:
             )
         ssh = next((p for p in ports if p.get("privatePort") == 22 and p.get("isIpPublic")), None)
         machine = data.get("machine") if isinstance(data.get("machine"), dict) else {}
-        cost = data.get("costPerHr")
         return cls(
             id=pod_id,
             name=_text(data.get("name"), "name", pod_id),
             status=_text(data.get("desiredStatus"), "status", pod_id) or "?",
             image=_text(data.get("imageName"), "image", pod_id),
             gpu=_text(machine.get("gpuDisplayName"), "GPU", pod_id),
-            cost_per_hr=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+            cost_per_hr=_positive(data.get("costPerHr")),  # zero or odd: no price (bench asks for one)
             ssh_host=_text(ssh.get("ip"), "SSH address", pod_id) if ssh else None,
             ssh_port=_api_port(ssh.get("publicPort"), pod_id) if ssh else None,
+            spot=data.get("podType") == "INTERRUPTABLE",
+            gpu_count=_count(data.get("gpuCount")),
+            volume_gb=_positive(data.get("volumeInGb")),
+            network_volume_id=_volume_id(data.get("networkVolumeId"), pod_id),
         )
+
+    @property
+    def gpu_price(self) -> float | None:
+        """$/hr of one of its GPUs (what one GPU's figures cost)."""
+        if self.cost_per_hr is None:
+            return None
+        return self.cost_per_hr / (self.gpu_count or 1)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _volume_id(value: object, pod_id: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not volumes.VOLUME_ID.fullmatch(value):
+        raise RunpodError(
+            f"the Runpod API gave pod {_shown(pod_id)} a network volume id that is no id: {_shown(value)}"
+        )
+    return value
 
 
 def _text(value: object, field: str, pod_id: str) -> str:
@@ -309,9 +430,15 @@ class Runpod:
             )
         return [Pod.from_api(p) for p in pods]
 
+    def _graphql(self, query: str, field: str) -> Any:
+        """A query the SDK has no call for, through the SDK's own transport (key, errors): `field`'s data."""
+        from runpod.api.graphql import run_graphql_query
+
+        return run_graphql_query(query)["data"][field]
+
     def pod(self, pod_id: str) -> Pod:
         _plain("pod id", pod_id)
-        data = self._call(f"look up pod {pod_id}", self.sdk.get_pod, pod_id)
+        data = self._call(f"look up pod {pod_id}", self._graphql, gql.pod_query(pod_id), "pod")
         if not data:
             raise RunpodError(
                 f"there is no pod {pod_id!r} in this Runpod account (`mjpod runpod ssh` lists yours)"
@@ -332,7 +459,9 @@ class Runpod:
         ids = ", ".join(f"{p.id} ({p.status})" for p in named)
         raise RunpodError(f"{len(named)} pods are named {name!r}: {ids}; pass --id to pick one")
 
-    def create(self, req: PodRequest) -> Pod:
+    def create(self, req: PodRequest, say: Callable[[str], None] = lambda line: None) -> Pod:
+        """A new pod as `req` asks: on demand, or spot at a bid; with a pod volume, or a network volume
+        (found, or created) that also decides its data centre. `say` hears each step worth telling."""
         req.check()
         existing = [p for p in self.pods() if p.name == req.name]
         if existing:
@@ -340,6 +469,9 @@ class Runpod:
                 f"a pod named {req.name!r} already exists ({existing[0].id}, {existing[0].status}): "
                 "`make runpod-ssh` reaches it, `make runpod-down` ends it, or pick another RUNPOD_NAME"
             )
+        volume = self.volume_for(req, say) if req.network_volume else None
+        if req.spot:
+            return self._rent_spot(req, volume, say)
         try:
             data = self._call(
                 f"create a pod with {req.gpu}",
@@ -350,26 +482,131 @@ class Runpod:
                 cloud_type=req.cloud,
                 gpu_count=req.gpu_count,
                 container_disk_in_gb=req.disk_gb,
-                volume_in_gb=req.volume_gb,
+                volume_in_gb=0 if volume else req.volume_gb,
                 volume_mount_path="/workspace",
                 ports=",".join(req.ports),
                 env=req.env(),
                 allowed_cuda_versions=list(CUDA_FOR_WARP[req.warp_cuda]),
                 support_public_ip=True,
                 start_ssh=True,
+                data_center_id=volume.data_center if volume else req.data_center,
+                network_volume_id=volume.id if volume else None,
             )
         except ValueError as err:  # create_pod's own check that the GPU type exists
-            if "No GPU found" not in str(err):
-                raise
-            raise RunpodError(
-                f"Runpod has no GPU type {req.gpu!r}: `mjpod runpod gpus` lists the ids "
-                "(e.g. 'NVIDIA GeForce RTX 4090', 'NVIDIA H100 80GB HBM3')"
-            ) from None
+            raise _no_gpu(req.gpu, err) from None
         if not isinstance(data, dict):
             raise RunpodError(
                 f"the Runpod API answered the new pod with something else than an object: {_shown(data)}"
             )
         return Pod.from_api({**data, "name": req.name, "desiredStatus": "CREATED"})
+
+    def _rent_spot(self, req: PodRequest, volume: NetworkVolume | None, say: Callable[[str], None]) -> Pod:
+        """An interruptible pod at the bid per GPU (by default Runpod's spot price now)."""
+        price = self.gpu_price(req.gpu, req.gpu_count, req.cloud)
+        bid = req.bid if req.bid is not None else price.spot
+        if bid is None:
+            raise RunpodError(
+                f"Runpod lists no spot price for {req.gpu} in the {req.cloud} cloud now: pass --bid "
+                "DOLLARS_PER_GPU_HOUR, try --cloud ALL, or rent it on demand (without --spot)"
+            )
+        say(f"bidding ${bid:.3f}/hr per GPU ({_prices(price, req.cloud)})")
+        fields: dict[str, object] = {
+            "bidPerGpu": round(bid, 4),
+            "name": req.name,
+            "imageName": req.image,
+            "gpuTypeId": req.gpu,
+            "cloudType": gql.Enum(req.cloud),
+            "gpuCount": req.gpu_count,
+            "containerDiskInGb": req.disk_gb,
+            "volumeInGb": 0 if volume else req.volume_gb,
+            "volumeMountPath": "/workspace",
+            "ports": ",".join(req.ports),
+            "env": [{"key": k, "value": v} for k, v in req.env().items()],
+            "allowedCudaVersions": list(CUDA_FOR_WARP[req.warp_cuda]),
+            "supportPublicIp": True,
+            "startSsh": True,
+        }
+        data_center = volume.data_center if volume else req.data_center
+        if data_center:
+            fields["dataCenterId"] = data_center
+        if volume:
+            fields["networkVolumeId"] = volume.id
+        try:
+            data = self._call(
+                f"rent a spot {req.gpu}",
+                self._graphql,
+                gql.rent_interruptable(fields),
+                "podRentInterruptable",
+            )
+        except RunpodError as err:
+            if not any(text in str(err).lower() for text in NO_CAPACITY):
+                raise
+            raise RunpodError(
+                f"no {req.gpu} is free for a bid of ${bid:.3f}/hr per GPU in the {req.cloud} cloud now "
+                f"(Runpod: no instances available): bid more (--bid; {_prices(price, req.cloud)}), try "
+                "--cloud ALL or another --gpu, or rent on demand (without --spot)"
+            ) from None
+        if not isinstance(data, dict):
+            raise RunpodError(
+                f"the Runpod API answered the spot rent with something else than an object: {_shown(data)}"
+            )
+        return Pod.from_api(
+            {"podType": "INTERRUPTABLE", **data, "name": req.name, "desiredStatus": "CREATED"}
+        )
+
+    def gpu_price(self, gpu: str, count: int = 1, cloud: str = "SECURE") -> GpuPrice:
+        """Runpod's prices for one GPU of this type now, in this cloud."""
+        try:
+            data = self._call(f"look up the price of {gpu}", self.sdk.get_gpu, gpu, count)
+        except ValueError as err:  # get_gpu's own check that the GPU type exists
+            raise _no_gpu(gpu, err) from None
+        return GpuPrice.from_api(gpu, data, cloud)
+
+    def network_volumes(self) -> list[NetworkVolume]:
+        """The account's network volumes."""
+        user = self._call("list your network volumes", self.sdk.get_user)
+        listed = user.get("networkVolumes") if isinstance(user, dict) else None
+        if not isinstance(listed, list):
+            raise RunpodError(
+                f"the Runpod API listed your network volumes as something else than a list: {_shown(listed)}"
+            )
+        return [NetworkVolume.from_api(v) for v in listed]
+
+    def volume_for(self, req: PodRequest, say: Callable[[str], None] = lambda line: None) -> NetworkVolume:
+        """The network volume `req` names (id or name), created in its data centre when asked and absent."""
+        assert req.network_volume
+        listed = self.network_volumes()
+        volume = volumes.pick(listed, req.network_volume, req.data_center)
+        if volume is None:
+            if not req.create_volume:
+                raise volumes.missing(req.network_volume, listed)
+            assert req.data_center  # PodRequest.check
+            say(f"creating network volume {req.network_volume!r}: {req.volume_gb} GB in {req.data_center}")
+            volume = self.create_network_volume(req.network_volume, req.volume_gb, req.data_center)
+        say(f"network volume {volume.describe()} at /workspace; the pod goes to {volume.data_center}")
+        return volume
+
+    def create_network_volume(self, name: str, size_gb: int, data_center: str) -> NetworkVolume:
+        """A new network volume, through Runpod's REST API (its GraphQL API has no documented call)."""
+        body = {"name": volumes.check_wanted(name), "size": size_gb, "dataCenterId": data_center}
+        data = self._call(
+            f"create network volume {name!r} in {data_center}", self._rest_post, "networkvolumes", body
+        )
+        return NetworkVolume.from_api(data)
+
+    def _rest_post(self, path: str, body: dict[str, object]) -> Any:
+        import requests
+        from runpod import error
+
+        base = os.environ.get("RUNPOD_REST_BASE_URL", volumes.REST_BASE).rstrip("/")
+        reply = requests.post(
+            f"{base}/{path}", json=body, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30
+        )
+        if reply.status_code in (401, 403):
+            raise error.AuthenticationError(reply.reason)
+        if reply.status_code >= 400:
+            raise error.QueryError(_rest_error(reply))
+        return reply.json()
 
     def wait_for_ssh(
         self,
@@ -393,16 +630,56 @@ class Runpod:
                 )
             time.sleep(poll)
 
-    def terminate(self, pod: Pod) -> None:
-        self._call(f"terminate pod {pod.id}", self.sdk.terminate_pod, pod.id)
+    def terminate(self, pod_id: str) -> None:
+        _plain("pod id", pod_id)
+        self._call(f"terminate pod {pod_id}", self.sdk.terminate_pod, pod_id)
 
-    def stop(self, pod: Pod) -> None:
-        self._call(f"stop pod {pod.id}", self.sdk.stop_pod, pod.id)
+    def stop(self, pod_id: str) -> None:
+        _plain("pod id", pod_id)
+        self._call(f"stop pod {pod_id}", self.sdk.stop_pod, pod_id)
+
+
+def _no_gpu(gpu: str, err: ValueError) -> RunpodError:
+    if "No GPU found" not in str(err):
+        raise err
+    return RunpodError(
+        f"Runpod has no GPU type {gpu!r}: `mjpod runpod gpus` lists the ids "
+        "(e.g. 'NVIDIA GeForce RTX 4090', 'NVIDIA H100 80GB HBM3')"
+    )
+
+
+def _prices(price: GpuPrice, cloud: str) -> str:
+    """Runpod's prices now, per GPU and hour, as a clause."""
+    parts = [
+        f"{label} ${value:.3f}"
+        for label, value in (
+            ("spot", price.spot),
+            ("lowest bid", price.minimum_bid),
+            ("on demand", price.on_demand),
+        )
+        if value is not None
+    ]
+    return f"{cloud} cloud now: " + (", ".join(parts) or "no price listed")
+
+
+def _rest_error(reply: Any) -> str:
+    """The message of a REST API error answer (JSON `error` or `message`, else the start of the body)."""
+    try:
+        data = reply.json()
+    except ValueError:
+        data = None
+    message = data.get("error") or data.get("message") if isinstance(data, dict) else None
+    return plain_text(message if isinstance(message, str) else f"HTTP {reply.status_code}: {reply.text}", 300)
 
 
 def _hint(message: str) -> str:
     lowered = message.lower()
-    if "no longer any instances available" in lowered or "no instances" in lowered:
+    if "network volume" in lowered and "data cent" in lowered:
+        return (
+            "; a pod mounts only a network volume of its own data centre: drop --data-center, or use a "
+            "volume there (`mjpod runpod volumes` lists yours)"
+        )
+    if any(text in lowered for text in NO_CAPACITY):
         return (
             "; no such GPU is free in that cloud now: try --cloud ALL or COMMUNITY, another --gpu, "
             "or fewer --gpu-count"
@@ -410,6 +687,38 @@ def _hint(message: str) -> str:
     if "cuda" in lowered:
         return "; for hosts with older drivers build the image with WARP_CUDA=12 and pass --warp-cuda 12"
     return ""
+
+
+WORKSPACE_HOLDS = "videos, sweep results, SSH host keys, the Warp kernel cache"
+
+
+def down_report(pod: Pod, stopping: bool, volume: NetworkVolume | None = None) -> list[str]:
+    """What `runpod down` keeps and what it loses, one line each, for a pod about to be stopped (or
+    terminated). `volume`: the pod's network volume, when it has one and it could be looked up."""
+    lines = []
+    if pod.network_volume_id:
+        shown = volume.describe() if volume else pod.network_volume_id
+        lines.append(
+            f"kept: network volume {shown} with /workspace ({WORKSPACE_HOLDS}), billed per GB-month "
+            f"until you delete it (console: Storage); the next pod mounts it with --network-volume "
+            f"{pod.network_volume_id}"
+        )
+    elif pod.volume_gb and stopping:
+        lines.append(
+            f"kept: the pod's {pod.volume_gb:g} GB volume at /workspace ({WORKSPACE_HOLDS}), billed while "
+            "the pod is stopped; only this pod can resume with it"
+        )
+    elif pod.volume_gb:
+        lines.append(f"lost: the pod's {pod.volume_gb:g} GB volume at /workspace ({WORKSPACE_HOLDS})")
+    else:
+        lines.append("lost: /workspace (the pod has no volume)")
+    lines.append("lost: the container disk (everything outside /workspace: apt and pip installs, /root)")
+    if stopping:
+        bid = " with a bid (a spot pod)" if pod.spot else ""
+        lines.append(
+            f"billing for the GPU stops; resume it{bid} from the console while its machine has a GPU free"
+        )
+    return lines
 
 
 def ssh_command(pod: Pod, identity: Path | None) -> list[str]:

@@ -58,6 +58,7 @@ def run(config: BenchConfig, result: BenchResult, loaded: list, progress: Progre
                     width=width,
                     height=height,
                     note=f"{renderer} renderer, {done.encoder}",
+                    video_fps=settings.fps,
                 )
             )
             progress.advance(task)

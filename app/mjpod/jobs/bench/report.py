@@ -14,7 +14,7 @@ from rich.table import Table
 
 from mjpod import files
 from mjpod.errors import SettingError
-from mjpod.jobs.bench import targets
+from mjpod.jobs.bench import price, targets
 from mjpod.jobs.bench.types import BenchResult, Row
 
 NOTE_WIDTH = 30  # longer notes become numbered footnotes under the table, so every row stays one line
@@ -24,9 +24,12 @@ MAX_ROWS = 500  # lines of a console table (a full GPU run has a few hundred); t
 
 
 def table(result: BenchResult, rows: list[Row] | None = None) -> Table:
-    """The figures (`rows`, else all of the result's) one per line; long notes as footnotes."""
+    """The figures (`rows`, else all of the result's) one per line, each with its cost when a price is
+    known (bench --price-per-hour, or on a Runpod pod); long notes as footnotes."""
     t = Table(title="mjpod bench", show_lines=False, caption_justify="left")
     footnotes: dict[str, int] = {}
+    rows = result.rows if rows is None else rows
+    priced = any(r.cost() for r in rows)
     for col in (
         "section",
         "model",
@@ -36,11 +39,11 @@ def table(result: BenchResult, rows: list[Row] | None = None) -> Table:
         "size",
         "value",
         "unit",
+        *(("cost",) if priced else ()),
         "contacts",
         "note",
     ):
-        t.add_column(col, justify="right" if col in ("nworld", "value", "contacts") else "left")
-    rows = result.rows if rows is None else rows
+        t.add_column(col, justify="right" if col in ("nworld", "value", "cost", "contacts") else "left")
     for r in rows[:MAX_ROWS]:
         size = f"{r.width}x{r.height}" if r.width else ""
         t.add_row(
@@ -52,6 +55,7 @@ def table(result: BenchResult, rows: list[Row] | None = None) -> Table:
             size,
             f"{r.value:,.1f}",
             r.unit,
+            *((price.shown(r.cost()),) if priced else ()),
             "" if r.contacts is None else f"{r.contacts:,.0f}",  # per world: how dense the figure was
             _note(r.note or "", footnotes),
         )

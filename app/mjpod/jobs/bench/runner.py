@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mjpod import __version__, models
 from mjpod.host import sysinfo
+from mjpod.jobs.bench import price as pricing
 from mjpod.jobs.bench import report
 from mjpod.jobs.bench.sections import SECTIONS, check
 from mjpod.jobs.bench.types import BenchConfig, BenchResult
@@ -35,6 +36,9 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
     """
     check(config)
     result = BenchResult(config, sysinfo.host(), None, None)
+    result.price, no_price = pricing.resolve(config.price_per_hour)
+    if no_price:
+        result.warnings.append(no_price)
     result.json_path = report.paths(result, config.out)["json"]
     try:
         result.warp_device = _warp_device(config)
@@ -117,6 +121,12 @@ def _describe(result: BenchResult, console: Console) -> None:
     console.print(f"  Warp device: {result.warp_device or 'not used'}")
     if result.gpu:
         console.print(f"  on GPU {result.gpu['index']}: {result.gpu['name']}, {result.gpu['pci_bus_id']}")
+    if result.price:
+        console.print(
+            f"  price: ${result.price.per_hour:.3f}/hr ({result.price.source}): each figure with its cost",
+            highlight=False,
+            markup=False,
+        )
     console.print("  versions: " + ", ".join(f"{k} {v}" for k, v in host.versions.items()))
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")

@@ -18,6 +18,7 @@ from mjpod import __version__, files, models
 from mjpod.engines import ENGINES, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.host.sysinfo import Host
+from mjpod.jobs.bench import price as pricing
 from mjpod.render.gl import GLInfo
 
 SEED_MODEL = "franka_emika_panda/mjx_scene"
@@ -42,6 +43,7 @@ class BenchConfig:
     testspeed: bool | None = None  # compare with mjwarp-testspeed; None: when on CUDA
     out: Path = Path("bench/results")
     append: bool = False  # add to the result file already in `out` for this hardware, not replace it
+    price_per_hour: float | None = None  # $/hr of the GPU measured (None: this Runpod pod's, if any)
     # what every engine run starts from (device, buffers, comfree gains); sections set nworld and buffers
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
 
@@ -52,6 +54,7 @@ class BenchConfig:
         bad = set(self.engines) - set(ENGINES)
         if bad:
             raise SettingError(f"unknown engine(s): {', '.join(sorted(bad))}; engines: {', '.join(ENGINES)}")
+        pricing.check(self.price_per_hour)
 
     def runs(self, section: str) -> bool:
         """Whether `section` is measured: named by --only (when given) and not skipped."""
@@ -81,6 +84,7 @@ class BenchConfig:
             "testspeed": self.testspeed,
             "out": str(self.out),
             "append": self.append,
+            "price_per_hour": self.price_per_hour,
             "comfree_stiffness": e.comfree_stiffness,
             "comfree_damping": e.comfree_damping,
         }
@@ -107,6 +111,7 @@ class BenchConfig:
             testspeed=data.get("testspeed"),
             out=Path(data["out"]),
             append=data.get("append", False),
+            price_per_hour=data.get("price_per_hour"),
             engine_config=EngineConfig(**engine),
         )
 
@@ -133,6 +138,12 @@ class Row:
     njmax: int | None = None
     note: str | None = None
     contacts: float | None = None  # mean active contacts per world when the figure was taken
+    video_fps: float | None = None  # frames/s of making a video at this frame rate: priced per video-hour
+    price_per_hour: float | None = None  # $/hr of the GPU when the figure was taken (BenchResult.price)
+
+    def cost(self) -> tuple[float, str] | None:
+        """What this figure's work costs at its price: (dollars, per what); None when unpriced."""
+        return pricing.cost(self.value, self.unit, self.price_per_hour, self.video_fps)
 
 
 @dataclasses.dataclass
@@ -152,6 +163,7 @@ class BenchResult:
     carried: int = 0  # how many of `rows` (and `warnings`, below) came from the earlier runs
     carried_warnings: int = 0
     gpu: dict | None = None  # the GPU the run used (index, name, UUID, PCI bus id), as nvidia-smi names it
+    price: pricing.Price | None = None  # what the GPU measured costs an hour; every new row carries it
     # where `add` rewrites the JSON after every new row, so a run killed part way keeps what it measured
     json_path: Path | None = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -162,8 +174,10 @@ class BenchResult:
         return gpus[0].name if gpus else f"CPU only ({self.host.cpu_count} cores)"
 
     def add(self, row: Row | None) -> Row | None:
-        """Append a figure (None, a failed case, is left out) and save; returns it."""
+        """Append a figure (None, a failed case, is left out) at this run's price and save; returns it."""
         if row is not None:
+            if self.price and row.price_per_hour is None:
+                row.price_per_hour = self.price.per_hour
             self.rows.append(row)
             self.save()
         return row
@@ -199,6 +213,7 @@ class BenchResult:
             "gl": gl,
             "warp_device": self.warp_device,
             "gpu": self.gpu,
+            "price": self.price.to_json() if self.price else None,
         }
 
     def to_json(self) -> dict:
@@ -213,6 +228,7 @@ class BenchResult:
             "gl": run["gl"],
             "warp_device": run["warp_device"],
             "gpu": run["gpu"],
+            "price": run["price"],
             "warnings": self.warnings,
             "skipped": self.skipped,
             "results": [{k: v for k, v in dataclasses.asdict(r).items() if v is not None} for r in self.rows],
@@ -238,6 +254,7 @@ class BenchResult:
             skipped=list(data.get("skipped", ())),
             created=data["created"],
             earlier=list(data.get("runs", ()))[:-1],
+            price=_price(data.get("price")),
         )
 
 
@@ -254,3 +271,9 @@ def nworld_sweep(config: BenchConfig, engine: str, device: str | None) -> tuple[
 
 Section = Callable[[BenchConfig, BenchResult, list[models.LoadedModel], Progress], None]
 """A section measures and appends its rows (and warnings) to the result; it never raises for one bad case."""
+
+
+def _price(data: object) -> pricing.Price | None:
+    if not isinstance(data, dict) or not isinstance(data.get("per_hour"), int | float):
+        return None
+    return pricing.Price(float(data["per_hour"]), str(data.get("source", "")))
