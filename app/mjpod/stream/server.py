@@ -25,6 +25,7 @@ from pathlib import Path
 import mujoco
 
 from mjpod import models
+from mjpod.errors import MjpodError
 from mjpod.stream.feed import StateFeed
 from mjpod.stream.model_transfer import ModelInfo, model_message
 from mjpod.stream.protocol import (
@@ -59,15 +60,18 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may resolve anywhere
 
 
-def warn_if_public(what: str, host: str, port: int, token: str | None) -> None:
-    """One warning when `what` listens beyond loopback with no token: anyone who reaches it may watch."""
-    if token is None and not is_loopback(host):
-        log.warning(
-            "%s listens on %s:%d without a token: anyone who can reach that address can watch. "
-            "Set MJSTREAM_TOKEN (or --token), or bind 127.0.0.1 and use ssh -L",
-            what,
-            host,
-            port,
+class TokenRequired(MjpodError):
+    """A server would listen beyond loopback with no token; the message says how to set one."""
+
+
+def require_token(what: str, host: str, token: str | None) -> None:
+    """Refuse to listen beyond loopback without a token: anyone who reaches the address could use it."""
+    if not token and not is_loopback(host):
+        raise TokenRequired(
+            f"{what} would listen on {host} with no token, so anyone who can reach that address could"
+            " use it. Set one (export MJSTREAM_TOKEN=$(head -c 18 /dev/urandom | base64 | tr +/ -_),"
+            " or --token) and give viewers the same; or keep the default 127.0.0.1 and reach it"
+            " through ssh -L PORT:127.0.0.1:PORT"
         )
 
 
@@ -197,13 +201,13 @@ class StreamServer:
             mjm, name, path = loaded.model, name or loaded.name, str(loaded.path)
             self._model = mjm
         name = name or (Path(path).stem if path else "model")
+        require_token("the stream", self.host, self.token)
         self._model_message, self.info = model_message(mjm, name, path)
         self._model_args = (mjm, name, path)
         self._listener = socket.create_server((self.host, self.port), reuse_port=False, backlog=16)
         self._listener.settimeout(POLL_STEP)
         self._spawn(self._accept_loop, "mjstream-accept")
         log.info("streaming %s on %s:%d", plain_text(name), *self.address)
-        warn_if_public("the stream", self.host, self.port, self.token)
 
     def wait_for_client(self, timeout: float | None = None) -> bool:
         """Block until a client is streaming; False on timeout or when the server stops."""

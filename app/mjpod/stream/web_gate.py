@@ -189,7 +189,7 @@ class WebGate:
         self._tasks: set[asyncio.Task] = set()
         self._open = 0
         self._websockets = 0
-        self.bytes_out = 0  # bytes passed from Studio to browsers, all connections together
+        self.bytes_out = {"files": 0, "streams": 0}  # passed from Studio to browsers: HTTP, WebSocket
         self._refusals: collections.Counter[str] = collections.Counter()
         self._loop = asyncio.new_event_loop()
         self._stopped: asyncio.Event | None = None
@@ -354,7 +354,8 @@ class WebGate:
         try:
             up_writer.write(head)
             inbound = asyncio.ensure_future(self._browser_to_studio(reader, up_writer, limit, last))
-            outbound = asyncio.ensure_future(self._studio_to_browser(up_reader, writer, last))
+            kind = "streams" if request.websocket else "files"
+            outbound = asyncio.ensure_future(self._studio_to_browser(up_reader, writer, last, kind))
             await asyncio.wait([inbound, outbound], return_when=asyncio.FIRST_COMPLETED)
             if inbound.done() and not inbound.exception() and not outbound.done():
                 await asyncio.wait([outbound])  # the browser finished sending: let the answer finish
@@ -393,10 +394,10 @@ class WebGate:
             await up.drain()
 
     async def _studio_to_browser(
-        self, up: asyncio.StreamReader, writer: asyncio.StreamWriter, last: list[float]
+        self, up: asyncio.StreamReader, writer: asyncio.StreamWriter, last: list[float], kind: str
     ) -> None:
         while data := await up.read(65536):
             last[0] = time.monotonic()
-            self.bytes_out += len(data)
+            self.bytes_out[kind] += len(data)
             writer.write(data)
             await writer.drain()
