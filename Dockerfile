@@ -37,7 +37,7 @@ LABEL org.opencontainers.image.title="mjpod" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0" \
       io.mjpod.warp-cuda="${WARP_CUDA}" \
-      io.mjpod.ports="22/tcp ssh, 7000/tcp stream, 8080/tcp web view"
+      io.mjpod.ports="22/tcp ssh, 7000/tcp stream, 8080/tcp web view, 8888/tcp jupyterlab"
 
 # Graphics for EGL/GL rendering and video for NVENC, besides compute: without `graphics` the NVIDIA
 # Container Toolkit mounts no EGL driver and MuJoCo falls back to software or fails.
@@ -96,15 +96,18 @@ RUN --mount=type=secret,id=ca --mount=type=cache,target=/root/.cache/uv \
 RUN --mount=type=secret,id=ca \
     echo "${MENAGERIE_ROBOTS}" | xargs --no-run-if-empty docker/with-ca.sh mujoco-menagerie prefetch
 
-# The project itself, editable: developing in the container (VS Code) edits what runs.
+# The project itself, editable: developing in the container (VS Code) edits what runs. The venv's
+# Jupyter kernel, registered as "mjpod", is what notebooks opened over Remote-SSH (VS Code) and
+# JupyterLab (the entrypoint starts it when JUPYTER_TOKEN or JUPYTER_PASSWORD is set) run in.
 COPY . .
 RUN --mount=type=secret,id=ca --mount=type=cache,target=/root/.cache/uv \
     docker/with-ca.sh uv pip install --no-deps -e . \
     && touch "${VIRTUAL_ENV}/.installed" "${VIRTUAL_ENV}/.system-run" \
     && mkdir -p /etc/mjpod /workspace \
+    && python -m ipykernel install --prefix /usr/local --name mjpod --display-name "mjpod (/opt/mjpod/.venv)" \
     && mjpod --help >/dev/null
 
-EXPOSE 22 7000 8080
+EXPOSE 22 7000 8080 8888
 VOLUME ["/workspace"]
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["/opt/mjpod/docker/healthcheck.sh"]

@@ -8,6 +8,7 @@ MENAGERIE_ROOT ?= $(wildcard $(abspath ../shared/models))
 export MENAGERIE_ROOT
 export MUJOCO_GL ?= egl
 BENCH_ARGS ?=
+# the benchmark's results: mjpod bench's own --out default (BenchConfig.out; tests/docker/test_make.py checks)
 OUT ?= bench/results
 
 .PHONY: help venv bench bench-local bench-quick record record-local serve serve-local view test test-gpu test-image gpu-check gpu-check-rehearsal lint fmt lock doctor models clean
@@ -22,11 +23,14 @@ $(VENV)/.system-%: docker/provision.sh
 	bash docker/provision.sh $*
 	@mkdir -p $(VENV) && touch $@
 
+# The venv holds the project with every extra but `lab` (JupyterLab: about 95 MB and 45 packages that
+# only the appliance's Jupyter server needs), each package at the version requirements.lock pins (the
+# lock, which the image installs whole, constrains the install).
+VENV_EXTRAS ?= dev,runpod,notebook
 $(BIN)/.installed: requirements.lock pyproject.toml | $(VENV)/.system-run
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.lock
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q -c requirements.lock -e ".[$(VENV_EXTRAS)]"
 	@touch $@
 
 venv: $(BIN)/.installed  ## create the virtual environment from the lock file
@@ -152,6 +156,8 @@ SSH_PORT ?= 2222
 SSH_BIND ?= 127.0.0.1
 STREAM_PORT ?= 7000
 WEB_PORT ?= 8080
+# JupyterLab's port on this host (127.0.0.1); the appliance starts it when JUPYTER_TOKEN is set
+JUPYTER_PORT ?= 8888
 # arguments passed through to mjpod record / serve / view / runpod (and defined before the jobs use it)
 ARGS ?=
 WHERE ?= auto
@@ -171,7 +177,7 @@ DOCKER_RUN = $(DOCKER) run --rm $(TTY) $(GPU_FLAG) -v $(WORKSPACE):/workspace $(
 # compose.gpu.yaml reserves the GPUs; without GPUS the appliance runs on a host that has none
 COMPOSE_FILES = -f compose.yaml $(if $(GPUS),-f compose.gpu.yaml)
 COMPOSE_ENV = MJPOD_IMAGE=$(IMAGE_REF) MJPOD_SSH_BIND=$(SSH_BIND) MJPOD_SSH_PORT=$(SSH_PORT) \
-  MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT)
+  MJPOD_STREAM_PORT=$(STREAM_PORT) MJPOD_WEB_PORT=$(WEB_PORT) MJPOD_JUPYTER_PORT=$(JUPYTER_PORT)
 
 image:  ## build the appliance image IMAGE:TAG (BASE=debian: no registry; WARP_CUDA=12: drivers older than R580)
 	@$(CHECK_DOCKER) --build
@@ -186,8 +192,12 @@ base-debian: venv  ## BASE=debian's stand-ins: a Debian base image from Debian's
 	DOCKER=$(DOCKER) scripts/debian-base.sh $(BASE_IMAGE)
 	DOCKER=$(DOCKER) PIP=$(abspath $(BIN))/pip scripts/uv-image.sh $(UV_IMAGE) $(UV_VERSION)
 
+# One check before any test (scripts/check-docker.sh --pick), not the same failure in every test: the
+# docker CLI that can build (DOCKER, else another on PATH, said) and the compose command that runs.
 test-image: venv $(VENV)/.system-docker  ## build the image (BASE=debian) and run the container tests on a real engine (started when none runs)
-	DOCKER=$(DOCKER) COMPOSE="$(COMPOSE)" $(BIN)/pytest -q -m image tests/image
+	@picked="$$($(CHECK_DOCKER) --pick)" && { read -r docker; read -r compose; } <<<"$$picked" && \
+	  echo "DOCKER=$$docker COMPOSE=\"$$compose\" $(BIN)/pytest -q -m image tests/image" && \
+	  DOCKER="$$docker" COMPOSE="$$compose" $(BIN)/pytest -q -m image tests/image
 
 bench-container:  ## the benchmark in the image; results land in OUT (bench/results)
 	@$(GPU_CHECK)
@@ -232,12 +242,19 @@ push:  ## push IMAGE:TAG to its registry: make push IMAGE=docker.io/you/mjpod TA
 
 # the model `make gui` simulates (mjpod view --local MODEL); ARGS adds view options (--engine mjwarp)
 GUI_MODEL ?= bin
+# make gui's key to the X display (scripts/x11-access.sh): your cookie for DISPLAY, readable by you only
+GUI_XAUTH ?= $(or $(XDG_RUNTIME_DIR),$(HOME))/.mjpod-gui.xauth
 gui:  ## the image on this machine's X display: mjpod view --local GUI_MODEL (bin) in a window
-	@test -n "$(DISPLAY)" || { echo "mjpod: DISPLAY is not set: run make gui from a desktop session (headless? use make serve and mjpod view)" >&2; exit 2; }
+	@case "$(DISPLAY)" in \
+	  :* | unix:*) ;; \
+	  "") echo "mjpod: DISPLAY is not set: run make gui from a desktop session (headless? the browser view: make serve, or mjpod view on your laptop)" >&2; exit 2;; \
+	  *) echo "mjpod: make gui draws on this machine's own X server (DISPLAY=:N), not on DISPLAY=$(DISPLAY) (ssh -X): on a remote box run make serve there and mjpod view on your laptop, or open the browser view (README, Viewer windows)" >&2; exit 2;; \
+	esac
 	@$(GPU_CHECK)
-	-@xhost +SI:localuser:root >/dev/null 2>&1 || echo "mjpod: xhost not found or refused; if the window does not open run: xhost +SI:localuser:root"
-	$(DOCKER) run --rm -it $(GPU_FLAG) -e DISPLAY=$(DISPLAY) -e MUJOCO_GL=glfw -e PYOPENGL_PLATFORM= \
-	  -v /tmp/.X11-unix:/tmp/.X11-unix:ro $(if $(wildcard /dev/dri),--device /dev/dri) \
+	@DISPLAY=$(DISPLAY) scripts/x11-access.sh "$(GUI_XAUTH)"
+	$(DOCKER) run --rm $(TTY) $(GPU_FLAG) -e DISPLAY=$(DISPLAY) -e MUJOCO_GL=glfw -e PYOPENGL_PLATFORM= \
+	  -v /tmp/.X11-unix:/tmp/.X11-unix:ro -v "$(GUI_XAUTH)":/tmp/.mjpod-gui.xauth:ro -e XAUTHORITY=/tmp/.mjpod-gui.xauth \
+	  $(if $(wildcard /dev/dri),--device /dev/dri) \
 	  -v $(WORKSPACE):/workspace $(MODELS_MOUNT) $(IMAGE_REF) mjpod view --local "$(GUI_MODEL)" $(ARGS)
 
 RUNPOD_GPU ?= NVIDIA GeForce RTX 4090

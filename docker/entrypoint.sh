@@ -236,6 +236,26 @@ start_sshd() {
   log "sshd started on port $SSH_PORT (keys only); $(connect_hint)"
 }
 
+# JupyterLab, when asked: JUPYTER_TOKEN, or JUPYTER_PASSWORD (used as the token, as Runpod's templates
+# do; the login page takes it). It listens on JUPYTER_IP (127.0.0.1 unless told: compose sets 0.0.0.0,
+# where Docker delivers the port it publishes on the host's loopback) and JUPYTER_PORT (8888), and serves
+# JUPYTER_ROOT (the workspace, where the examples are copied once). The token reaches it in its
+# environment, never on a command line or in the log. Its own session, as sshd's.
+start_jupyter() {
+  [[ -n "${JUPYTER_TOKEN:-}${JUPYTER_PASSWORD:-}" ]] || return 0
+  local jupyter="${MJPOD_JUPYTER:-jupyter}" root="${JUPYTER_ROOT:-${MJPOD_WORKSPACE:-/workspace}}"
+  local ip="${JUPYTER_IP:-127.0.0.1}" port="${JUPYTER_PORT:-8888}"
+  if ! "$jupyter" lab --version >/dev/null 2>&1; then
+    log "JupyterLab NOT started: no \`$jupyter lab\` in this environment (pip install jupyterlab; the image has it)"
+    return 0
+  fi
+  mkdir -p "$root"
+  [[ -e "$root/examples" || ! -d "$HERE/../examples" ]] || cp -r "$HERE/../examples" "$root/examples"
+  JUPYTER_TOKEN="${JUPYTER_TOKEN:-$JUPYTER_PASSWORD}" setsid "$jupyter" lab --allow-root --no-browser \
+    --ServerApp.ip="$ip" --ServerApp.port="$port" --ServerApp.port_retries=0 --ServerApp.root_dir="$root" &
+  log "JupyterLab started on $ip:$port (token required), serving $root"
+}
+
 connect_hint() {
   if [[ -n "${RUNPOD_PUBLIC_IP:-}" && -n "${RUNPOD_TCP_PORT_22:-}" ]]; then
     echo "connect with: ssh root@$RUNPOD_PUBLIC_IP -p $RUNPOD_TCP_PORT_22"
@@ -246,8 +266,8 @@ connect_hint() {
 
 # The process groups SSH sessions run their commands in, one a line: what Ctrl-C on the session's
 # terminal reaches (its foreground group), or the session's own group when it has no terminal
-# (`ssh host cmd`). Not every process of a session: ffmpeg runs in a group of its own under mjpod
-# record, which must close it, not lose it to a signal.
+# (`ssh host cmd`). ffmpeg under mjpod record shares its group but keeps SIGTERM blocked: mjpod closes
+# it once the signal has stopped the recording.
 session_groups() {
   [[ -n "$SSHD_PID" ]] || return 0
   ps -e -o pid= -o ppid= -o pgid= -o tpgid= -o comm= | awk -v root="$SSHD_PID" '
@@ -332,6 +352,7 @@ main() {
   elif ((!$#)); then # a one-shot command needs no sshd, and no word about it
     log "sshd NOT started: no SSH public key was given. Pass one with -e PUBLIC_KEY=\"\$(cat ~/.ssh/id_ed25519.pub)\" (compose and Runpod read PUBLIC_KEY too), or mount a file of keys at $MOUNTED_KEYS; \`docker exec -it <container> bash\` works meanwhile"
   fi
+  start_jupyter
   if (($#)); then
     exec "$@"
   fi

@@ -7,7 +7,9 @@
 #     run     (default) a host running mjpod: Python with venv, GL/EGL (glvnd loaders, Mesa for CPU
 #             machines), make
 #     test    what the test suite adds (make test runs run and test): OpenSSH server and client,
-#             headless Chromium, ss (iproute2: which addresses a server listens on)
+#             headless Chromium, a virtual X server for the window tests (xvfb, and xauth for its
+#             cookie; screenshots are Xvfb's own framebuffer file, so no screenshot tool), ss (iproute2:
+#             which addresses a server listens on)
 #     image   the appliance image: GL/EGL, OpenSSH, tini, make, git (no browser: tests only; Python
 #             comes from the base or from uv)
 #     docker  make test-image: a Docker engine (Debian's docker.io, unless a dockerd is installed),
@@ -38,7 +40,7 @@ browser=()
 case "$role" in
   run) packages=(python3 python3-venv ca-certificates make procps "${gl[@]}") ;;
   test)
-    packages=(openssh-server openssh-client iproute2)
+    packages=(openssh-server openssh-client xvfb xauth iproute2)
     browser=(chromium chromium-driver)
     ;;
   # sshd for VS Code Remote-SSH, the client for tunnels, tini as PID 1, procps for the entrypoint

@@ -3,19 +3,24 @@
 # (--gpu) is the NVIDIA Container Toolkit registered, so that `--gpus all` works; (--compose) does
 # the compose command (COMPOSE, default `docker compose`) work; (--build) can this docker CLI build
 # with BuildKit, which the Dockerfile's RUN --mount needs. Says what is missing and how to install it.
-#   scripts/check-docker.sh [--gpu] [--compose] [--build]
+# --pick (make test-image, once, before any test) needs no engine: it prints the docker CLI that
+# builds (DOCKER, else another docker on PATH that can, saying so) and the compose command that
+# works (COMPOSE, else docker-compose), one a line, or stops with the one message.
+#   scripts/check-docker.sh [--gpu] [--compose] [--build] | --pick
 set -euo pipefail
 DOCKER="${DOCKER:-docker}"
 COMPOSE="${COMPOSE:-$DOCKER compose}"
 want_gpu=0
 want_compose=0
 want_build=0
+pick=0
 for arg in "$@"; do
   case "$arg" in
     --gpu) want_gpu=1 ;;
     --compose) want_compose=1 ;;
     --build) want_build=1 ;;
-    *) echo "usage: $0 [--gpu] [--compose] [--build]" >&2; exit 2 ;;
+    --pick) pick=1 ;;
+    *) echo "usage: $0 [--gpu] [--compose] [--build] | --pick" >&2; exit 2 ;;
   esac
 done
 
@@ -23,6 +28,68 @@ missing() {
   printf 'mjpod: %s\n' "$@" >&2
   exit 1
 }
+
+# A docker CLI from 23 on builds through its buildx plugin; without the plugin it silently falls back
+# to the legacy builder, which fails only at the Dockerfile's first RUN --mount. Older CLIs carry
+# BuildKit themselves (DOCKER_BUILDKIT=1, which make image sets).
+major() { # the major version of a docker CLI, 0 when it does not say
+  local v
+  v="$("$1" version --format '{{.Client.Version}}' 2>/dev/null || true)"
+  v="${v%%.*}"
+  [[ "$v" =~ ^[0-9]+$ ]] && echo "$v" || echo 0
+}
+can_build() { # known to: buildx, or a version before 23
+  local v
+  "$1" buildx version >/dev/null 2>&1 && return 0
+  v="$(major "$1")"
+  ((v > 0 && v < 23))
+}
+lacks_buildx() { # known not to: from 23 on, without buildx (a CLI that does not say is let try)
+  ! "$1" buildx version >/dev/null 2>&1 && (($(major "$1") >= 23))
+}
+other_builder() { # another docker CLI on PATH that can build, when DOCKER cannot
+  local dir dirs other
+  IFS=: read -ra dirs <<<"$PATH" # (not `type -aP`: once docker has run, bash names only its hashed path)
+  for dir in "${dirs[@]}"; do
+    other="${dir:-.}/docker"
+    if [[ -x "$other" && ! "$other" -ef "$(command -v "$DOCKER")" ]] && can_build "$other"; then
+      echo "$other"
+      return 0
+    fi
+  done
+  return 1
+}
+cannot_build() {
+  local cli hint=() other
+  cli="$("$DOCKER" version --format '{{.Client.Version}}' 2>/dev/null || true)"
+  if other="$(other_builder)"; then
+    hint=("  or use the docker CLI at $other (version $(major "$other")), which can: make image DOCKER=$other")
+  fi
+  missing "docker CLI $cli has no buildx plugin, and from version 23 on docker build needs it for" \
+    "  BuildKit: without it the legacy builder fails at the Dockerfile's RUN --mount. Install buildx:" \
+    "  the docker-buildx-plugin package (Docker's apt repository) or docker-buildx (Debian 13, Ubuntu 24.04)" \
+    "${hint[@]}"
+}
+
+if ((pick)); then
+  docker="$(command -v "$DOCKER")" || missing "Docker is not installed here ('$DOCKER' is not on PATH)."
+  if lacks_buildx "$docker"; then
+    docker="$(other_builder)" || cannot_build
+    echo "mjpod: the docker CLI '$DOCKER' cannot build this Dockerfile (no buildx); using $docker (version $(major "$docker")), which can" >&2
+  fi
+  # shellcheck disable=SC2086 # COMPOSE is a command line: split on purpose
+  if ! $COMPOSE version >/dev/null 2>&1; then
+    if command -v docker-compose >/dev/null 2>&1; then
+      echo "mjpod: '$COMPOSE' does not run here; using docker-compose" >&2
+      COMPOSE="docker-compose"
+    else
+      missing "Docker Compose ('$COMPOSE') is missing: install the docker-compose-plugin package" \
+        "  (https://docs.docker.com/compose/install/linux/), or Debian's docker-compose."
+    fi
+  fi
+  printf '%s\n' "$docker" "$COMPOSE"
+  exit 0
+fi
 
 if ! command -v "$DOCKER" >/dev/null 2>&1; then
   missing "Docker is not installed here ('$DOCKER' is not on PATH)." \
@@ -41,32 +108,8 @@ if ((want_compose)) && ! $COMPOSE version >/dev/null 2>&1; then
     "  Install the docker-compose-plugin package (https://docs.docker.com/compose/install/linux/)," \
     "  or Debian's docker-compose and pass COMPOSE=docker-compose."
 fi
-# A docker CLI from 23 on builds through its buildx plugin; without the plugin it silently falls back
-# to the legacy builder, which fails only at the Dockerfile's first RUN --mount. Older CLIs carry
-# BuildKit themselves (DOCKER_BUILDKIT=1, which make image sets).
-major() { # the major version of a docker CLI, 0 when it does not say
-  local v
-  v="$("$1" version --format '{{.Client.Version}}' 2>/dev/null || true)"
-  v="${v%%.*}"
-  [[ "$v" =~ ^[0-9]+$ ]] && echo "$v" || echo 0
-}
-if ((want_build)) && ! "$DOCKER" buildx version >/dev/null 2>&1; then
-  cli="$("$DOCKER" version --format '{{.Client.Version}}' 2>/dev/null || true)"
-  if (($(major "$DOCKER") >= 23)); then
-    hint=()
-    for other in /usr/bin/docker /usr/local/bin/docker; do
-      [[ "$(command -v "$DOCKER")" != "$other" && -x "$other" ]] || continue
-      v="$(major "$other")"
-      if "$other" buildx version >/dev/null 2>&1 || ((v > 0 && v < 23)); then
-        hint=("  or use the docker CLI at $other (version $v), which can: make image DOCKER=$other")
-        break
-      fi
-    done
-    missing "docker CLI $cli has no buildx plugin, and from version 23 on docker build needs it for" \
-      "  BuildKit: without it the legacy builder fails at the Dockerfile's RUN --mount. Install buildx:" \
-      "  the docker-buildx-plugin package (Docker's apt repository) or docker-buildx (Debian 13, Ubuntu 24.04)" \
-      "${hint[@]}"
-  fi
+if ((want_build)) && lacks_buildx "$DOCKER"; then
+  cannot_build
 fi
 if ((want_gpu)) && [[ "$runtimes" != *nvidia* && -z "${MJPOD_SKIP_GPU_CHECK:-}" ]]; then
   missing "the NVIDIA Container Toolkit is not registered with Docker (no 'nvidia' runtime in" \

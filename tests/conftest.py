@@ -1,9 +1,13 @@
-"""Test set-up: headless GL (Mesa EGL here), offline Menagerie models from ../shared/models."""
+"""Test set-up: headless GL (Mesa EGL here), offline Menagerie models from ../shared/models, and a
+private X server for the tests marked `display`."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import xserver
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MODELS = ROOT.parent / "shared" / "models"
@@ -35,6 +39,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if missing := video.ffmpeg_missing():
             for item in videos:
                 item.add_marker(pytest.mark.skip(reason=f"needs ffmpeg: {missing}"))
+    windows = [item for item in items if item.get_closest_marker("display")]
+    if windows and (why := xserver.missing()):  # make test installs Xvfb: only where apt cannot
+        for item in windows:
+            item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +53,13 @@ def panda_available() -> bool:
 @pytest.fixture(scope="session")
 def has_cuda() -> bool:
     return cuda_available()
+
+
+@pytest.fixture
+def x_display() -> Iterator[xserver.XServer]:
+    """A private Xvfb for one test (its own display number and cookie), stopped afterwards."""
+    server = xserver.XServer()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -14,18 +14,22 @@ from tests.mp4 import decode
 LONG_RECORD = ["--model", "pendulum", "--duration", "120", "--fps", "10", "--width", "160", "--height", "120"]
 
 
-def partial(video: Path) -> Path:
-    """Where ffmpeg writes until the video is finished (mjpod.video.VideoWriter)."""
-    return video.with_name(f".{video.name}.partial")
+def partial(video: Path) -> str:
+    """Where ffmpeg writes until the video is finished, as a shell glob: a private folder of a new name
+    beside the video (mjpod.video.VideoWriter)."""
+    return str(video.with_name(f".{video.name}.*.partial") / video.name)
+
+
+def writing(video: Path) -> bool:
+    """Whether frames have reached the partial file."""
+    return any(p.stat().st_size > 0 for p in video.parent.glob(f".{video.name}.*.partial/{video.name}"))
 
 
 def wait_until_writing(video: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
     """Until frames reach the partial file, and a second more; fails with the output if `proc` ends."""
     deadline = time.monotonic() + timeout
-    while not (partial(video).exists() and partial(video).stat().st_size > 0):
-        assert proc.poll() is None, (
-            proc.stdout.read().decode(errors="replace") if proc.stdout else proc.returncode
-        )
+    while not writing(video):
+        assert proc.poll() is None, proc.communicate()[0] or proc.returncode
         assert time.monotonic() < deadline, "the recording never started writing"
         time.sleep(0.2)
     time.sleep(1)

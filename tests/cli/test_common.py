@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from mjpod.cli import app
-from mjpod.cli.common import SimulationOptions, simulation_options
+from mjpod.cli.common import SimulationOptions
 from mjpod.engines import EngineConfig
 
 SHARED = [
@@ -36,22 +36,41 @@ def test_record_serve_and_view_offer_the_same_simulation_options():
     assert "--local" in view
 
 
+@pytest.mark.parametrize("command", ["record", "serve", "view"])
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--nworld", "0"], "nworld must be at least 1"),
+        (["--ctrl", "steer"], "ctrl must be zero, noise or hold"),
+        (["--comfree-stiffness", "stiff"], "--comfree-stiffness takes numbers"),
+        (["--comfree-damping", "soft"], "--comfree-damping takes numbers"),
+        (["--engine", "physx"], "unknown engine 'physx'"),
+    ],
+)
+def test_each_option_reaches_the_simulation_of_every_command(command, args, said):
+    """A value typed on the command line arrives where its check is: a bad one of each option, given to
+    each simulating command, ends it with that option's own error (view simulates with --local)."""
+    model = ["--local", "pendulum"] if command == "view" else ["--model", "pendulum"]
+    env = {"COLUMNS": "200", "DISPLAY": ":none"}  # view --local checks for a display before anything
+    result = CliRunner().invoke(app, [command, *model, *args], env=env)
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split())
+
+
 def test_the_options_arrive_as_one_simulation_options():
-    seen = {}
-
-    @simulation_options()
-    def command(sim: SimulationOptions, width: int = 640) -> None:
-        seen.update(sim=sim, width=width)
-
-    cli = typer.Typer()
-    cli.command()(command)
-    cli.command()(lambda: None)  # two commands: the first is invoked by name
-    args = ["command", "-m", "pendulum", "-e", "comfree", "--nworld", "3", "--comfree-stiffness", "0.1,0.4"]
-    result = CliRunner().invoke(cli, [*args, "--width", "32"])
-    assert result.exit_code == 0, result.output
-    sim = seen["sim"]
-    assert (sim.model, sim.engine, sim.nworld, seen["width"]) == ("pendulum", "comfree", 3, 32)
+    given = {
+        "model": "pendulum",
+        "engine": "comfree",
+        "nworld": 3,
+        "comfree_stiffness": "0.1,0.4",
+        "width": 32,
+    }
+    arguments = vars(SimulationOptions()) | given  # as a command's locals(): every option, and more
+    sim = SimulationOptions.of(arguments)
+    assert (sim.model, sim.engine, sim.nworld) == ("pendulum", "comfree", 3)
     assert sim.engine_config() == EngineConfig(nworld=3, comfree_stiffness=(0.1, 0.4))
+    with pytest.raises(KeyError, match="seed"):  # a command that lacks an option fails at once
+        SimulationOptions.of({k: v for k, v in arguments.items() if k != "seed"})
 
 
 def test_a_bad_value_exits_naming_the_option(capsys):

@@ -122,3 +122,47 @@ def test_a_cli_older_than_23_builds_with_its_own_buildkit(tmp_path):
     with FakeDockerEngine(RUNC) as engine:
         result = run([str(CHECK), "--build"], DOCKER_HOST=engine.host, DOCKER=old)
         assert result.returncode == 0, result.stderr
+
+
+def fake_cli(folder: Path, version: str, buildx: bool) -> Path:
+    """A `docker` that says its version and whether `docker buildx` runs; `compose` it does not know."""
+    folder.mkdir(parents=True)
+    cli = folder / "docker"
+    cli.write_text(
+        "#!/bin/sh\n"
+        f'case "$1" in version) echo {version} ;; buildx) exit {0 if buildx else 1} ;; *) exit 1 ;; esac\n'
+    )
+    cli.chmod(0o755)
+    return cli
+
+
+def pick(path: list[Path], **env: str) -> subprocess.CompletedProcess:
+    """`check-docker.sh --pick` (make test-image's first step) seeing only the CLIs in `path`."""
+    return run(["/bin/bash", str(CHECK), "--pick"], PATH=":".join(map(str, path)), DOCKER="docker", **env)
+
+
+def test_make_test_image_picks_once_a_docker_cli_that_can_build_and_says_which(tmp_path):
+    """This machine's case: docker 28 without buildx first on PATH, Debian's docker.io 20.10 behind it."""
+    new, old = fake_cli(tmp_path / "local", "28.2.2", False), fake_cli(tmp_path / "usr", "20.10.24", False)
+    compose = tmp_path / "usr" / "docker-compose"
+    compose.write_text("#!/bin/sh\nexit 0\n")
+    compose.chmod(0o755)
+    result = pick([new.parent, old.parent], COMPOSE="docker compose")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(old), "docker-compose"]
+    assert f"the docker CLI 'docker' cannot build this Dockerfile (no buildx); using {old} (version 20)" in (
+        result.stderr
+    )
+    assert "using docker-compose" in result.stderr
+    with_buildx = fake_cli(tmp_path / "buildx", "28.2.2", True)
+    kept = pick([with_buildx.parent, old.parent], COMPOSE="true")  # DOCKER can build: it is kept, quietly
+    assert kept.stdout.splitlines() == [str(with_buildx), "true"] and not kept.stderr
+
+
+def test_make_test_image_stops_with_one_message_where_no_docker_cli_can_build(tmp_path):
+    only = fake_cli(tmp_path / "bin", "28.2.2", False)
+    result = pick([only.parent], COMPOSE="true")
+    assert result.returncode == 1 and not result.stdout
+    assert result.stderr.count("has no buildx plugin") == 1 and "docker-buildx-plugin" in result.stderr
+    dry = run(["make", "-n", "--no-print-directory", "test-image"]).stdout
+    assert dry.index("check-docker.sh --pick") < dry.index("pytest -q -m image")  # checked before any test

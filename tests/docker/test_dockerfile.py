@@ -219,19 +219,20 @@ def test_host_keys_are_not_baked_into_the_image(dockerfile):
 
 def test_exposed_ports_match_compose_and_stream_ports_stay_on_loopback(dockerfile, compose):
     exposed = {int(p.split("/")[0]) for p in instructions(dockerfile, "EXPOSE")[0].split()}
-    assert exposed == {22, 7000, 8080}
+    assert exposed == {22, 7000, 8080, 8888}
     ports = compose["services"]["appliance"]["ports"]
     published = {int(spec.rsplit(":", 1)[1]): spec.rsplit(":", 1)[0] for spec in ports}
     assert set(published) == exposed
     # SSH: this host only unless MJPOD_SSH_BIND (make up: SSH_BIND) opens it to others (keys only)
     assert published[22] == "${MJPOD_SSH_BIND:-127.0.0.1}:${MJPOD_SSH_PORT:-2222}"
-    for port in (7000, 8080):
+    for port in (7000, 8080, 8888):
         assert published[port].startswith("127.0.0.1:"), f"port {port} would be open to the network"
     for spec in compose["services"]["serve"]["ports"]:
         assert spec.startswith("127.0.0.1:")
     # Docker delivers published ports on the container's interfaces, not its loopback: mjpod serve
     # started in an SSH session must listen there (the host side stays 127.0.0.1 only, above)
     assert compose["services"]["appliance"]["environment"]["MJSTREAM_HOST"] == "0.0.0.0"
+    assert compose["services"]["appliance"]["environment"]["JUPYTER_IP"] == "0.0.0.0"  # (token required)
 
 
 def test_compose_keeps_the_image_environment_and_reserves_gpus_only_in_the_gpu_file(compose):

@@ -20,3 +20,14 @@ def test_sigterm_during_startup_ends_it_cleanly(sandbox):
     sshd = app.sshd_pid()
     assert code == 0, app.log
     assert sshd is None or not alive(sshd)
+
+
+def test_a_jupyter_token_without_jupyterlab_says_so_and_keeps_the_token_out_of_the_log(sandbox):
+    """The venv has Jupyter's kernel but not JupyterLab (the image's `lab` extra): the entrypoint names
+    what is missing instead of failing, and the token appears nowhere in its output."""
+    token = "never-in-the-log-4f2a"
+    app = Appliance(sandbox, JUPYTER_TOKEN=token, MJPOD_WORKSPACE=str(sandbox / "workspace")).start()
+    app.wait_for_log("JupyterLab NOT started: no `jupyter lab` in this environment (pip install jupyterlab")
+    assert app.stop(signal.SIGTERM) == 0, app.log
+    assert token not in app.log
+    assert not (sandbox / "workspace" / "examples").exists()  # nothing copied for a server that did not start

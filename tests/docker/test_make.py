@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from mjpod.jobs.bench import BenchConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "/home/me/.ssh/id_ed25519.pub"
 
@@ -100,7 +102,8 @@ def test_bench_in_the_container_mounts_results_and_the_workspace():
 def test_bench_without_docker_or_image_runs_in_the_venv_and_says_so():
     out = dry("bench", "DOCKER=/nonexistent/docker")
     assert "bench: in the local venv .venv (no Docker engine or no image mjpod:latest" in out
-    assert ".venv/bin/mjpod bench --out bench/results" in out
+    # the Makefile's one shell-side OUT default stays mjpod bench's own (BenchConfig.out)
+    assert f".venv/bin/mjpod bench --out {BenchConfig.out}" in out
     assert not docker_lines(out)
 
 
@@ -204,13 +207,24 @@ def test_push_needs_a_registry_name():
     assert "IMAGE=mjpod names no registry or account" in result.stderr
 
 
-def test_gui_uses_the_host_display():
-    (cmd,) = docker_lines(dry("gui", "DISPLAY=:1"))
+def test_gui_uses_the_host_display_with_a_cookie_not_a_host_rule():
+    """The socket folder and a copy of your cookie (tests/image/test_gui.py draws through them)."""
+    out = dry("gui", "DISPLAY=:1", "GUI_XAUTH=/run/user/7/gui.xauth")
+    (cmd,) = docker_lines(out)
     assert "-e DISPLAY=:1" in cmd and "-v /tmp/.X11-unix:/tmp/.X11-unix:ro" in cmd
-    assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd
+    assert 'DISPLAY=:1 scripts/x11-access.sh "/run/user/7/gui.xauth"' in out
+    assert '-v "/run/user/7/gui.xauth":/tmp/.mjpod-gui.xauth:ro -e XAUTHORITY=/tmp/.mjpod-gui.xauth' in cmd
+    assert "-e MUJOCO_GL=glfw" in cmd and "--gpus all" in cmd and " -it " not in cmd  # no terminal here
     assert cmd.endswith('mjpod view --local "bin"')
     result = make("gui", "DISPLAY=")
     assert result.returncode != 0 and "DISPLAY is not set" in result.stderr
+
+
+def test_gui_refuses_a_display_it_cannot_reach_and_says_where_to_go():
+    """ssh -X gives DISPLAY=localhost:10.0: a TCP port on the host, not a socket the container has."""
+    result = make("gui", "DISPLAY=localhost:10.0")
+    assert result.returncode == 2
+    assert "not on DISPLAY=localhost:10.0" in result.stderr and "browser view" in result.stderr
 
 
 def test_gui_command_line_is_one_mjpod_view_accepts():

@@ -85,7 +85,8 @@ def test_ubuntu_gets_no_snap_only_chromium(tmp_path):
     packages = result.stdout.split()
     assert "chromium" not in packages and "chromium-driver" not in packages
     assert "skipping headless Chromium" in result.stderr and "snap" in result.stderr
-    assert {"openssh-server", "openssh-client"} <= set(packages)  # what the tests need is still there
+    # what the tests need is still there (sshd, the window tests' X server)
+    assert {"openssh-server", "openssh-client", "xvfb", "xauth"} <= set(packages)
 
 
 def test_debian_gets_chromium_for_the_browser_view_test(tmp_path):

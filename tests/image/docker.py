@@ -80,7 +80,8 @@ class Docker:
             time.sleep(0.3)
 
     def exists(self, container: str, path: str) -> bool:
-        return self.run("exec", container, "test", "-s", path, check=False).returncode == 0
+        """Whether `path` (a shell glob may stand for one file) is there and not empty."""
+        return self.run("exec", container, "sh", "-c", f"test -s {path}", check=False).returncode == 0
 
     def copy_out(self, container: str, path: str, dest: Path) -> Path:
         """`docker cp CONTAINER:PATH DEST` (works on a stopped container too)."""

@@ -4,7 +4,6 @@ container's environment in sessions (secrets left out), videos out with docker c
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
@@ -92,13 +91,19 @@ def test_record_over_ssh_then_docker_cp_gives_the_promised_frames(appliance, key
     assert frames.std() > 0  # a picture, not a blank frame
 
 
+def probes(docker, container: str) -> set[str]:
+    """When each health check docker keeps (the last five) started."""
+    return {probe["Start"] for probe in docker.inspect(container)["State"]["Health"]["Log"]}
+
+
 def test_healthcheck_turns_healthy_then_unhealthy_while_sshd_is_stopped(appliance, docker):
     """Healthy while sshd runs, unhealthy while it cannot answer (SIGSTOP), healthy again after; and
     no probe connection in sshd's log (before: a kex_exchange_identification line every check)."""
     c = appliance[0]
     docker.wait_for(c, "healthy", lambda: docker.health(c) == "healthy", timeout=60)
     before = docker.logs(c)
-    time.sleep(3)  # three more checks
+    seen = probes(docker, c)
+    docker.wait_for(c, "three more health checks", lambda: len(probes(docker, c) - seen) >= 3)
     assert docker.logs(c) == before  # sshd saw no connection from them
     assert "kex_exchange_identification" not in before
     pid = docker.run("exec", c, "cut", "-d", " ", "-f", "3", "/run/mjpod/sshd").stdout.strip()

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from mjpod.host import sysinfo
 from mjpod.jobs import record as rec
 from mjpod.render.gl import gl_info
 from tests.cli_runner import run_mjpod
+from tests.interrupted import LONG_RECORD, check_kept, wait_until_writing
 from tests.mp4 import decode
 
 SPINNER = """<mujoco>
@@ -132,23 +132,35 @@ def test_memory_stays_flat_over_a_long_recording(tmp_path):
 @pytest.mark.ffmpeg
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "docker-stop"])
 def test_ctrl_c_and_docker_stop_keep_a_playable_file(tmp_path, stop):
+    """The signal goes to the whole process group, as a terminal's Ctrl-C and tini -g's `docker stop` send
+    it: ffmpeg (mediapy starts it in mjpod's group) must not end the file on its own."""
     out = tmp_path / "stopped.mp4"
-    cmd = [sys.executable, "-m", "mjpod", "record", "-m", "pendulum", "--duration", "600"]
-    cmd += ["--width", "64", "--height", "48", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".stopped.mp4.partial")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(3)  # some frames into the recording
-    proc.send_signal(stop)
+    cmd = [sys.executable, "-m", "mjpod", "record", *LONG_RECORD, "--out", str(out)]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    wait_until_writing(out, proc)  # frames have reached the file: not a fixed wait, which a slow box outlasts
+    os.killpg(proc.pid, stop)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stdout + stderr
     assert "interrupted: kept" in stdout
-    frames, _ = decode(out)
-    sidecar = json.loads(out.with_suffix(".json").read_text())
-    assert sidecar["interrupted"] and 0 < sidecar["frames"] < sidecar["frames_planned"]
-    assert len(frames) == sidecar["frames"]
-    assert not list(tmp_path.glob(".*partial"))
+    check_kept(out)
+
+
+@pytest.mark.ffmpeg
+def test_links_planted_at_predictable_temporary_names_are_never_followed(tmp_path):
+    """Before: ffmpeg wrote `.p.mp4.partial` and the sidecar went through `.p.json.partial`, following a
+    link planted at either name into whatever it pointed at (another user's file, in a shared folder)."""
+    victims = {}
+    for name in (".p.mp4.partial", ".p.json.partial"):
+        victims[name] = tmp_path / f"victim{len(victims)}.txt"
+        victims[name].write_text("not yours to overwrite")
+        (tmp_path / name).symlink_to(victims[name])
+    frames, sidecar = record(tmp_path / "p.mp4", "-m", "pendulum", "--fps", "10", "--duration", "0.5")
+    assert [v.read_text() for v in victims.values()] == ["not yours to overwrite"] * 2
+    assert len(frames) == sidecar["frames"] == 5
+    assert all((tmp_path / name).is_symlink() for name in victims)  # left as they were
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted(victims)
 
 
 @pytest.mark.parametrize(

@@ -131,7 +131,9 @@ def test_shutdown_finishes_a_model_in_flight_and_cuts_stalled_clients_within_one
     finally:
         for s in [*stuck, slow]:
             s.close()
-    assert not stopping.is_alive() and took < CLOSE_DEADLINE + 1.5, f"stop_connection took {took:.1f} s"
+    # one deadline for all: at most CLOSE_DEADLINE by construction, so a bound of twice that races
+    # nothing, and still fails the 2 s join per client in turn (16 stalled: 32 s and more)
+    assert not stopping.is_alive() and took < 2 * CLOSE_DEADLINE, f"stop_connection took {took:.1f} s"
     assert not [t for t in threading.enumerate() if t.name.startswith("mjstream-client")], "threads left"
     kinds = [m.kind for m in messages]
     assert kinds[0] == Kind.MODEL and kinds[-2:] == [Kind.STATE, Kind.CLOSE], kinds

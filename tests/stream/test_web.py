@@ -275,10 +275,15 @@ def test_with_web_control_pause_stops_the_engine_and_reset_resets_it(browser, co
     open_page(browser, controlled)
     wait_for(lambda: controlled.states and controlled.states[-1][1] > 2.0, 120, "two simulated seconds")
     keys(browser, " ")
-    time.sleep(1.5)  # let the pause take hold
+
+    def paused() -> bool:  # the engine's time stood still over the last wall second of states
+        recent = controlled.since(time.monotonic() - 1.0)
+        return len(recent) > 5 and recent[0][1] == recent[-1][1]
+
+    wait_for(paused, 120, "the engine to pause")
     held = controlled.states[-1][1]
-    time.sleep(1.0)  # a wall second in which a running engine steps
-    assert controlled.states[-1][1] == held, "the engine's time went on after Pause"
+    time.sleep(1.0)  # a wall second in which a running engine steps (a lower bound: never too short)
+    assert controlled.states[-1][1] == held, "the engine's time went on while paused"
     keys(browser, " ")
     wait_for(lambda: controlled.states[-1][1] > held + 0.5, 60, "time to run again after Run")
     before = controlled.states[-1][1]

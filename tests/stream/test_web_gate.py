@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 from websockets.sync.client import connect
 
-from mjpod.stream import web_gate
+from mjpod.stream import net, web_gate
 from mjpod.stream.web_gate import WebGate
 from tests.stream.helpers import wait_for
 
@@ -108,7 +108,7 @@ def test_with_a_token_every_request_needs_it(upstream, monkeypatch):
         compared.append(b)
         return real(a, b)
 
-    monkeypatch.setattr(web_gate.hmac, "compare_digest", spy)
+    monkeypatch.setattr(net.hmac, "compare_digest", spy)
     with gate(upstream) as g:
         for path in ("/", "/web_client.wasm", "/model?total_bytes"):
             answer = get(g, path)

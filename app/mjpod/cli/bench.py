@@ -11,6 +11,9 @@ from rich.console import Console
 
 from mjpod.cli.common import (
     DampingOpt,
+    DeviceOpt,
+    NconmaxOpt,
+    NjmaxOpt,
     StiffnessOpt,
     console,
     engine_config,
@@ -18,13 +21,16 @@ from mjpod.cli.common import (
     frame_size,
     user_errors,
 )
+from mjpod.engines import ENGINES
+from mjpod.jobs.bench import BenchConfig
+from mjpod.jobs.bench.sections import SECTIONS
 
 
 def bench(
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="model spec; repeat for several")
     ] = None,
-    engine: Annotated[list[str] | None, typer.Option(help="engine(s): mjc, mjwarp, comfree")] = None,
+    engine: Annotated[list[str] | None, typer.Option(help=f"engine(s): {', '.join(ENGINES)}")] = None,
     nworld: Annotated[
         list[int] | None, typer.Option(help="worlds per physics run; repeat for a sweep")
     ] = None,
@@ -32,7 +38,7 @@ def bench(
     seconds: Annotated[float | None, typer.Option(help="time budget per measurement on CPU")] = None,
     skip: Annotated[
         list[str] | None,
-        typer.Option(help="skip a section: seed, render, physics, contact, stream, encode, record, batch"),
+        typer.Option(help=f"skip a section: {', '.join(SECTIONS)}"),
     ] = None,
     only: Annotated[list[str] | None, typer.Option(help="run only this section; repeat for several")] = None,
     size: Annotated[
@@ -51,23 +57,19 @@ def bench(
         ),
     ] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a CI-sized run")] = False,
-    device: Annotated[
-        str | None, typer.Option(help="Warp device: cuda:0, cpu (default: WARP_DEVICE or best)")
-    ] = None,
-    nconmax: Annotated[int | None, typer.Option(help="contacts per world (Warp engines)")] = None,
-    njmax: Annotated[int | None, typer.Option(help="constraint rows per world (Warp engines)")] = None,
+    device: DeviceOpt = None,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
     testspeed: Annotated[
         bool | None,
         typer.Option("--testspeed/--no-testspeed", help="compare with mjwarp-testspeed (default: on CUDA)"),
     ] = None,
-    out: Annotated[Path, typer.Option(help="folder for the JSON, plot and transcript")] = Path(
-        "bench/results"
-    ),
+    out: Annotated[Path, typer.Option(help="folder for the JSON, plot and transcript")] = BenchConfig.out,
     comfree_stiffness: StiffnessOpt = None,
     comfree_damping: DampingOpt = None,
 ) -> None:
     """Benchmark this box: the seed loop, GL rendering, and physics steps/s for every engine across nworld."""
-    from mjpod.jobs.bench import BenchConfig, report, runner
+    from mjpod.jobs.bench import report, runner
 
     given = {
         k: v

@@ -1,19 +1,16 @@
 """What every `mjpod` command shares: consoles, the error exit, parsers, and the simulation options.
 
 Commands that run a simulation (record, serve, view --local) take the same model, engine, world and
-control options: `simulation_options` declares them once and hands them to the command as one
-`SimulationOptions`, so their names, defaults and help never drift apart.
+control options: each is declared once here (a typer `Annotated` alias: name and help) with its default
+written once where the library keeps it, and the command gathers them into one `SimulationOptions`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 import logging
 import sys
-import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -21,8 +18,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mjpod.engines import ENGINES, EngineConfig
+from mjpod.engines import DEFAULT_ENGINE, ENGINES, EngineConfig
 from mjpod.errors import MjpodError
+from mjpod.models import DEFAULT_MODEL
 
 console = Console()
 err_console = Console(stderr=True)
@@ -88,32 +86,20 @@ def frame_size(text: str, option: str) -> tuple[int, int]:
 
 
 def engine_config(
-    *,
-    nworld: int = 1,
-    device: str | None = None,
-    ctrl: str = "noise",
-    seed: int = 0,
-    nconmax: int | None = None,
-    njmax: int | None = None,
-    comfree_stiffness: str | None = None,
-    comfree_damping: str | None = None,
+    comfree_stiffness: str | None = None, comfree_damping: str | None = None, **given: Any
 ) -> EngineConfig:
-    """An EngineConfig from command-line values, or a clean exit naming the bad one."""
-    extra = {
-        k: v
-        for k, v in {
-            "comfree_stiffness": float_list(comfree_stiffness, "--comfree-stiffness"),
-            "comfree_damping": float_list(comfree_damping, "--comfree-damping"),
-        }.items()
-        if v is not None
-    }
+    """An EngineConfig from command-line values (EngineConfig's own defaults for the rest), or a clean
+    exit naming the bad one. `given`: EngineConfig's fields as typed (nworld, device, ctrl, seed, ...)."""
+    for name, text in (("comfree_stiffness", comfree_stiffness), ("comfree_damping", comfree_damping)):
+        if text is not None:
+            given[name] = float_list(text, "--" + name.replace("_", "-"))
     with user_errors():
-        return EngineConfig(
-            nworld=nworld, device=device, ctrl=ctrl, seed=seed, nconmax=nconmax, njmax=njmax, **extra
-        )
+        return EngineConfig(**given)
 
 
 # -- the simulation options, declared once ---------------------------------------------------------
+# A command that simulates lists these as its parameters, each with the default named beside its
+# type (DEFAULT_MODEL, DEFAULT_ENGINE, EngineConfig's), and gathers them into one SimulationOptions.
 
 ModelOpt = Annotated[
     str,
@@ -146,52 +132,25 @@ DampingOpt = Annotated[
 class SimulationOptions:
     """What to simulate, as typed on the command line: the model spec, the engine and its settings."""
 
-    # Each field's type carries its option's help; --help lists them in this order.
-    model: ModelOpt = "bin"
-    engine: EngineOpt = "mjc"
-    nworld: NworldOpt = 1
-    device: DeviceOpt = None
-    ctrl: CtrlOpt = "noise"
-    seed: SeedOpt = 0
-    nconmax: NconmaxOpt = None
-    njmax: NjmaxOpt = None
-    comfree_stiffness: StiffnessOpt = None
-    comfree_damping: DampingOpt = None
+    model: str = DEFAULT_MODEL
+    engine: str = DEFAULT_ENGINE
+    nworld: int = EngineConfig.nworld
+    device: str | None = None
+    ctrl: str = EngineConfig.ctrl
+    seed: int = EngineConfig.seed
+    nconmax: int | None = None
+    njmax: int | None = None
+    comfree_stiffness: str | None = None
+    comfree_damping: str | None = None
+
+    @classmethod
+    def of(cls, given: Mapping[str, Any]) -> SimulationOptions:
+        """The options out of a command's arguments (`locals()`), picked by name: none can be dropped
+        or swapped on the way, and a command that lacks one fails at once."""
+        return cls(**{f.name: given[f.name] for f in dataclasses.fields(cls)})
 
     def engine_config(self) -> EngineConfig:
         """The engine's settings, or a clean exit naming the bad value."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields = dataclasses.asdict(self)
         del fields["model"], fields["engine"]
-        return engine_config(**fields)  # type: ignore[arg-type]
-
-
-def simulation_options(
-    model: tuple[Any, str | None] = (ModelOpt, "bin"),
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Put the shared simulation options where the command has its `sim` parameter, and call it with
-    them gathered into one SimulationOptions. `model`: the model option's declaration and default, for a
-    command that names it otherwise (view's --local)."""
-    options = typing.get_type_hints(SimulationOptions, include_extras=True) | {"model": model[0]}
-    defaults = {f.name: f.default for f in dataclasses.fields(SimulationOptions)} | {"model": model[1]}
-    shared = [
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=options[name]
-        )
-        for name in options
-    ]
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(command, eval_str=True)
-        params: list[inspect.Parameter] = []
-        for p in signature.parameters.values():
-            params += shared if p.name == "sim" else [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)]
-
-        @functools.wraps(command)
-        def with_options(**given: Any) -> Any:
-            sim = SimulationOptions(**{name: given.pop(name) for name in options})
-            return command(sim=sim, **given)
-
-        with_options.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-        return with_options
-
-    return decorate
+        return engine_config(**fields)

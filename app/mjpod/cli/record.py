@@ -8,19 +8,38 @@ from typing import Annotated
 import typer
 
 from mjpod.cli.common import (
+    CtrlOpt,
+    DampingOpt,
+    DeviceOpt,
+    EngineOpt,
+    ModelOpt,
+    NconmaxOpt,
+    NjmaxOpt,
+    NworldOpt,
+    SeedOpt,
     SimulationOptions,
+    StiffnessOpt,
     console,
     err_console,
     float_list,
     int_list,
-    simulation_options,
     user_errors,
 )
+from mjpod.engines import DEFAULT_ENGINE, EngineConfig
+from mjpod.models import DEFAULT_MODEL
 
 
-@simulation_options()
 def record(
-    sim: SimulationOptions,
+    model: ModelOpt = DEFAULT_MODEL,
+    engine: EngineOpt = DEFAULT_ENGINE,
+    nworld: NworldOpt = EngineConfig.nworld,
+    device: DeviceOpt = None,
+    ctrl: CtrlOpt = EngineConfig.ctrl,
+    seed: SeedOpt = EngineConfig.seed,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
     worlds: Annotated[str, typer.Option(help="world(s) to show: 0 | 0,3,5 | 0-3 (several are tiled)")] = "0",
     cols: Annotated[int | None, typer.Option(help="tile grid columns (default: near-square)")] = None,
     renderer: Annotated[
@@ -51,8 +70,9 @@ def record(
     from mjpod.jobs.signals import stop_on_signals
     from mjpod.render.camera import CameraSpec
 
+    sim = SimulationOptions.of(locals())
     settings = rec.RecordSettings(
-        model=sim.model,  # type: ignore[arg-type]  # --model defaults to bin
+        model=sim.model,
         engine=sim.engine,
         engine_config=sim.engine_config(),
         renderer=renderer,  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ runpod_app = typer.Typer(
 )
 
 NameOpt = Annotated[str, typer.Option(help="pod name; down and ssh find the pod by it")]
+POD_NAME = "mjpod"  # --name's default
 IdOpt = Annotated[str | None, typer.Option("--id", help="pod id, when several pods share the name")]
 KeyOpt = Annotated[
     Path | None, typer.Option("--key", help="SSH public key file (default: PUBLIC_KEY, else ~/.ssh/id_*.pub)")
@@ -63,7 +64,7 @@ def up(
     volume: Annotated[
         int, typer.Option(help="pod volume at /workspace, GB (videos, results, Warp cache)")
     ] = 20,
-    name: NameOpt = "mjpod",
+    name: NameOpt = POD_NAME,
     key: KeyOpt = None,
     warp_cuda: Annotated[
         int, typer.Option(help="the image's WARP_CUDA: 13 picks hosts with CUDA 13 drivers, 12 any CUDA 12+")
@@ -118,7 +119,7 @@ def up(
 
 @runpod_app.command("down")
 def down(
-    name: NameOpt = "mjpod",
+    name: NameOpt = POD_NAME,
     pod_id: IdOpt = None,
     stop: Annotated[
         bool, typer.Option("--stop", help="only stop it (the volume stays, and is billed)")
@@ -136,7 +137,7 @@ def down(
 
 @runpod_app.command("ssh")
 def ssh(
-    name: NameOpt = "mjpod",
+    name: NameOpt = POD_NAME,
     pod_id: IdOpt = None,
     key: KeyOpt = None,
     exec_: Annotated[

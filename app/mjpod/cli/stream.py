@@ -12,15 +12,27 @@ from typing import Annotated
 import typer
 
 from mjpod.cli.common import (
+    CtrlOpt,
+    DampingOpt,
+    DeviceOpt,
+    EngineOpt,
+    ModelOpt,
+    NconmaxOpt,
+    NjmaxOpt,
+    NworldOpt,
+    SeedOpt,
     SimulationOptions,
+    StiffnessOpt,
     console,
     fail,
     frame_size,
     log_to_stderr,
-    simulation_options,
     user_errors,
 )
-from mjpod.stream.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback
+from mjpod.engines import DEFAULT_ENGINE, EngineConfig
+from mjpod.models import DEFAULT_MODEL
+from mjpod.stream.net import is_loopback
+from mjpod.stream.server import DEFAULT_HOST, DEFAULT_PORT
 
 HostOpt = Annotated[
     str,
@@ -41,9 +53,17 @@ LocalOpt = Annotated[
 ]
 
 
-@simulation_options()
 def serve(
-    sim: SimulationOptions,
+    model: ModelOpt = DEFAULT_MODEL,
+    engine: EngineOpt = DEFAULT_ENGINE,
+    nworld: NworldOpt = EngineConfig.nworld,
+    device: DeviceOpt = None,
+    ctrl: CtrlOpt = EngineConfig.ctrl,
+    seed: SeedOpt = EngineConfig.seed,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
     world: Annotated[int, typer.Option(help="which world to stream")] = 0,
     host: HostOpt = DEFAULT_HOST,
     port: PortOpt = DEFAULT_PORT,
@@ -70,6 +90,7 @@ def serve(
     from mjpod.jobs.signals import stop_on_signals
 
     log_to_stderr()
+    sim = SimulationOptions.of(locals())
     config = sim.engine_config()
     token, generated = appliance_token(host, token)
     opts = job.ServeOptions(
@@ -82,7 +103,7 @@ def serve(
 
     try:
         with user_errors(), stop_on_signals((signal.SIGTERM,)) as stop:
-            stats = job.run(sim.model, sim.engine, config, opts, stop, announce)  # type: ignore[arg-type]
+            stats = job.run(sim.model, sim.engine, config, opts, stop, announce)
     except KeyboardInterrupt:
         console.print("stopped (Ctrl-C)")
         return
@@ -101,7 +122,6 @@ def appliance_token(host: str, token: str | None) -> tuple[str | None, bool]:
     return secrets.token_urlsafe(18), True
 
 
-@simulation_options(model=(LocalOpt, None))
 def view(
     host: HostOpt = DEFAULT_HOST,
     port: PortOpt = DEFAULT_PORT,
@@ -116,8 +136,16 @@ def view(
     once: Annotated[
         bool, typer.Option("--once", help="exit when the stream ends instead of reconnecting")
     ] = False,
-    *,
-    sim: SimulationOptions,
+    local: LocalOpt = None,
+    engine: EngineOpt = DEFAULT_ENGINE,
+    nworld: NworldOpt = EngineConfig.nworld,
+    device: DeviceOpt = None,
+    ctrl: CtrlOpt = EngineConfig.ctrl,
+    seed: SeedOpt = EngineConfig.seed,
+    nconmax: NconmaxOpt = None,
+    njmax: NjmaxOpt = None,
+    comfree_stiffness: StiffnessOpt = None,
+    comfree_damping: DampingOpt = None,
     world: Annotated[int, typer.Option(help="--local: which world to show")] = 0,
 ) -> None:
     """Watch a `mjpod serve` stream in MuJoCo's viewer (reconnecting), record it headless, or --local simulate."""
@@ -135,13 +163,14 @@ def view(
             "no display here (DISPLAY is unset): record instead with `mjpod view --record out.mp4`, "
             "or open the browser view (`mjpod serve --web 8080`)"
         )
-    if sim.model is not None:  # --local
+    if local is not None:
+        sim = SimulationOptions.of(locals() | {"model": local})
         config = sim.engine_config()
         try:
             with user_errors():
-                _, engine = simulation.start(sim.model, sim.engine, config)
-                with engine:
-                    v.view_local(engine, world)
+                _, running = simulation.start(sim.model, sim.engine, config)
+                with running:
+                    v.view_local(running, world)
         except KeyboardInterrupt:
             pass
         return
@@ -159,4 +188,8 @@ def view(
 
     # As `record`: Ctrl-C and SIGTERM end the loop between states, so the MP4 is always finished.
     with user_errors(), stop_on_signals() as stop:
+        if record is not None:  # mediapy, ffmpeg and the encoder before connecting: a missing one is named
+            from mjpod import video  # at once, and the first state is drawn without waiting for them
+
+            video.choose_encoder("auto")
         v.follow(host, port, make_sink, token=token, retry_delay=retry_delay, once=once, stop=stop)

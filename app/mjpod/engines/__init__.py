@@ -8,6 +8,7 @@ from mjpod.engines.base import Engine, EngineConfig
 from mjpod.errors import SettingError
 
 ENGINES = ("mjc", "mjwarp", "comfree")
+DEFAULT_ENGINE = "mjc"  # what a command simulates with when no --engine is given
 
 
 def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> Engine:
@@ -28,4 +29,4 @@ def make(name: str, mjm: mujoco.MjModel, config: EngineConfig | None = None) -> 
     raise SettingError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
-__all__ = ["ENGINES", "Engine", "EngineConfig", "make"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "EngineConfig", "make"]

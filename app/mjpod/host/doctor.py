@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import re
 import shutil
@@ -58,10 +59,19 @@ GL_ERRORS: tuple[tuple[str, str], ...] = (
 )
 
 
+class Status(enum.StrEnum):
+    """How a check came out: fine, worth knowing, worth fixing, or broken."""
+
+    OK = "ok"
+    INFO = "info"
+    WARN = "warn"
+    FAIL = "fail"
+
+
 @dataclasses.dataclass(frozen=True)
 class Finding:
     check: str
-    status: str  # ok, info, warn, fail
+    status: Status
     detail: str
     fix: str | None = None
 
@@ -93,7 +103,7 @@ def check_driver() -> Finding:
     if not gpus:
         return Finding(
             "NVIDIA driver",
-            "info",
+            Status.INFO,
             "no NVIDIA GPU visible (nvidia-smi missing or finds none)",
             "fine for development: Warp runs on cpu and GL on Mesa; in Docker pass --gpus all",
         )
@@ -109,25 +119,25 @@ def check_driver() -> Finding:
         )
         return Finding(
             "NVIDIA driver",
-            "fail",
+            Status.FAIL,
             f"{names}, driver {driver}: warp-lang {warp} needs R{minimum}+",
             f"use a host with driver >= {minimum}, {older}",
         )
-    return Finding("NVIDIA driver", "ok", f"{len(gpus)} x {names}, driver {driver} (warp-lang {warp})")
+    return Finding("NVIDIA driver", Status.OK, f"{len(gpus)} x {names}, driver {driver} (warp-lang {warp})")
 
 
 def check_capabilities() -> Finding:
     caps = os.environ.get("NVIDIA_DRIVER_CAPABILITIES")
     if caps is None:
         return Finding(
-            "driver capabilities", "info", "NVIDIA_DRIVER_CAPABILITIES not set (not in a GPU container)"
+            "driver capabilities", Status.INFO, "NVIDIA_DRIVER_CAPABILITIES not set (not in a GPU container)"
         )
     parts = {c.strip() for c in caps.split(",")}
     if "all" in parts or "graphics" in parts:
-        return Finding("driver capabilities", "ok", f"NVIDIA_DRIVER_CAPABILITIES={caps}")
+        return Finding("driver capabilities", Status.OK, f"NVIDIA_DRIVER_CAPABILITIES={caps}")
     return Finding(
         "driver capabilities",
-        "fail",
+        Status.FAIL,
         f"NVIDIA_DRIVER_CAPABILITIES={caps} lacks graphics: the toolkit mounts no EGL/GL driver, "
         "so rendering falls back to software or fails",
         CAPS_FIX,
@@ -139,7 +149,7 @@ def check_egl_vendor() -> Finding:
     if not files:
         return Finding(
             "EGL vendor",
-            "fail",
+            Status.FAIL,
             "no EGL vendor file: glvnd has no EGL implementation to load",
             "install libegl-mesa0 (CPU) or the NVIDIA driver's EGL; docker/provision.sh does both",
         )
@@ -148,12 +158,12 @@ def check_egl_vendor() -> Finding:
     if sysinfo.nvidia_gpus() and not has_nvidia:
         return Finding(
             "EGL vendor",
-            "fail",
+            Status.FAIL,
             f"NVIDIA GPU present but no NVIDIA EGL vendor file ({listed})",
             f"write {NVIDIA_EGL_VENDOR} to /usr/share/glvnd/egl_vendor.d/10_nvidia.json "
             "(the mjpod image ships it) and make sure graphics is in NVIDIA_DRIVER_CAPABILITIES",
         )
-    return Finding("EGL vendor", "ok", listed)
+    return Finding("EGL vendor", Status.OK, listed)
 
 
 def egl_device_count() -> int | None:
@@ -171,28 +181,28 @@ def check_egl_device_id() -> Finding:
     if os.environ.get("MUJOCO_GL", "").lower() != "egl":
         return Finding(
             "EGL device",
-            "info",
+            Status.INFO,
             f"MUJOCO_GL={os.environ.get('MUJOCO_GL', 'unset')}: EGL not in use",
             "export MUJOCO_GL=egl for headless rendering on a GPU",
         )
     count = egl_device_count()
     if count is None:
         return Finding(
-            "EGL device", "warn", "could not enumerate EGL devices", explain_gl_error("eglInitialize")
+            "EGL device", Status.WARN, "could not enumerate EGL devices", explain_gl_error("eglInitialize")
         )
     if wanted is None:
         return Finding(
-            "EGL device", "ok", f"{count} EGL device(s); MUJOCO_EGL_DEVICE_ID unset (first usable)"
+            "EGL device", Status.OK, f"{count} EGL device(s); MUJOCO_EGL_DEVICE_ID unset (first usable)"
         )
     if not wanted.isdigit() or int(wanted) >= count:
         return Finding(
             "EGL device",
-            "fail",
+            Status.FAIL,
             f"MUJOCO_EGL_DEVICE_ID={wanted} is out of range: there are {count} EGL device(s), "
             f"ids 0..{count - 1}",
             f"unset MUJOCO_EGL_DEVICE_ID or set it to 0..{count - 1}",
         )
-    return Finding("EGL device", "ok", f"MUJOCO_EGL_DEVICE_ID={wanted} of {count} EGL device(s)")
+    return Finding("EGL device", Status.OK, f"MUJOCO_EGL_DEVICE_ID={wanted} of {count} EGL device(s)")
 
 
 def check_gl() -> Finding:
@@ -201,13 +211,22 @@ def check_gl() -> Finding:
     try:
         info = gl_info()
     except Exception as err:  # the message is what identifies the failure
-        return Finding("GL renderer", "fail", f"no GL context: {err}", explain_gl_error(str(err)))
+        return Finding("GL renderer", Status.FAIL, f"no GL context: {err}", explain_gl_error(str(err)))
     detail = f"{info.renderer} ({info.version}) via MUJOCO_GL={info.backend}"
-    if info.software and sysinfo.nvidia_gpus():
-        return Finding("GL renderer", "fail", f"software rendering on an NVIDIA box: {detail}", CAPS_FIX)
+    nvidia = sysinfo.nvidia_gpus()
+    if info.software and nvidia:
+        return Finding("GL renderer", Status.FAIL, f"software rendering on an NVIDIA box: {detail}", CAPS_FIX)
+    if nvidia and "nvidia" not in f"{info.vendor} {info.renderer}".lower():
+        return Finding(
+            "GL renderer",
+            Status.FAIL,
+            f"GL draws on {info.vendor}'s renderer, not on the NVIDIA GPU: {detail}",
+            "make glvnd load the NVIDIA EGL vendor file (__EGL_VENDOR_LIBRARY_FILENAMES="
+            "/usr/share/glvnd/egl_vendor.d/10_nvidia.json) or set MUJOCO_EGL_DEVICE_ID to the NVIDIA device",
+        )
     if info.software:
-        return Finding("GL renderer", "info", f"software rendering (no GPU here): {detail}")
-    return Finding("GL renderer", "ok", detail)
+        return Finding("GL renderer", Status.INFO, f"software rendering (no GPU here): {detail}")
+    return Finding("GL renderer", Status.OK, detail)
 
 
 def check_warp() -> Finding:
@@ -218,58 +237,17 @@ def check_warp() -> Finding:
         import warp as wp
     except Exception as err:
         return Finding(
-            "Warp", "fail", f"warp failed to initialise: {err}", "reinstall from the lock: make venv"
+            "Warp", Status.FAIL, f"warp failed to initialise: {err}", "reinstall from the lock: make venv"
         )
     devices = ", ".join(d.alias for d in wp.get_devices())
     if sysinfo.nvidia_gpus() and not wp.is_cuda_available():
         return Finding(
             "Warp",
-            "fail",
+            Status.FAIL,
             f"NVIDIA GPU present but Warp sees no CUDA device ({devices})",
             "the driver is too old for this warp-lang or the container lacks --gpus all",
         )
-    return Finding("Warp", "ok", f"warp {wp.config.version}: {devices}")
-
-
-GPU_GATE = "GPU check gate"
-GPU_GATE_EXIT = 3  # `mjpod doctor --require-gpu`: not a machine the GPU check may spend its time on
-GPU_GATE_FIX = (
-    "on the lent GPU machine run the check in the same command as `bash .devstage/unpack.sh && source "
-    "/root/stage/env.sh` (they install the GL loaders and point EGL at the NVIDIA vendor file); "
-    "`nvidia-smi` must list the GPU (docs/gpu-runbook.md)"
-)
-
-
-def check_gpu_gate() -> Finding:
-    """What the GPU check needs before it spends GPU time: GL drawing on the NVIDIA driver (an NVIDIA
-    GL_RENDERER, not a software one) and Warp's cuda:0. Fails with every reason that applies."""
-    from mjpod.render.gl import gl_info
-
-    problems, found = [], []
-    try:
-        info = gl_info()
-        if info.software or "nvidia" not in f"{info.vendor} {info.renderer}".lower():
-            problems.append(f"GL_RENDERER is {info.renderer!r} (vendor {info.vendor!r}), not NVIDIA's")
-        else:
-            found.append(f"GL_RENDERER {info.renderer!r}")
-    except Exception as err:  # the message is what identifies the failure
-        problems.append(f"no GL context ({err}; {explain_gl_error(str(err))})")
-    try:
-        from mjpod.engines import warp_setup
-
-        warp_setup.init()
-        import warp as wp
-
-        aliases = [d.alias for d in wp.get_devices()]
-        if "cuda:0" in aliases:
-            found.append(f"Warp cuda:0 ({wp.get_device('cuda:0').name})")
-        else:
-            problems.append(f"Warp has no cuda:0 (it sees: {', '.join(aliases)})")
-    except Exception as err:
-        problems.append(f"Warp failed to initialise ({err})")
-    if problems:
-        return Finding(GPU_GATE, "fail", "; ".join(problems), GPU_GATE_FIX)
-    return Finding(GPU_GATE, "ok", " and ".join(found))
+    return Finding("Warp", Status.OK, f"warp {wp.config.version}: {devices}")
 
 
 def check_ffmpeg() -> Finding:
@@ -279,7 +257,7 @@ def check_ffmpeg() -> Finding:
     if missing := video.ffmpeg_missing():
         return Finding(
             "ffmpeg",
-            "warn",
+            Status.WARN,
             f"{missing.split(':')[0]}: recording (mjpod record, view --record) is unavailable and the "
             "bench skips its encode and record sections; simulation, rendering and streaming work",
             "pip install imageio-ffmpeg (make venv and the image install it)",
@@ -290,9 +268,11 @@ def check_ffmpeg() -> Finding:
         exe = imageio_ffmpeg.get_ffmpeg_exe()
         encoder = video.choose_encoder("auto")
         detail = f"{exe} ({imageio_ffmpeg.get_ffmpeg_version()}); videos use {encoder.name}: {encoder.reason}"
-        return Finding("ffmpeg", "ok", detail)
+        return Finding("ffmpeg", Status.OK, detail)
     except Exception as err:
-        return Finding("ffmpeg", "fail", f"no ffmpeg: {err}", "make venv (imageio-ffmpeg bundles ffmpeg)")
+        return Finding(
+            "ffmpeg", Status.FAIL, f"no ffmpeg: {err}", "make venv (imageio-ffmpeg bundles ffmpeg)"
+        )
 
 
 def check_disk(path: Path) -> Finding:
@@ -300,10 +280,10 @@ def check_disk(path: Path) -> Finding:
     free_gib = shutil.disk_usage(target).free / 2**30
     detail = f"{free_gib:.1f} GiB free at {target}"
     if free_gib < 1:
-        return Finding("disk", "fail", detail, "free space: videos and the Warp kernel cache need room")
+        return Finding("disk", Status.FAIL, detail, "free space: videos and the Warp kernel cache need room")
     if free_gib < 5:
-        return Finding("disk", "warn", detail, "long recordings and the Warp kernel cache may fill it")
-    return Finding("disk", "ok", detail)
+        return Finding("disk", Status.WARN, detail, "long recordings and the Warp kernel cache may fill it")
+    return Finding("disk", Status.OK, detail)
 
 
 def check_frame_size(spec: str, width: int, height: int) -> Finding:
@@ -312,24 +292,22 @@ def check_frame_size(spec: str, width: int, height: int) -> Finding:
     try:
         mjm = models.load(spec).model
     except models.ModelError as err:
-        return Finding("frame size", "fail", str(err))
+        return Finding("frame size", Status.FAIL, str(err))
     glob = mjm.vis.global_
     if width > glob.offwidth or height > glob.offheight:
         return Finding(
             "frame size",
-            "warn",
+            Status.WARN,
             f"{width}x{height} exceeds {spec}'s offscreen buffer {glob.offwidth}x{glob.offheight}: "
             "a plain mujoco.Renderer fails with this size",
             f'add <visual><global offwidth="{width}" offheight="{height}"/></visual> to the model '
             "(mjpod's renderers raise it automatically)",
         )
-    return Finding("frame size", "ok", f"{width}x{height} fits {glob.offwidth}x{glob.offheight}")
+    return Finding("frame size", Status.OK, f"{width}x{height} fits {glob.offwidth}x{glob.offheight}")
 
 
-def run_checks(
-    workspace: Path, frame: tuple[str, int, int] | None = None, require_gpu: bool = False
-) -> list[Finding]:
-    """Every check, in order; with `require_gpu` the GPU check's gate last."""
+def run_checks(workspace: Path, frame: tuple[str, int, int] | None = None) -> list[Finding]:
+    """Every check, in order."""
     checks: list[Callable[[], Finding]] = [
         check_driver,
         check_capabilities,
@@ -342,6 +320,4 @@ def run_checks(
     ]
     if frame:
         checks.append(lambda: check_frame_size(*frame))
-    if require_gpu:
-        checks.append(check_gpu_gate)
     return [c() for c in checks]

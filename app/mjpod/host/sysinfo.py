@@ -76,25 +76,49 @@ def versions() -> dict[str, str]:
     return out
 
 
-def host() -> dict[str, object]:
-    """A JSON-ready description of the machine, for the head of every benchmark result."""
-    return {
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "gpus": [dataclasses.asdict(g) for g in nvidia_gpus()],
-        "egl_vendor_files": egl_vendor_files(),
-        "env": {
-            k: os.environ.get(k)
-            for k in (
-                "MUJOCO_GL",
-                "MUJOCO_EGL_DEVICE_ID",
-                "NVIDIA_DRIVER_CAPABILITIES",
-                "NVIDIA_VISIBLE_DEVICES",
-                "WARP_DEVICE",
-            )
-            if os.environ.get(k)
-        },
-        "versions": versions(),
-    }
+ENV_SHOWN = (
+    "MUJOCO_GL",
+    "MUJOCO_EGL_DEVICE_ID",
+    "NVIDIA_DRIVER_CAPABILITIES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "WARP_DEVICE",
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Host:
+    """This machine, as the head of every benchmark result describes it."""
+
+    hostname: str = ""
+    platform: str = ""
+    cpu: str = ""
+    cpu_count: int
+    gpus: tuple[Gpu, ...]
+    egl_vendor_files: dict[str, str] = dataclasses.field(default_factory=dict)  # path -> library
+    env: dict[str, str] = dataclasses.field(default_factory=dict)  # the ENV_SHOWN variables that are set
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)  # package -> version
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self) | {"gpus": [dataclasses.asdict(g) for g in self.gpus]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Host:
+        """A host as `to_json` wrote it (fields a file lacks get their defaults)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(
+            **{k: v for k, v in data.items() if k in fields} | {"gpus": tuple(Gpu(**g) for g in data["gpus"])}
+        )
+
+
+def host() -> Host:
+    """This machine: its name, CPU, GPUs, EGL vendor files, GL/GPU environment and library versions."""
+    return Host(
+        hostname=platform.node(),
+        platform=platform.platform(),
+        cpu=platform.processor() or platform.machine(),
+        cpu_count=os.cpu_count() or 1,
+        gpus=tuple(nvidia_gpus()),
+        egl_vendor_files=egl_vendor_files(),
+        env={k: v for k in ENV_SHOWN if (v := os.environ.get(k))},
+        versions=versions(),
+    )

@@ -13,6 +13,7 @@ import datetime
 import json
 import math
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mjpod import __version__, models, render, video
-from mjpod.engines import EngineConfig
+from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs.replay import ControlReplay
 from mjpod.jobs.simulation import make_engine, steps_before_frame
@@ -33,8 +34,8 @@ from mjpod.render import grid
 
 @dataclasses.dataclass(frozen=True)
 class RecordSettings:
-    model: str = "bin"
-    engine: str = "mjc"
+    model: str = models.DEFAULT_MODEL
+    engine: str = DEFAULT_ENGINE
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
     renderer: render.RendererKind = "gl"
     camera: cameras.CameraSpec = dataclasses.field(default_factory=cameras.CameraSpec)
@@ -111,12 +112,18 @@ class Recording:
     def write_sidecar(self) -> Path:
         """Write the JSON beside the video, whole or not at all (VideoError saying why)."""
         path = self.sidecar_path()
-        tmp = path.with_name(f".{path.name}.partial")
+        # a new name, created only if nothing is there (O_EXCL, O_NOFOLLOW): never a link planted at it
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
         try:
-            tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-            os.replace(tmp, path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+            try:
+                with open(fd, "w") as file:
+                    file.write(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+                os.replace(tmp, path)
+            except OSError:
+                tmp.unlink(missing_ok=True)
+                raise
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise video.VideoError(
                 f"cannot write {path} ({err.strerror or err}): free space or choose another --out"
             ) from None

@@ -28,7 +28,7 @@ import mujoco
 import numpy as np
 
 from mjpod import __version__, models, render
-from mjpod.engines import Engine, EngineConfig
+from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
 from mjpod.jobs.simulation import make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 
@@ -39,7 +39,7 @@ META = "rollout.json"
 @dataclasses.dataclass(frozen=True)
 class RolloutSettings:
     model: str
-    engine: str = "mjc"
+    engine: str = DEFAULT_ENGINE
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
     duration: float = 2.0
     rate: float = 50.0

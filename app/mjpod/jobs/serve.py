@@ -22,7 +22,7 @@ from mjpod.jobs import simulation
 from mjpod.models import LoadedModel
 from mjpod.stream import simloop
 from mjpod.stream.feed import StateFeed
-from mjpod.stream.server import DEFAULT_PORT, StreamServer
+from mjpod.stream.server import DEFAULT_PORT, Server
 from mjpod.stream.simloop import Steering
 
 log = logging.getLogger("mjpod.stream")
@@ -40,7 +40,7 @@ class ServeOptions:
     web_control: bool = False  # browsers may pause, reset, perturb and set controls (else spectators)
     duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
     realtime: bool = True
-    wait: bool = False  # hold the simulation until the first TCP client (the seed's behaviour)
+    wait: bool = False  # hold the simulation until the first TCP client (as a seed script's start())
 
 
 def run(
@@ -64,16 +64,23 @@ def banner(lm: LoadedModel, engine: Engine, opts: ServeOptions) -> str:
     when it was generated for this run, as Jupyter prints its URL)."""
     gains = engine.gains(opts.world)  # comfree: which stiffness and damping the streamed world runs
     host, port, web = opts.host, opts.port, opts.web_port
-    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # where the appliance publishes it
-    token = f"?token={opts.token}" if opts.show_token else ""
     viewer_env = f"MJSTREAM_TOKEN={opts.token} " if opts.show_token else ""
     mode = "control" if opts.web_control else "spectators"
     return (
         f"mjpod serve: {lm.name} on {engine.name} ({engine.nworld} world(s), {engine.device}), streaming world {opts.world}"
         + ("; comfree stiffness {:g}, damping {:g}".format(*gains) if gains else "")
         + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then {viewer_env}mjpod view --port {port})" if port > 0 else "")
-        + (f"; browser ({mode}) http://{local}:{web}/{token}" if web > 0 else "")
+        + (f"; browser ({mode}) {browser_url(opts)}" if web > 0 else "")
     )  # fmt: skip
+
+
+def browser_url(opts: ServeOptions) -> str:
+    """Where a browser opens the view: on this machine, or at the far end of `ssh -L` or of the port
+    Docker publishes (hence 127.0.0.1 for a server on every interface); with the token when it was
+    generated for this run."""
+    host = "127.0.0.1" if opts.host in ("0.0.0.0", "::", "") else opts.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{opts.web_port}/" + (f"?token={opts.token}" if opts.show_token else "")
 
 
 def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.Event) -> simloop.RunStats:
@@ -85,21 +92,13 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
     if opts.port <= 0 and opts.web_port <= 0:
         raise SettingError("nothing to serve: give --port (TCP stream) and/or --web PORT (browser view)")
     feed = StateFeed(hz=0, world=opts.world)  # the loop below already paces frames at opts.hz
-    server = StreamServer(
-        model_path=lm.path,
-        host=opts.host,
-        port=opts.port,
-        model=lm.model,
-        name=lm.name,
-        token=opts.token,
-        feed=feed,
-    )
+    server = Server(lm.model, lm.name, str(lm.path), feed, opts.host, opts.port, token=opts.token)
     web = None
     steering = Steering() if opts.web_port > 0 and opts.web_control else None
     mjd = mujoco.MjData(lm.model)
     try:
         try:
-            server.start(wait=False)  # viewers join whenever they like; --wait holds below
+            server.start()  # viewers join whenever they like; --wait holds below
             feed.publish(
                 engine.get_world(opts.world, mjd)
             )  # a viewer joining before the first step sees something
@@ -138,7 +137,7 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
         feed.publish(engine.get_world(opts.world, mjd), force=True)  # the final state reaches every client
         return stats
     finally:
-        server.stop_connection()
+        server.close()
         if web is not None:
             web.close()
         feed.close()

@@ -18,6 +18,7 @@ import mujoco_menagerie
 from mjpod.errors import MjpodError
 
 SCENES_PACKAGE = "mjpod.models.scenes"
+DEFAULT_MODEL = "bin"  # what a command simulates when no --model is given: a bundled scene
 MODEL_SUFFIXES = (".xml", ".mjb")
 OFFLINE_HINT = (
     "set MENAGERIE_ROOT to a folder in Menagerie layout (one folder per robot, e.g. "

@@ -5,9 +5,10 @@ MJSTREAM_HOST / MJSTREAM_PORT) over a safe protocol: no pickle, sizes checked, t
 """
 
 from mjpod.stream.client import StreamClient, StreamRefused, apply_mjdata, load_model, recv_packet
+from mjpod.stream.compat import StreamServer, env_host, env_port
 from mjpod.stream.feed import StateFeed
 from mjpod.stream.protocol import ProtocolError
-from mjpod.stream.server import DEFAULT_HOST, DEFAULT_PORT, StreamServer, env_host, env_port
+from mjpod.stream.server import DEFAULT_HOST, DEFAULT_PORT
 
 __all__ = [
     "DEFAULT_HOST",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -220,6 +222,8 @@ def _launch_passive(mjm: mujoco.MjModel, mjd: mujoco.MjData):
     """mujoco.viewer's passive window; on macOS outside mjpython MuJoCo refuses, so say how to start it."""
     import mujoco.viewer
 
+    if sys.platform.startswith("linux"):
+        _check_display()
     try:
         return mujoco.viewer.launch_passive(mjm, mjd)
     except RuntimeError as err:
@@ -228,3 +232,22 @@ def _launch_passive(mjm: mujoco.MjModel, mjd: mujoco.MjData):
                 f'{err}: start it as `mjpython "$(which mjpod)" view …` (mjpython comes with the mujoco package)'
             ) from None
         raise ViewerError(str(err)) from None
+
+
+def _check_display() -> None:
+    """Open GLFW before MuJoCo's viewer does: where the X server is missing or refuses this client,
+    the viewer would end the process with only "could not initialize GLFW"."""
+    import glfw
+
+    reporting, glfw.ERROR_REPORTING = glfw.ERROR_REPORTING, "ignore"  # read below instead
+    try:
+        opened = glfw.init()
+        why = (glfw.get_error()[1] or b"GLFW did not start").decode(errors="replace")
+    finally:
+        glfw.ERROR_REPORTING = reporting
+    if not opened:
+        raise ViewerError(
+            f"cannot open a window on DISPLAY={os.environ.get('DISPLAY', '')} ({why}): is that X server "
+            "running, and may this user draw on it (XAUTHORITY, or xhost there)? Without a display: "
+            "`mjpod view --record out.mp4`, or the browser view (`mjpod serve --web 8080`)"
+        )

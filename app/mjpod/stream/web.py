@@ -32,7 +32,7 @@ import mujoco
 import numpy as np
 
 from mjpod.engines import Engine
-from mjpod.stream.server import require_token
+from mjpod.stream.net import require_token
 from mjpod.stream.simloop import Steering
 from mjpod.stream.web_gate import WebGate
 

@@ -27,13 +27,13 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import hmac
-import ipaddress
 import logging
 import socket
 import threading
 import time
 import urllib.parse
+
+from mjpod.stream.net import named_by_address, token_matches
 
 log = logging.getLogger("mjpod.stream.web")
 
@@ -82,23 +82,6 @@ def parse_head(head: bytes) -> Request:
         headers[name] = f"{headers[name]}; {value}" if name in headers else value
     url = urllib.parse.urlsplit(parts[1])
     return Request(parts[0], url.path, urllib.parse.parse_qs(url.query), headers)
-
-
-def named_by_address(host_header: str | None) -> bool:
-    """Whether a request's Host names this server by an IP address or `localhost` (not by a DNS name,
-    which a hostile page could point at 127.0.0.1: DNS rebinding). No Host header: not a browser."""
-    if not host_header:
-        return True
-    name = urllib.parse.urlsplit(f"//{host_header}").hostname
-    if name is None:
-        return False
-    if name == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
 
 
 def same_origin(origin: str, host_header: str | None) -> bool:
@@ -311,7 +294,7 @@ class WebGate:
         given = (
             request.query.get("token") or [cookies(request.headers.get("cookie", "")).get(self.cookie, "")]
         )[0]
-        if not hmac.compare_digest(given.encode(), self.token.encode()):
+        if not token_matches(given, self.token):
             body = "wrong or missing token: open http://HOST:PORT/?token=YOUR_TOKEN (MJSTREAM_TOKEN)\n"
             return 403, "Forbidden", body, "wrong or missing token"
         return None

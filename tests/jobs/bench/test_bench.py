@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from mjpod.jobs.bench.types import SECTIONS, BenchConfig, nworld_sweep
+from mjpod.jobs.bench.sections import SECTIONS
+from mjpod.jobs.bench.types import BenchConfig, nworld_sweep
 from mjpod.render.gl import gl_info
 from tests import nvidia_smi
 from tests.cli_runner import run_mjpod
@@ -63,7 +64,8 @@ def test_video_sections_measure_encoder_recording_and_batch_beside_gl(bench_run)
     _, _, data = bench_run
     rows = data["results"]
     encode = {(r["width"], r["height"], r["note"]) for r in rows if r["section"] == "encode"}
-    assert {(640, 480, "libx264"), (1280, 720, "libx264")} <= encode
+    writers = ("libx264 mediapy", "libx264 imageio-ffmpeg pipe")  # after and before the switch to mediapy
+    assert {(w, h, note) for w, h in ((640, 480), (1280, 720)) for note in writers} <= encode
     records = {(r["engine"], r["note"].split()[0]) for r in rows if r["section"] == "record"}
     assert records == {("mjc", "gl"), ("mjwarp", "batch")}
     assert all(r["model"] == "box_drop" and r["unit"] == "frames/s" for r in rows if r["section"] == "record")
@@ -143,3 +145,9 @@ def test_the_default_nworld_sweep_suits_each_engine_and_device():
     assert nworld_sweep(config, "mjc", "cuda:0") == (1, 8, 32)  # MuJoCo C runs on the CPU
     assert nworld_sweep(BenchConfig.quick_run(), "mjwarp", "cuda:0") == (1, 4)
     assert nworld_sweep(BenchConfig(nworld=(3, 5)), "mjwarp", "cuda:0") == (3, 5)
+
+
+def test_each_section_is_measured_by_the_run_of_the_module_of_its_name():
+    assert list(SECTIONS) == ["seed", "render", "physics", "contact", "stream", "encode", "record", "batch"]
+    for name, section in SECTIONS.items():
+        assert (section.__module__, section.__name__) == (f"mjpod.jobs.bench.{name}", "run")

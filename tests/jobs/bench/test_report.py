@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from mjpod.host.sysinfo import Host
 from mjpod.jobs.bench import report
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 
@@ -12,7 +13,7 @@ LONG = "comfree world-steps/s over mjwarp's: same run, same buffers, same settle
 
 def render(rows: list[Row]) -> str:
     result = BenchResult(
-        BenchConfig(), host={"gpus": [], "cpu_count": 2}, gl=None, warp_device="cpu", rows=rows
+        BenchConfig(), host=Host(gpus=(), cpu_count=2), gl=None, warp_device="cpu", rows=rows
     )
     console = Console(record=True, width=150)
     console.print(report.table(result))
@@ -54,7 +55,7 @@ def test_the_batch_panel_draws_gl_beside_the_ray_tracer():
         ),
     ]
     result = BenchResult(
-        BenchConfig(), host={"gpus": [], "cpu_count": 2}, gl=None, warp_device="cpu", rows=rows
+        BenchConfig(), host=Host(gpus=(), cpu_count=2), gl=None, warp_device="cpu", rows=rows
     )
     ax = Figure().add_subplot()
     report._panel(ax, result, ("batch",), ("world-frames/s", "frames/s"), lambda r: f"{r.engine or 'GL'}")
@@ -82,7 +83,7 @@ def test_physics_has_a_panel_per_model_and_a_colour_per_engine():
         for n in (1, 8)
     ]
     result = BenchResult(
-        BenchConfig(), host={"gpus": [], "cpu_count": 2}, gl=None, warp_device="cpu", rows=rows
+        BenchConfig(), host=Host(gpus=(), cpu_count=2), gl=None, warp_device="cpu", rows=rows
     )
     fig = report.figure(result)
     panels = {ax.get_title().removeprefix("physics: "): ax for ax in fig.axes if ax.get_visible()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from mjpod.host.sysinfo import Gpu, Host
 from mjpod.jobs.bench import targets
 from mjpod.jobs.bench.types import SEED_MODEL, BenchConfig, BenchResult, Row
 
@@ -12,10 +13,7 @@ PANDA = SEED_MODEL
 
 
 def result(rows: list[Row]) -> BenchResult:
-    host = {
-        "gpus": [{"name": "NVIDIA H100 80GB HBM3", "driver": "580", "memory_mib": 81559}],
-        "cpu_count": 16,
-    }
+    host = Host(gpus=(Gpu("NVIDIA H100 80GB HBM3", "580", 81559),), cpu_count=16)
     return BenchResult(BenchConfig(), host=host, gl=None, warp_device="cuda:0", rows=rows)
 
 

@@ -41,14 +41,14 @@ def sweep(cluster: netns.Cluster, spec: Path, out: Path):
     return cluster.popen(0, argv)
 
 
-def started_on(out: Path, ip: str) -> str | None:
-    """The id of a job that has started on the node with this address, if any."""
+def started_on(out: Path, ip: str, kind: str | None = None) -> str | None:
+    """The id of a job (of `kind`) that has started on the node with this address and not ended, if any."""
     for marker in (out / "jobs" / ".staging").glob("*/started.json"):
         try:
             record = json.loads(marker.read_text())
         except (OSError, ValueError):
             continue  # written atomically, but its folder may move away while we read
-        if record["node"] == ip:
+        if record["node"] == ip and kind in (None, record["params"]["kind"]):
             return record["id"]
     return None
 
@@ -61,10 +61,14 @@ def test_sweep_spreads_survives_a_dead_node_and_skips_finished_jobs(cluster, tmp
     intruder = cluster.popen(1, argv, env={"RAY_AUTH_TOKEN": "not-the-cluster-token"})
     victim = cluster.ip(2)
     deadline = time.monotonic() + 120
-    while (killed := started_on(out, victim)) is None:
+    while started_on(out, victim, "record") is None:  # the longest jobs: seconds each on a CPU
         assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[0]
         time.sleep(0.1)
     cluster.kill_node(2)  # mid-job: the node's raylet and workers die at once
+    # The job cut, read once the node is dead (nothing there can end it now), not the one seen running
+    # before: however late the kill came, this one was cut.
+    killed = started_on(out, victim)
+    assert killed, "the node's job ended before the kill reached it: no job was cut"
     output, _ = driver.communicate(timeout=240)
     assert driver.returncode == 1, output  # 1: the sweep ran, one job failed
     refused, _ = intruder.communicate(timeout=240)

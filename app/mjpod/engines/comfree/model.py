@@ -13,7 +13,7 @@ import warp as wp
 from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, contact_gains
 from mjpod.errors import SettingError
 
-# the seed API's names for the defaults, which EngineConfig shares (one source: engines.base)
+# the seed-compatible API's names for the defaults, which EngineConfig shares (one source: engines.base)
 DEFAULT_STIFFNESS = COMFREE_STIFFNESS
 DEFAULT_DAMPING = COMFREE_DAMPING
 

@@ -46,7 +46,7 @@ def settled(lm: models.LoadedModel, seconds: float = SETTLE_SECONDS) -> mujoco.M
     return spec.compile()
 
 
-def run_section(
+def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     """Append world-steps/s rows for each engine, scene and nworld, then comfree/mjwarp ratio rows."""

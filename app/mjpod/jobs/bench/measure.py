@@ -26,7 +26,7 @@ def frames(draw: Callable[[], object], seconds: float) -> tuple[int, float]:
 
 
 def seed_loop(mjm: mujoco.MjModel, renderer: GLRenderer, seconds: float) -> tuple[int, float]:
-    """The seed tutorial's loop: mj_step, update_scene, render, one frame per physics step."""
+    """The seed loop: mj_step, update_scene, render, one frame per physics step."""
     mjd = mujoco.MjData(mjm)
 
     def step_and_draw() -> None:

@@ -12,7 +12,7 @@ from mjpod.jobs.bench import measure, testspeed
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
 
 
-def run_section(
+def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     """One row per model, engine and nworld; the Warp engines share one buffer size per model."""

@@ -4,7 +4,6 @@ figures beside their targets."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -62,8 +61,8 @@ def _note(note: str, footnotes: dict[str, int]) -> str:
 
 def tag(result: BenchResult) -> str:
     """A file name stem naming the hardware: the GPU when there is one, else the CPU count."""
-    gpus = result.host["gpus"]
-    name = gpus[0]["name"] if gpus else f"cpu-{result.host['cpu_count']}core"
+    gpus = result.host.gpus
+    name = gpus[0].name if gpus else f"cpu-{result.host.cpu_count}core"
     stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     return stem + ("-quick" if result.config.quick else "")
 
@@ -96,22 +95,12 @@ def load(path: Path) -> BenchResult | None:
         ) from None
 
 
-def write_json(result: BenchResult, out: Path) -> Path:
-    """The JSON alone, replaced in one step (a run killed while writing leaves the previous one whole)."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = paths(result, out)["json"]
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    os.replace(partial, path)
-    return path
-
-
 def write(result: BenchResult, console: Console, out: Path) -> dict[str, Path]:
     """Write JSON, plot and the console transcript under `out` (with --append the transcript grows);
     returns what was written."""
     written = paths(result, out)
     del written["targets"]
-    write_json(result, out)
+    result.save(written["json"])
     plot(result, written["plot"])
     if console.record:
         with written["log"].open("a" if result.config.append else "w") as f:

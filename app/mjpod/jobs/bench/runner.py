@@ -10,21 +10,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mjpod import __version__, models
 from mjpod.host import sysinfo
-from mjpod.jobs.bench import contact, encoding, physics, raytracing, rendering, report, streaming
-from mjpod.jobs.bench.types import SECTIONS, BenchConfig, BenchResult, Section
+from mjpod.jobs.bench import report
+from mjpod.jobs.bench.sections import SECTIONS, check
+from mjpod.jobs.bench.types import BenchConfig, BenchResult
 from mjpod.render.gl import gl_info
-
-# Section name -> the function that measures it and appends its rows to the result (in SECTIONS order).
-RUNNERS: dict[str, Section] = {
-    "seed": rendering.seed,
-    "render": rendering.render,
-    "physics": physics.run_section,
-    "contact": contact.run_section,
-    "stream": streaming.run_section,
-    "encode": encoding.encode,
-    "record": encoding.record,
-    "batch": raytracing.run_section,
-}
 
 
 def _warp_device(config: BenchConfig) -> str | None:
@@ -43,7 +32,9 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
     The JSON is rewritten after every figure, so a run stopped part way (a time limit) keeps what it
     measured; with `config.append` the figures already in that file for this hardware are carried on.
     """
+    check(config)
     result = BenchResult(config, sysinfo.host(), None, None)
+    result.json_path = report.paths(result, config.out)["json"]
     try:
         result.warp_device = _warp_device(config)
     except RuntimeError as err:
@@ -60,7 +51,6 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
     _describe(result, console)
     if config.append:
         _continue(result, console)
-    result.checkpoint = lambda: report.write_json(result, config.out)
 
     loaded: list[models.LoadedModel] = []
     for spec in config.models:
@@ -79,10 +69,10 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
         console=console,
         transient=False,
     ) as progress:
-        for name in SECTIONS:
+        for name, section in SECTIONS.items():
             if config.runs(name):
-                RUNNERS[name](config, result, loaded, progress)
-                result.checkpoint()  # the section's warnings and skips too
+                section(config, result, loaded, progress)
+                result.save()  # the section's warnings and skips too
     return result
 
 
@@ -100,13 +90,13 @@ def _continue(result: BenchResult, console: Console) -> None:
 def _describe(result: BenchResult, console: Console) -> None:
     """Say what actually runs before measuring it."""
     host = result.host
-    gpus = host["gpus"]
-    console.print(f"[bold]mjpod bench[/] {__version__} on {host['hostname']} ({host['cpu_count']} CPU cores)")
+    gpus = host.gpus
+    console.print(f"[bold]mjpod bench[/] {__version__} on {host.hostname} ({host.cpu_count} CPU cores)")
     for g in gpus:
-        console.print(f"  GPU: {g['name']}, driver {g['driver']}, {g['memory_mib']} MiB")
+        console.print(f"  GPU: {g.name}, driver {g.driver}, {g.memory_mib} MiB")
     if not gpus:
         console.print("  GPU: none found (no nvidia-smi or no NVIDIA driver)")
-    vendors = ", ".join(f"{Path(p).name} -> {lib}" for p, lib in host["egl_vendor_files"].items()) or "none"
+    vendors = ", ".join(f"{Path(p).name} -> {lib}" for p, lib in host.egl_vendor_files.items()) or "none"
     console.print(f"  EGL vendor files: {vendors}")
     if result.gl:
         gl = result.gl
@@ -114,7 +104,7 @@ def _describe(result: BenchResult, console: Console) -> None:
         if gl.software and gpus:
             msg = (
                 f"rendering falls back to a SOFTWARE renderer ({gl.renderer}) although this box has an "
-                f"NVIDIA GPU ({gpus[0]['name']}): GL figures are CPU figures. Check "
+                f"NVIDIA GPU ({gpus[0].name}): GL figures are CPU figures. Check "
                 "NVIDIA_DRIVER_CAPABILITIES includes graphics and the NVIDIA EGL vendor file (mjpod doctor)."
             )
             result.warnings.append(msg)
@@ -122,6 +112,6 @@ def _describe(result: BenchResult, console: Console) -> None:
         elif gl.software:
             console.print(f"  note: {gl.renderer} is a software renderer: GL figures measure the CPU")
     console.print(f"  Warp device: {result.warp_device or 'not used'}")
-    console.print("  versions: " + ", ".join(f"{k} {v}" for k, v in host["versions"].items()))
+    console.print("  versions: " + ", ".join(f"{k} {v}" for k, v in host.versions.items()))
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mjpod.jobs.bench.rendering import SEED_SIZE
+from mjpod.jobs.bench.seed import SEED_SIZE
 from mjpod.jobs.bench.types import SEED_MODEL, BenchResult, Row
 
 TESTSPEED_MIN = 0.95  # mjwarp within 5% of mjwarp-testspeed

@@ -1,12 +1,15 @@
 """What a benchmark is made of: its settings, one figure (`Row`), the collected result, and the sweep.
 
-Every section module takes a `BenchConfig` and appends `Row`s to a `BenchResult`; nothing here runs.
+Every section module (listed in `sections`) takes a `BenchConfig` and appends `Row`s to a
+`BenchResult`; nothing here runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,9 +18,9 @@ from rich.progress import Progress
 from mjpod import __version__, models
 from mjpod.engines import ENGINES, EngineConfig
 from mjpod.errors import SettingError
+from mjpod.host.sysinfo import Host
 from mjpod.render.gl import GLInfo
 
-SECTIONS = ("seed", "render", "physics", "contact", "stream", "encode", "record", "batch")  # in run order
 SEED_MODEL = "franka_emika_panda/mjx_scene"
 DEFAULT_MODELS = ("bin", SEED_MODEL)
 NWORLD_GPU = (1, 64, 512, 1024, 4096, 8192)
@@ -44,12 +47,6 @@ class BenchConfig:
     engine_config: EngineConfig = dataclasses.field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
-        for option, names in (("skip", self.skip), ("only", self.only)):
-            unknown = set(names) - set(SECTIONS)
-            if unknown:
-                raise SettingError(
-                    f"unknown section(s) to {option}: {', '.join(sorted(unknown))}; sections: {', '.join(SECTIONS)}"
-                )
         bad_sizes = [f"{w}x{h}" for h, w in self.sizes if h <= 0 or w <= 0]
         if bad_sizes:
             raise SettingError(f"frame size(s) {', '.join(bad_sizes)}: width and height must be positive")
@@ -142,7 +139,7 @@ class Row:
 @dataclasses.dataclass
 class BenchResult:
     config: BenchConfig
-    host: dict
+    host: Host
     gl: GLInfo | None
     warp_device: str | None
     rows: list[Row] = dataclasses.field(default_factory=list)
@@ -155,22 +152,33 @@ class BenchResult:
     earlier: list[dict] = dataclasses.field(default_factory=list)
     carried: int = 0  # how many of `rows` (and `warnings`, below) came from the earlier runs
     carried_warnings: int = 0
-    # called after every new row, so a run killed part way still leaves what it measured on disk
-    checkpoint: Callable[[], None] | None = dataclasses.field(default=None, repr=False, compare=False)
+    # where `add` rewrites the JSON after every new row, so a run killed part way keeps what it measured
+    json_path: Path | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def hardware(self) -> str:
         """What the figures were measured on, for titles: the first GPU, else the CPU's cores."""
-        gpus = self.host["gpus"]
-        return gpus[0]["name"] if gpus else f"CPU only ({self.host['cpu_count']} cores)"
+        gpus = self.host.gpus
+        return gpus[0].name if gpus else f"CPU only ({self.host.cpu_count} cores)"
 
     def add(self, row: Row | None) -> Row | None:
-        """Append a figure (None, a failed case, is left out) and checkpoint; returns it."""
+        """Append a figure (None, a failed case, is left out) and save; returns it."""
         if row is not None:
             self.rows.append(row)
-            if self.checkpoint:
-                self.checkpoint()
+            self.save()
         return row
+
+    def save(self, path: Path | None = None) -> Path | None:
+        """Write the JSON to `path` (default: `json_path`; neither: nothing), replaced in one step so a
+        run killed while writing leaves the previous file whole."""
+        path = path or self.json_path
+        if path is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        os.replace(partial, path)
+        return path
 
     def continue_from(self, earlier: BenchResult) -> None:
         """Put an earlier run's figures, warnings and skips before this run's; the file then records
@@ -203,7 +211,7 @@ class BenchResult:
             "mjpod_version": __version__,
             "created": self.created,
             "config": run["config"],
-            "host": self.host,
+            "host": self.host.to_json(),
             "gl": run["gl"],
             "warp_device": run["warp_device"],
             "warnings": self.warnings,
@@ -220,7 +228,7 @@ class BenchResult:
         gl = data.get("gl")  # the GL of this run, else of the latest earlier run that used GL
         return cls(
             config=BenchConfig.from_json(data["config"]),
-            host=data["host"],
+            host=Host.from_json(data["host"]),
             gl=GLInfo(**{f.name: gl[f.name] for f in dataclasses.fields(GLInfo)}) if gl else None,
             warp_device=data.get("warp_device"),
             rows=[Row(**row) for row in data["results"]],

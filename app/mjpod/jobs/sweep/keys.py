@@ -9,7 +9,7 @@ import math
 import typing
 from collections.abc import Callable
 
-from mjpod.engines import ENGINES
+from mjpod.engines import DEFAULT_ENGINE, ENGINES, EngineConfig
 from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, CtrlMode
 from mjpod.render import RENDERERS
 
@@ -72,10 +72,10 @@ class Key:
 KEYS: dict[str, Key] = {
     "kind": Key(str, None, ALL, True, "job kind: record, rollout or bench", _one_of(*KINDS)),
     "model": Key(str, None, ALL, True, "model spec: bundled scene, Menagerie robot or a path (relative to the spec)"),
-    "engine": Key(str, "mjc", ALL, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
-    "nworld": Key(int, 1, ALL, True, "worlds simulated together in one job", _at_least_one),
-    "seed": Key(int, 0, ALL, True, "seed of the control noise"),
-    "ctrl": Key(str, "noise", ALL, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
+    "engine": Key(str, DEFAULT_ENGINE, ALL, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
+    "nworld": Key(int, EngineConfig.nworld, ALL, True, "worlds simulated together in one job", _at_least_one),
+    "seed": Key(int, EngineConfig.seed, ALL, True, "seed of the control noise"),
+    "ctrl": Key(str, EngineConfig.ctrl, ALL, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
     "device": Key(
         str, "auto", ALL, True,
         "cpu, cuda, or auto (cuda when the cluster has GPUs); Warp engines only",

@@ -1,4 +1,4 @@
-"""Bench sections `seed` and `render`: GL frames/s, with the seed tutorial's loop and with rendering alone."""
+"""Bench section `render`: GL frames/s of rendering alone, and the GL timing that `seed` and `batch` share."""
 
 from __future__ import annotations
 
@@ -9,31 +9,13 @@ from rich.progress import Progress
 
 from mjpod import models
 from mjpod.jobs.bench import measure
-from mjpod.jobs.bench.types import SEED_MODEL, BenchConfig, BenchResult, Row
+from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 from mjpod.render.gl import GLRenderer
 
-SEED_SIZE = (240, 320)  # height, width, as in the seed tutorial
 RENDER_SIZES = ((240, 320), (480, 640))
 
 
-def seed(
-    config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
-) -> None:
-    """The seed tutorial's mj_step + update_scene + render loop on its own model."""
-    del loaded  # the seed loop always runs the seed's own model
-    task = progress.add_task("seed loop (mj_step+render)", total=1)
-    try:
-        lm = models.load(SEED_MODEL)
-    except models.ModelError as err:
-        result.warnings.append(f"seed loop skipped: {err}")
-        result.skipped.append("seed")
-        progress.update(task, description="seed loop: skipped (Panda not available)", completed=1)
-        return
-    result.add(gl_row("seed", lm, SEED_SIZE, lambda r: measure.seed_loop(lm.model, r, config.seconds)))
-    progress.advance(task)
-
-
-def render(
+def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     """update_scene + render of each model's initial state at each size (--size, else RENDER_SIZES):

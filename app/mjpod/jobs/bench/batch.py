@@ -8,14 +8,14 @@ from rich.progress import Progress
 from mjpod import models
 from mjpod.engines import buffers, make
 from mjpod.jobs.bench import measure, testspeed
-from mjpod.jobs.bench.rendering import gl_row, initial_state
+from mjpod.jobs.bench.render import gl_row, initial_state
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row, nworld_sweep
 
 BATCH_SIZES = ((64, 64), (240, 320))
 TESTSPEED_NWORLD = 8192  # where the batch renderer is compared with mjwarp-testspeed --function=render
 
 
-def run_section(
+def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     """Batch ray-traced frames across nworld at 64x64 and 320x240 (or --size); GL at the same sizes beside it."""

@@ -4,7 +4,7 @@ For each model, MuJoCo C steps as fast as it can and publishes every step (no ra
 case) with 0, 1 and 4 reading clients, with one reading plus one stalled client, and with one reading
 among hostile peers (15 stalled clients and 40 connections that never say hello); reading clients
 are separate processes, as real viewers are. Then states at about 200 Hz give the loopback latency from
-`send_state` to a decoded state in a client (p50, p99), and the size of one STATE message. Last, the
+`publish` to a decoded state in a client (p50, p99), and the size of one STATE message. Last, the
 browser view's rows (browser_view.py): steps/s with 0 and 1 headless Chromium, bytes/s to it, and the
 size of its first download.
 """
@@ -27,8 +27,9 @@ from mjpod import models
 from mjpod.jobs.bench import browser_view
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 from mjpod.stream.client import StreamClient
+from mjpod.stream.feed import StateFeed
 from mjpod.stream.protocol import Kind, encode
-from mjpod.stream.server import StreamServer
+from mjpod.stream.server import DEFAULT_HOST, Server
 
 CONDITIONS = (  # label, reading clients, stalled clients, silent connections
     ("0 clients", 0, 0, 0),
@@ -40,7 +41,7 @@ CONDITIONS = (  # label, reading clients, stalled clients, silent connections
 LATENCY_PERIOD = 0.005  # seconds between states in the latency run
 
 
-def run_section(
+def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     seconds = min(config.seconds, 1.0)
@@ -90,31 +91,27 @@ def _measure_model(
 
 
 @contextlib.contextmanager
-def _server(lm: models.LoadedModel) -> Iterator[StreamServer]:
+def _server(lm: models.LoadedModel) -> Iterator[Server]:
     """A listening server on a free loopback port that does not wait for its first client."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = StreamServer(model_path=lm.path, model=lm.model, name=lm.name, port=port, hz=0)
-    server.start(wait=False)
-    try:
+    with Server(lm.model, lm.name, str(lm.path), StateFeed(hz=0), DEFAULT_HOST, port) as server:
         yield server
-    finally:
-        server.stop_connection()
 
 
 class _clients:
     """n reading client processes, stalled sockets (hello, then never a read) and silent ones (never a
     hello), attached for the block's duration."""
 
-    def __init__(self, server: StreamServer, n: int, stalled: int, silent: int) -> None:
+    def __init__(self, server: Server, n: int, stalled: int, silent: int) -> None:
         self.server, self.n, self.stalled, self.silent = server, n, stalled, silent
         self.procs: list[subprocess.Popen] = []
         self.socks: list[socket.socket] = []
 
     def __enter__(self) -> _clients:
         host, port = self.server.address
-        cmd = [sys.executable, "-m", "mjpod.jobs.bench.streaming", host, str(port)]
+        cmd = [sys.executable, "-m", "mjpod.jobs.bench.stream", host, str(port)]
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for _ in range(self.n)]
         for _ in range(self.stalled):
             sock = socket.socket()
@@ -133,7 +130,7 @@ class _clients:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.stop_connection()
+        self.server.close()
         for p in self.procs:
             try:
                 p.wait(timeout=10)
@@ -143,19 +140,19 @@ class _clients:
             sock.close()
 
 
-def _steps_while_streaming(mjm: mujoco.MjModel, server: StreamServer, seconds: float) -> tuple[int, float]:
+def _steps_while_streaming(mjm: mujoco.MjModel, server: Server, seconds: float) -> tuple[int, float]:
     mjd = mujoco.MjData(mjm)
     steps, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds or steps < 100:
         for _ in range(10):
             mujoco.mj_step(mjm, mjd)
-            server.send_state(mjd)
+            server.publish(mjd)
         steps += 10
     return steps, elapsed
 
 
-def _latency(mjm: mujoco.MjModel, server: StreamServer, seconds: float) -> tuple[np.ndarray, int, float]:
-    """Seconds from send_state to a decoded, size-checked state in a client, per state."""
+def _latency(mjm: mujoco.MjModel, server: Server, seconds: float) -> tuple[np.ndarray, int, float]:
+    """Seconds from publish to a decoded, size-checked state in a client, per state."""
     client = StreamClient.connect(*server.address)
     sent: dict[int, float] = {}
     received: dict[int, float] = {}
@@ -171,13 +168,13 @@ def _latency(mjm: mujoco.MjModel, server: StreamServer, seconds: float) -> tuple
     while time.perf_counter() - start < seconds or len(sent) < 20:
         mujoco.mj_step(mjm, mjd)
         t = time.perf_counter()
-        seq = server.send_state(mjd)
+        seq = server.publish(mjd)
         if seq is not None:
             sent[seq] = t
         time.sleep(LATENCY_PERIOD)
     elapsed = time.perf_counter() - start
     size = len(server.feed.latest().message)  # type: ignore[union-attr]
-    server.stop_connection()
+    server.close()
     reader.join(timeout=10)
     client.close()
     latencies = np.array([received[s] - sent[s] for s in sent if s in received])
