@@ -33,11 +33,13 @@ def pull(model) -> np.ndarray:
 
 
 class Looping:
-    """The engine stepped in real time by simloop.run in a thread, as `mjpod serve` steps it."""
+    """The engine stepped in real time by simloop.run in a thread, as `mjpod serve` steps it; what the
+    test reads of the worlds is read there, at each frame (an engine belongs to its stepping thread)."""
 
     def __init__(self, engine, steering: simloop.Steering | None) -> None:
         self.engine, self.stop = engine, threading.Event()
         self.times: list[tuple[float, float]] = []  # (world 0, world 1) at each frame
+        self.worlds: list[tuple] = []  # (world 0, world WORLD) MjData copies of the last frame
         self.thread = threading.Thread(
             target=simloop.run,
             args=(engine, self._frame),
@@ -47,7 +49,12 @@ class Looping:
         self.thread.start()
 
     def _frame(self) -> None:
-        self.times.append((self.engine.get_world(0).time, self.engine.get_world(WORLD).time))
+        first, chosen = self.engine.get_world(0), self.engine.get_world(WORLD)
+        self.worlds = [(first, chosen)]
+        self.times.append((first.time, chosen.time))
+
+    def last(self):
+        return self.worlds[-1]
 
     def close(self) -> None:
         self.stop.set()
@@ -82,12 +89,13 @@ def test_with_control_the_requests_steer_the_chosen_world(pendulum):
         requests.apply_force(pull(pendulum))
         requests.hold_ctrl(np.array([0.5, -0.5]))
         wait_for(
-            lambda: np.abs(engine.get_world(WORLD).qpos - engine.get_world(0).qpos).max() > 0.05,
+            lambda: np.abs(run.last()[1].qpos - run.last()[0].qpos).max() > 0.05,
             60,
             "the pulled world to swing away from the other",
         )
-        np.testing.assert_allclose(engine.get_world(WORLD).ctrl, [0.5, -0.5])
-        assert not engine.get_world(0).ctrl.any()
+        first, chosen = run.last()
+        np.testing.assert_allclose(chosen.ctrl, [0.5, -0.5])
+        assert not first.ctrl.any()
         requests.pause(True)
         wait_for(lambda: len(run.times) > 3 and run.times[-1] == run.times[-3], 60, "the pause")
         assert requests.paused
