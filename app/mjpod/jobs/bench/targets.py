@@ -2,8 +2,9 @@
 
 The targets are about GPUs: mjwarp within 5% of mjwarp-testspeed on the same model, nworld, nstep and
 buffers; comfree at least 2x mjwarp on a settled bin pile; batch rendering at 64x64 within 10% of
-mjwarp-testspeed --function=render. The seed loop and GL rendering have no target (H100 and H200 have
-few graphics units): they are reported. A figure is read only from rows of the same run file.
+mjwarp-testspeed --function=render; the browser view slows the simulation by at most 5% with one
+browser watching. The seed loop and GL rendering have no target (H100 and H200 have few graphics
+units): they are reported. A figure is read only from rows of the same run file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from mjpod.jobs.bench.types import SEED_MODEL, BenchResult, Row
 TESTSPEED_MIN = 0.95  # mjwarp within 5% of mjwarp-testspeed
 COMFREE_MIN = 2.0  # comfree at least 2x mjwarp in dense contact (the authors report about 2x at 4096)
 BATCH_MIN = 0.9  # batch render within 10% of mjwarp-testspeed --function=render
+BROWSER_MIN = 0.95  # steps/s with one browser watching the browser view, against none: at most 5% slower
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +90,16 @@ def read(result: BenchResult) -> list[Verdict]:
         _ratio(claim, r, theirs[r.model, r.nworld], BATCH_MIN, f">= {BATCH_MIN} (within 10%)")
         for r in batch
         if r.engine == "mjwarp" and (r.model, r.nworld) in theirs
+    ]
+
+    claim = "browser view: 1 browser vs none"
+    watched = {
+        r.model: r for r in rows if r.section == "stream" and r.unit == "steps/s, browser view, 1 browser"
+    }
+    verdicts[claim] = [
+        _ratio(claim, watched[r.model], r, BROWSER_MIN, f">= {BROWSER_MIN} (at most 5% slower)")
+        for r in rows
+        if r.section == "stream" and r.unit == "steps/s, browser view, 0 browsers" and r.model in watched
     ]
 
     missing = [
