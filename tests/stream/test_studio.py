@@ -1,6 +1,9 @@
 """What a browser's UI sends to the simulation side goes through mjpod's filter, never to Studio's own
 handlers: a real ViewerHandle on Studio's in-process channels, messages sent from the viewer's end."""
 
+import threading
+import types
+
 import mujoco
 import numpy as np
 import pytest
@@ -96,3 +99,30 @@ def test_steering_requests_reach_mjpod_and_nothing_else(linked):
     )
     handle.sync()
     assert recorder.names().count("apply_force") == 1
+
+
+def test_the_worlds_beside_the_chosen_one_are_drawn_in_a_grid_without_their_floor():
+    """The panel's 'worlds beside it': each neighbour's geoms at its own pose, shifted to its place."""
+    model = models.load("box_drop").model
+    panel = studio.WorldPanel(model, threading.Event())
+    panel.viewer = types.SimpleNamespace(extra_geoms=[], vis_options=mujoco.MjvOption())
+    data, states = mujoco.MjData(model), []
+    for height in (0.5, 1.5):
+        mujoco.mj_resetData(model, data)
+        data.qpos[2] = height  # the box's freejoint z
+        state = np.empty(mujoco.mj_stateSize(model, studio.STATE))
+        mujoco.mj_getState(model, data, state, studio.STATE)
+        states.append(state)
+    status = studio.ViewStatus("mjc on cpu", 3, 0, 0.0, 1.0, False, False, "", (1, 2), np.array(states))
+    panel._draw_neighbours(status)
+    geoms = panel.viewer.extra_geoms
+    boxes = [g for g in geoms if g.type == mujoco.mjtGeom.mjGEOM_BOX]
+    assert len(boxes) == 2 and not [g for g in geoms if g.type == mujoco.mjtGeom.mjGEOM_PLANE]
+    spacing = studio.world_spacing(model)
+    for k, (box, height) in enumerate(zip(boxes, (0.5, 1.5), strict=True)):
+        offset = studio.grid_offset(k + 1, 3, spacing)
+        np.testing.assert_allclose(box.pos, [offset[0], offset[1], height], atol=1e-5)
+    assert spacing >= 0.5 and abs(studio.grid_offset(1, 3, spacing)[0] - spacing) < 1e-9
+    status = studio.ViewStatus("mjc on cpu", 3, 0, 0.0, 1.0, False, False, "", (), None)
+    panel._draw_neighbours(status)
+    assert panel.viewer.extra_geoms == []
