@@ -113,6 +113,16 @@ class ViewRequests(Protocol):
     def step_control(self) -> messages.StepControlSnapshot: ...  # what the UI should show
 
 
+def step_control(paused: bool, rtf: float) -> messages.StepControlSnapshot:
+    """What Studio's UI shows of the run: paused or not, at mjpod's pace (100%), with the measured
+    real-time factor as its achieved speed."""
+    return messages.StepControlSnapshot(
+        pause_state=sim.PauseState.NORMAL_PAUSED if paused else sim.PauseState.UNPAUSED,
+        speed=100.0,
+        speed_measured=-1.0 if math.isnan(rtf) else 100.0 * rtf,
+    )
+
+
 class Requests(plugin.SimPlugin):
     """Takes every message a browser's UI sends to the simulation side, before Studio's own handlers."""
 

@@ -149,6 +149,7 @@ class WebView(BrowserRequests):
         require_token("the browser view", host, token)
         self.token = token
         BrowserRequests.__init__(self, steering, model, lambda: self._worlds[0])
+        self._studio = studio
         self._state_size = mujoco.mj_stateSize(model, studio.STATE)
         self._scratch = mujoco.MjData(model)
         self._worlds: tuple[int, ...] = (world,)
@@ -161,9 +162,13 @@ class WebView(BrowserRequests):
         socket_path = os.path.join(self._folder, "studio.sock")
         try:
             self.gate = WebGate(host, port, socket_path, self.token)
-            self.studio = studio.Studio(
-                model, f"mjpod: {name}", self, lambda: self.gate.watchers > 0, socket_path
-            )
+            try:
+                self.studio = studio.Studio(
+                    model, f"mjpod: {name}", self, lambda: self.gate.watchers > 0, socket_path
+                )
+            except BaseException:
+                self.gate.close()
+                raise
         except BaseException:
             self._remove_folder()
             raise
@@ -190,7 +195,8 @@ class WebView(BrowserRequests):
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._bridge.join(timeout=10)
+        if self._bridge.is_alive():
+            self._bridge.join(timeout=10)
         self.gate.close()
         self.studio.close()
         self._remove_folder()
@@ -205,15 +211,13 @@ class WebView(BrowserRequests):
         copied into an MjData this frame (the TCP stream's), so they are not fetched again."""
         if not self.gate.watchers:
             return
-        from mjpod.stream.studio import STATE
-
         worlds = self._worlds
         states = np.empty((len(worlds), self._state_size))
         for k, w in enumerate(worlds):
             mjd = (ready or {}).get(w)
             if mjd is None:
                 mjd = engine.copy_world(w, self._scratch)
-            mujoco.mj_getState(self.model, mjd, states[k], STATE)
+            mujoco.mj_getState(self.model, mjd, states[k], self._studio.STATE)
         with self._cond:
             seq = self._latest.seq + 1 if self._latest else 0
             self._latest = _Shown(seq, worlds, states, time.perf_counter())
@@ -273,10 +277,8 @@ class WebView(BrowserRequests):
         return (t1 - t0) / (w1 - w0) if w1 > w0 else math.nan
 
     def _status(self):
-        from mjpod.stream.studio import ViewStatus
-
         shown = self._shown
-        return ViewStatus(
+        return self._studio.ViewStatus(
             engine=self.engine,
             nworld=self.nworld,
             world=self.world,
@@ -292,20 +294,11 @@ class WebView(BrowserRequests):
     # -- studio.ViewRequests: called on the bridge thread, inside handle.sync() --
 
     def copy_state(self, data: mujoco.MjData) -> None:
-        from mjpod.stream.studio import STATE
-
         if self._shown is not None:
-            mujoco.mj_setState(self.model, data, self._shown.states[0], STATE)
+            mujoco.mj_setState(self.model, data, self._shown.states[0], self._studio.STATE)
 
     def step_control(self):
-        from mujoco.studio import messages, sim
-
-        rtf = self.rtf()
-        return messages.StepControlSnapshot(
-            pause_state=sim.PauseState.NORMAL_PAUSED if self.paused else sim.PauseState.UNPAUSED,
-            speed=100.0,
-            speed_measured=-1.0 if math.isnan(rtf) else 100.0 * rtf,
-        )
+        return self._studio.step_control(self.paused, self.rtf())
 
     def choose(self, world: int, neighbours: int) -> None:
         most = min(self.studio.panel.max_neighbours, self.nworld - 1)
