@@ -264,9 +264,9 @@ class WorldPanel(plugin.ViewerPlugin):
                 changed, count = imgui.SliderInt("worlds beside it", self._neighbours, 0, most)
                 if changed:
                     self._choose(status.world, count)
-        rtf = "–" if math.isnan(status.rtf) else f"{status.rtf:.2f}"
+        rtf = "–" if math.isnan(status.rtf) else f"{status.rtf:.2f}"  # (text changes resend the panel)
         paused = " · paused" if status.paused else ""
-        imgui.TextUnformatted(f"world {status.world}: t = {status.time:.3f} s · {rtf}x real time{paused}")
+        imgui.TextUnformatted(f"world {status.world}: t = {status.time:.1f} s · {rtf}x real time{paused}")
         if status.neighbours:
             imgui.TextUnformatted("beside it, row by row: " + " ".join(map(str, status.neighbours)))
         if status.note:

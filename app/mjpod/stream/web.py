@@ -39,7 +39,9 @@ from mjpod.stream.web_gate import WebGate
 log = logging.getLogger("mjpod.stream.web")
 
 RTF_WINDOW = 1.0  # wall seconds the real-time factor is measured over
-STATUS_HZ = 10.0  # the panel's figures are refreshed this often at most
+# The panel's figures are refreshed this often at most: every change of its text sends the panel's
+# draw data to the browser again (Studio's UI travels as ImGui draw lists), some tens of KB each.
+STATUS_HZ = 2.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -172,7 +172,8 @@ class WebGate:
         self._tasks: set[asyncio.Task] = set()
         self._open = 0
         self._websockets = 0
-        self.bytes_out = {"files": 0, "streams": 0}  # passed from Studio to browsers: HTTP, WebSocket
+        # bytes passed from Studio to browsers: the page's files, the model bundle, the WebSockets
+        self.bytes_out = {"files": 0, "model": 0, "streams": 0}
         self._refusals: collections.Counter[str] = collections.Counter()
         self._loop = asyncio.new_event_loop()
         self._stopped: asyncio.Event | None = None
@@ -337,7 +338,7 @@ class WebGate:
         try:
             up_writer.write(head)
             inbound = asyncio.ensure_future(self._browser_to_studio(reader, up_writer, limit, last))
-            kind = "streams" if request.websocket else "files"
+            kind = "streams" if request.websocket else "model" if request.path == "/model" else "files"
             outbound = asyncio.ensure_future(self._studio_to_browser(up_reader, writer, last, kind))
             await asyncio.wait([inbound, outbound], return_when=asyncio.FIRST_COMPLETED)
             if inbound.done() and not inbound.exception() and not outbound.done():
