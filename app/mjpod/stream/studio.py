@@ -8,7 +8,7 @@ Checked against mujoco-studio STUDIO_VERSION. What mjpod changes, all from outsi
   where mjpod was told, with the token and the limits) can reach it. Studio's other listener, the
   NetImgui bridge between its own threads, is on 127.0.0.1 already.
 - its viewer loop: `run_viewer` does what `viewer_protocol.run_viewer_loop` does, except that it idles
-  while no browser is connected (Studio's builds the UI 60 times a second for nobody).
+  while no browser is connected (Studio's own loop builds the UI 60 times a second for nobody).
 - what a browser's requests do: Studio sends them to the simulation side as messages; `Requests`
   takes every one of them first (CRITICAL priority, consumed) and hands what mjpod allows to a
   `ViewRequests` (stream/web.py), so nothing reaches Studio's own handlers, which would load a model
@@ -46,7 +46,6 @@ STUDIO_VERSION = "4.0.0"  # the mujoco-studio release this wrapping was read aga
 STATE = int(mujoco.mjtState.mjSTATE_INTEGRATION)  # what Studio's state payload carries
 IDLE_POLL = 0.1  # seconds between looks for a browser while none is connected
 MAX_NEIGHBOURS = 15  # worlds drawn beside the chosen one, at most (and within Studio's extra geoms)
-SPECTATOR_NOTE = "spectator: the simulation is not yours to change (serve with --web-control)"
 
 
 class StudioError(MjpodError, RuntimeError):

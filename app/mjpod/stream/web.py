@@ -263,14 +263,11 @@ class WebView(BrowserRequests):
     def _tick(self, shown: _Shown) -> None:
         """Measure the real-time factor of the chosen world from successive copies."""
         t = float(shown.states[0][0])  # Studio's state starts with the time
-        if self._clock and (t < self._clock[-1][1] or shown.worlds[0] != self._shown_world()):
-            self._clock.clear()  # a reset or another world: start measuring again
+        if self._clock and t < self._clock[-1][1]:
+            self._clock.clear()  # a reset: start measuring again (choose() clears it for another world)
         self._clock.append((shown.wall, t))
         while len(self._clock) > 2 and shown.wall - self._clock[1][0] >= RTF_WINDOW:
             self._clock.popleft()
-
-    def _shown_world(self) -> int:
-        return self._shown.worlds[0] if self._shown is not None else self.world
 
     def rtf(self) -> float:
         if len(self._clock) < 2:
