@@ -46,7 +46,10 @@ PortOpt = Annotated[
 ]
 TokenOpt = Annotated[
     str | None,
-    typer.Option(envvar="MJSTREAM_TOKEN", help="shared token clients must present (prefer the env var)"),
+    typer.Option(
+        envvar="MJSTREAM_TOKEN",
+        help="shared token clients must present; required beyond loopback (prefer the env var)",
+    ),
 ]
 LocalOpt = Annotated[
     str | None, typer.Option("--local", help="no server: simulate this model here and show it")
