@@ -2,7 +2,7 @@
 # The appliance's entrypoint: give this container its own SSH host keys, install the caller's
 # public key for root, write the container's environment where every SSH session reads it, start
 # sshd when a key is there (and, when it stays up with no command, say why not when it is not), then
-# run the given command or stay up. `docker stop` lets what SSH sessions run finish first.
+# run the given command or stay up. `docker stop` lets the jobs running in the container finish first.
 #
 # Every path and the port can be moved with an environment variable, so the tests run this very
 # script with Debian's sshd on a loopback port in a temporary root; the defaults are the container's.
@@ -18,7 +18,7 @@ AUTHORIZED_KEYS="${MJPOD_AUTHORIZED_KEYS:-/root/.ssh/authorized_keys}"
 MOUNTED_KEYS="${MJPOD_AUTHORIZED_KEYS_FILE:-/etc/mjpod/authorized_keys}"
 ENV_FILE="${MJPOD_ENV_FILE:-/etc/mjpod/session-env.sh}"
 STATE_DIR="${MJPOD_STATE_DIR:-/run/mjpod}"
-# seconds docker stop leaves SSH sessions' jobs to finish (docker kills everything after its own 10 s)
+# seconds docker stop leaves the container's jobs to finish (docker kills everything after its own 10 s)
 STOP_GRACE="${MJPOD_STOP_GRACE:-8}"
 
 # What SSH sessions inherit: the GL/CUDA/Warp/venv set-up, never secrets. Names in MJPOD_SSH_ENV
@@ -264,22 +264,52 @@ connect_hint() {
   fi
 }
 
-# The process groups SSH sessions run their commands in, one a line: what Ctrl-C on the session's
-# terminal reaches (its foreground group), or the session's own group when it has no terminal
-# (`ssh host cmd`). ffmpeg under mjpod record shares its group but keeps SIGTERM blocked: mjpod closes
-# it once the signal has stopped the recording.
-session_groups() {
-  [[ -n "$SSHD_PID" ]] || return 0
-  ps -e -o pid= -o ppid= -o pgid= -o tpgid= -o comm= | awk -v root="$SSHD_PID" '
-    { parent[$1] = $2; pgid[$1] = $3; tpgid[$1] = $4; name[$1] = $5 }
-    END {
-      for (pid in parent) {
-        up = parent[pid]
-        if (name[pid] ~ /^sshd/ || !(up in name) || name[up] !~ /^sshd/) continue
-        for (p = up; p in parent; p = parent[p])
-          if (p == root) { print (tpgid[pid] > 0 ? tpgid[pid] : pgid[pid]); break }
-      }
-    }' | sort -u
+# Whether every process this script sees is the container's: it is the first process of its PID
+# namespace, or runs under inits only (tini, docker --init) that are. Run on a host instead (the tests
+# run it outside a container too), it must never signal the host's processes.
+own_pid_namespace() {
+  local pid=$PPID
+  (($$ == 1)) && return 0
+  while :; do
+    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" =~ ^(tini|docker-init|dumb-init|catatonit)$ ]] || return 1
+    ((pid == 1)) && return 0
+    pid="$(sed -n 's/^.*) . \([0-9]*\) .*/\1/p' "/proc/$pid/stat" 2>/dev/null)"
+    [[ -n "$pid" ]] || return 1
+  done
+}
+
+# The jobs to ask to finish, one "TARGET NAME" a line: TARGET is -PGID for a job that leads its
+# process group (a terminal's Ctrl-C reaches the whole group too), else its PID. A job is the topmost
+# process that can be asked: not this script or its helpers (its process group), not sshd, not a tmux
+# or screen server (which would hang up its panes at once), not a shell that ignores SIGTERM (an
+# interactive one); its own children are its to end (mjpod record's ffmpeg shares its group with SIGTERM
+# blocked, so mjpod closes it rather than lose it to the signal). In the container that is every such
+# process: SSH
+# sessions' jobs, and those that outlived their session (nohup, setsid, tmux, screen) or never had
+# one (docker exec). Elsewhere only what runs under sshd.
+jobs_to_stop() {
+  local scope=sshd pid pp pg nm up
+  local -A ppid=() pgid=() name=() asked=()
+  own_pid_namespace && scope=all
+  while read -r pid pp pg nm; do
+    ppid[$pid]=$pp pgid[$pid]=$pg name[$pid]=$nm
+  done < <(ps -e -o pid= -o ppid= -o pgid= -o comm=)
+  for pid in "${!name[@]}"; do
+    if ((pid == 1 || pid == $$)) || [[ "${pgid[$pid]}" == "${pgid[$$]:-$$}" ]] ||
+      [[ "${name[$pid]}" =~ ^(sshd|tmux|screen|SCREEN) ]] || ended "$pid" || ignores_term "$pid"; then
+      continue
+    fi
+    if [[ "$scope" != all ]]; then # under sshd only
+      up="${ppid[$pid]}"
+      while [[ -n "$up" && "$up" != "$SSHD_PID" && "$up" -gt 1 ]]; do up="${ppid[$up]:-}"; done
+      [[ -n "$SSHD_PID" && "$up" == "$SSHD_PID" ]] || continue
+    fi
+    asked[$pid]=1
+  done
+  for pid in "${!asked[@]}"; do
+    [[ -z "${asked[${ppid[$pid]}]:-}" ]] || continue
+    if [[ "${pgid[$pid]}" == "$pid" ]]; then echo "-$pid ${name[$pid]}"; else echo "$pid ${name[$pid]}"; fi
+  done
 }
 
 # Whether PID has ended (gone, or a zombie waiting for its parent).
@@ -296,18 +326,22 @@ ignores_term() {
   [[ -n "$mask" ]] && (((16#$mask >> 14) & 1))
 }
 
-# docker stop: what SSH sessions run (a recording, a benchmark) gets SIGTERM, as from Ctrl-C, and up
-# to STOP_GRACE seconds to finish (mjpod record closes a playable MP4) before sshd and the container end.
-stop_sessions() {
-  local groups pid group waiting=() left deadline
-  groups=" $(session_groups | tr '\n' ' ')"
-  [[ -n "${groups// /}" ]] || return 0
-  while read -r pid group; do
-    [[ "$groups" == *" $group "* ]] && ! ignores_term "$pid" && waiting+=("$pid")
-  done < <(ps -e -o pid= -o pgid=)
-  for group in $groups; do kill -TERM -- "-$group" 2>/dev/null || true; done
-  ((${#waiting[@]})) || return 0
-  log "asked ${#waiting[@]} process(es) of SSH sessions to finish (up to ${STOP_GRACE} s)"
+# docker stop: every job in the container (jobs_to_stop) gets SIGTERM, as from Ctrl-C, and up to
+# STOP_GRACE seconds to finish (mjpod record closes a playable MP4) before sshd and the container end.
+stop_jobs() {
+  local target name left deadline pid waiting=() names=()
+  while read -r target name; do
+    kill -TERM -- "$target" 2>/dev/null || continue
+    kill -CONT -- "$target" 2>/dev/null || true # a stopped job (Ctrl-Z) must run to finish
+    names+=("$name (${target#-})")
+    if [[ "$target" == -* ]]; then
+      while read -r pid; do ignores_term "$pid" || waiting+=("$pid"); done < <(pgrep -g "${target#-}")
+    else
+      waiting+=("$target")
+    fi
+  done < <(jobs_to_stop)
+  ((${#names[@]})) || return 0
+  log "asked ${#names[@]} job(s) to finish (up to ${STOP_GRACE} s): ${names[*]}"
   deadline=$((SECONDS + STOP_GRACE))
   while ((SECONDS < deadline)); do
     left=0
@@ -315,7 +349,7 @@ stop_sessions() {
     ((left)) || return 0
     sleep 0.2
   done
-  log "warning: $left process(es) of SSH sessions still running after ${STOP_GRACE} s (MJPOD_STOP_GRACE)"
+  log "warning: $left process(es) still running after ${STOP_GRACE} s (MJPOD_STOP_GRACE)"
 }
 
 stop_sshd() {
@@ -326,8 +360,8 @@ stop_sshd() {
   SSHD_PID=""
 }
 
-# Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM); then SSH sessions' jobs
-# finish (stop_sessions) and it ends.
+# Like the seed's `sshd -D`: stay in the foreground until docker stop (SIGTERM); then the container's
+# jobs finish (stop_jobs) and it ends.
 stay_up() {
   if [[ -n "$SSHD_PID" ]]; then
     local rc=0
@@ -341,8 +375,8 @@ stay_up() {
 }
 
 main() {
-  # From the start, so a docker stop mid-start ends it cleanly too (stop_sessions finds none before sshd).
-  trap 'log "stopping"; stop_sessions; stop_sshd; exit 0' TERM INT HUP
+  # From the start, so a docker stop mid-start ends it cleanly too.
+  trap 'log "stopping"; stop_jobs; stop_sshd; exit 0' TERM INT HUP
   rm -f "$STATE_DIR/sshd"
   prepare_workspace
   write_session_env

@@ -7,11 +7,12 @@
 #     run     (default) a host running mjpod: Python with venv, GL/EGL (glvnd loaders, Mesa for CPU
 #             machines), make
 #     test    what the test suite adds (make test runs run and test): OpenSSH server and client,
-#             headless Chromium, a virtual X server for the window tests (xvfb, and xauth for its
-#             cookie; screenshots are Xvfb's own framebuffer file, so no screenshot tool), ss (iproute2:
+#             tini and tmux (the entrypoint run as in a container, with a job in tmux), headless
+#             Chromium, a virtual X server for the window tests (xvfb, and xauth for its cookie;
+#             screenshots are Xvfb's own framebuffer file, so no screenshot tool), ss (iproute2:
 #             which addresses a server listens on)
-#     image   the appliance image: GL/EGL, OpenSSH, tini, make, git (no browser: tests only; Python
-#             comes from the base or from uv)
+#     image   the appliance image: GL/EGL, OpenSSH, tini, tmux, make, git (no browser: tests only;
+#             Python comes from the base or from uv)
 #     docker  make test-image: a Docker engine (Debian's docker.io, unless a dockerd is installed),
 #             Compose (docker-compose, unless a compose is there) and mmdebstrap (the stand-in base)
 #   --dry-run   resolve and print the role's packages, install nothing
@@ -40,11 +41,12 @@ browser=()
 case "$role" in
   run) packages=(python3 python3-venv ca-certificates make procps "${gl[@]}") ;;
   test)
-    packages=(openssh-server openssh-client xvfb xauth iproute2)
+    packages=(openssh-server openssh-client tini tmux xvfb xauth iproute2)
     browser=(chromium chromium-driver)
     ;;
-  # sshd for VS Code Remote-SSH, the client for tunnels, tini as PID 1, procps for the entrypoint
-  image) packages=(ca-certificates make git procps openssh-server openssh-client tini "${gl[@]}") ;;
+  # sshd for VS Code Remote-SSH, the client for tunnels, tini as PID 1, procps for the entrypoint,
+  # tmux to keep a job running after the SSH session ends (docker stop still lets it finish)
+  image) packages=(ca-certificates make git procps openssh-server openssh-client tini tmux "${gl[@]}") ;;
   docker)
     packages=(mmdebstrap iptables)
     command -v dockerd >/dev/null || packages+=(docker.io)

@@ -28,6 +28,35 @@ def test_bad_input_names_the_problem_and_the_fix():
     assert proc.returncode == 2 and "existing folder" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("serve", "--port", "70000", "-m", "pendulum"), "70000 is not a TCP port: ports go up to 65535"),
+        (("serve", "--web", "70000", "-m", "pendulum"), "70000 is not a TCP port: ports go up to 65535"),
+        (("view", "--port", "70000", "--once"), "70000 is not a TCP port: ports go up to 65535"),
+        (
+            ("serve", "--duration", "nan", "-m", "pendulum"),
+            "--duration is simulated seconds, or 0 to run until Ctrl-C; got nan",
+        ),
+        (
+            ("serve", "--duration", "inf", "-m", "pendulum"),
+            "--duration is simulated seconds, or 0 to run until Ctrl-C; got inf",
+        ),
+        (
+            ("serve", "--hz", "nan", "-m", "pendulum"),
+            "--hz is states a second at most, or 0 for no cap; got nan",
+        ),
+    ],
+)
+def test_out_of_range_numbers_are_refused_before_anything_starts(args, message):
+    """Low: `--port 70000` ended in a traceback from the socket; `serve --duration nan` ran forever
+    (and inf overflowed)."""
+    proc = run_mjpod(*args, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in " ".join(proc.stderr.replace("│", " ").split()), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_port_in_use_is_a_clear_error():
     with Mjpod("serve", "--model", "pendulum", "--port", str(port := free_port())) as first:
         first.wait_line("streaming pendulum on")

@@ -46,6 +46,7 @@ class FakeRunpod:
         self.fail_with: tuple[int, str] | None = None  # (HTTP status, body) for every request
         self.graphql_error: str | None = None  # answer creation with this GraphQL error
         self.raw_reply: bytes | None = None  # answer every request with these bytes (status line and all)
+        self.data_for: dict[str, object] = {}  # field -> the "data" to answer it with (a hostile answer)
         self.ssh_ip = SSH_IP  # the public address the API gives a pod's SSH port
         self.ssh_port: object = SSH_PORT
         self._next = 1
@@ -79,7 +80,9 @@ class FakeRunpod:
     def fields(self, name: str) -> list[Call]:
         return [c for c in self.calls if c.field == name]
 
-    def _answer(self, call: Call) -> dict[str, Any]:
+    def _answer(self, call: Call) -> object:
+        if call.field in self.data_for:
+            return self.data_for[call.field]
         a = call.args.get("input", {})
         if call.field == "gpuTypes":
             if "id" in a:

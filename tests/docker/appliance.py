@@ -47,11 +47,28 @@ def keygen(path: Path) -> str:
     return path.with_suffix(".pub").read_text().strip()
 
 
-class Appliance:
-    """One entrypoint process; `root` holds host keys, authorized_keys, the session env and state."""
+def pid_namespace_reason() -> str | None:
+    """None when the entrypoint can run as in a container here (its own PID namespace under tini),
+    else why not."""
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("tini")):
+        return "needs root, unshare (util-linux) and tini (docker/provision.sh test installs them)"
+    probe = subprocess.run([*PID_NAMESPACE, "true"], capture_output=True, text=True, timeout=30)
+    return None if probe.returncode == 0 else f"cannot make a PID namespace: {probe.stderr.strip()}"
 
-    def __init__(self, root: Path, **env: str) -> None:
+
+PID_NAMESPACE = ["unshare", "--pid", "--fork", "--mount-proc", "tini", "-g", "--"]
+
+
+class Appliance:
+    """One entrypoint process; `root` holds host keys, authorized_keys, the session env and state.
+
+    `pid_namespace=True` runs it as the image does: in a PID namespace of its own (so that what it
+    sees is the container's processes alone), under tini as PID 1 (`tini -g`, as the Dockerfile's
+    ENTRYPOINT). Signals then go to tini, which passes them to the entrypoint's process group."""
+
+    def __init__(self, root: Path, pid_namespace: bool = False, **env: str) -> None:
         self.root = root
+        self.pid_namespace = pid_namespace
         self.port = free_port()
         self.log_path = root / "entrypoint.log"
         self.env = {
@@ -76,7 +93,7 @@ class Appliance:
     def start(self, *command: str) -> Appliance:
         self.log_file = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(ENTRYPOINT), *command],
+            [*(PID_NAMESPACE if self.pid_namespace else []), str(ENTRYPOINT), *command],
             env=self.env,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
@@ -84,6 +101,33 @@ class Appliance:
             start_new_session=True,
         )
         return self
+
+    @property
+    def init_pid(self) -> int:
+        """With pid_namespace: tini, the namespace's PID 1 (unshare itself ignores SIGTERM); else the
+        entrypoint."""
+        assert self.proc is not None
+        if not self.pid_namespace:
+            return self.proc.pid
+        deadline = time.monotonic() + 10
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        while not (text := children.read_text().split()):
+            assert time.monotonic() < deadline, "unshare started no child"
+            time.sleep(0.05)
+        return int(text[0])
+
+    def exec_detached(self, *argv: str, **env: str) -> subprocess.Popen:
+        """What `docker exec -d` starts: a process that joins the namespace from outside (its parent is
+        not in the container), with the container's environment."""
+        assert self.pid_namespace
+        return subprocess.Popen(
+            ["nsenter", "-t", str(self.init_pid), "-p", "-m", "--", *argv],
+            env={**self.env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     @property
     def log(self) -> str:
@@ -134,15 +178,17 @@ class Appliance:
         return path
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-        """Send `sig` and wait; the exit status. Kills what is left if it does not end in time."""
+        """Send `sig` and wait; the exit status. Kills what is left if it does not end in time (with
+        pid_namespace: its PID 1, which takes every process of the namespace with it)."""
         assert self.proc is not None
-        sshd = self.sshd_pid()
+        sshd = None if self.pid_namespace else self.sshd_pid()
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            os.kill(self.init_pid, sig)
         try:
             return self.proc.wait(timeout=timeout)
         finally:
             if self.proc.poll() is None:
+                os.kill(self.init_pid, signal.SIGKILL)
                 self.proc.kill()
                 self.proc.wait()
             if sshd and _alive(sshd):

@@ -352,8 +352,7 @@ def test_sigterm_lets_a_recording_in_an_ssh_session_finish_its_video(keys, sandb
         if session.poll() is None:
             session.kill()
     assert session.returncode == 130, out  # mjpod record's status for an interrupted recording
-    # mjpod record and its ffmpeg (in its group, SIGTERM blocked): the video is whole once both ended
-    assert "asked 2 process(es) of SSH sessions to finish" in app.log
+    assert "asked 1 job(s) to finish" in app.log
     check_kept(video)
 
 

@@ -85,8 +85,8 @@ def test_ubuntu_gets_no_snap_only_chromium(tmp_path):
     packages = result.stdout.split()
     assert "chromium" not in packages and "chromium-driver" not in packages
     assert "skipping headless Chromium" in result.stderr and "snap" in result.stderr
-    # what the tests need is still there (sshd, the window tests' X server)
-    assert {"openssh-server", "openssh-client", "xvfb", "xauth"} <= set(packages)
+    # what the tests need is still there (sshd, the entrypoint as in a container, the X server)
+    assert {"openssh-server", "openssh-client", "tini", "tmux", "xvfb", "xauth"} <= set(packages)
 
 
 def test_debian_gets_chromium_for_the_browser_view_test(tmp_path):
@@ -110,6 +110,7 @@ def test_the_image_gets_the_appliance_and_no_browser(tmp_path):
         "libegl-mesa0",
         "openssh-server",
         "tini",
+        "tmux",
         "procps",
     } <= packages
 

@@ -1,9 +1,11 @@
 """`docker stop` during a recording keeps a playable MP4 marked interrupted: for the one-shot
-scripts/record.sh (tini -g signals its group) and for a recording started in an SSH session (the
-entrypoint passes SIGTERM on to the sessions and waits for them)."""
+scripts/record.sh (tini -g signals its group), for a recording started in an SSH session, and for
+those that outlive their session or never had one: nohup over SSH with the session closed, tmux,
+docker exec -d (the entrypoint passes SIGTERM on to every job in the container and waits for them)."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -66,6 +68,37 @@ def test_docker_stop_keeps_a_recording_started_over_ssh(docker, image, tmp_path)
         assert session.returncode == 130, out
         state = docker.inspect(c)["State"]
         assert state["ExitCode"] == 0, (state, docker.logs(c))  # the entrypoint's own, not SIGKILL's 137
-        # mjpod record and its ffmpeg (in its group, SIGTERM blocked): the video is whole once both ended
-        assert "asked 2 process(es) of SSH sessions to finish" in docker.logs(c)
+        assert "asked 1 job(s) to finish" in docker.logs(c)
         check_kept(copy_out(docker, c, video, tmp_path / "out"))
+
+
+def test_docker_stop_keeps_recordings_that_outlived_their_session_or_had_none(docker, image, tmp_path):
+    """Before: the entrypoint signalled only live SSH sessions, so `nohup mjpod record … &` left after the
+    session closed, a recording in tmux and one started with `docker exec -d` were SIGKILLed, leaving
+    only .NAME.mp4.partial."""
+    pub = keygen(tmp_path / "key")
+    videos = {how: f"/workspace/videos/{how}.mp4" for how in ("nohup", "tmux", "exec")}
+    grace = 60  # a bound for three recordings finishing at once on a busy machine
+    with docker.container(
+        "-p", "127.0.0.1::22", "-e", f"PUBLIC_KEY={pub}", "-e", f"MJPOD_STOP_GRACE={grace}", image
+    ) as c:
+        docker.wait_for(c, "sshd", lambda: "sshd started" in docker.logs(c))
+        ssh = ssh_argv(docker.published(c, 22), tmp_path / "key")
+        record = ["mjpod", "record", *LONG_RECORD, "-o"]
+        nohup = f"nohup {shlex.join([*record, videos['nohup']])} > /tmp/nohup.log 2>&1 < /dev/null &"
+        tmux = shlex.join(["tmux", "new", "-d", shlex.join([*record, videos["tmux"]])])
+        for command in (nohup, tmux):  # each session ends as soon as its command returns
+            done = subprocess.run([*ssh, command], capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+        docker.run("exec", "-d", c, *record, videos["exec"])
+        for video in videos.values():
+            written = str(partial(Path(video)))
+            docker.wait_for(c, f"{video}", lambda w=written: docker.exists(c, w), timeout=240)
+        time.sleep(1)  # some frames more
+        docker.run("stop", "-t", str(grace + 10), c, timeout=grace + 60)
+        state = docker.inspect(c)["State"]
+        assert state["ExitCode"] == 0, (state, docker.logs(c))  # ended by the entrypoint, not killed
+        assert "asked 3 job(s) to finish" in docker.logs(c), docker.logs(c)
+        out = copy_out(docker, c, videos["nohup"], tmp_path / "videos").parent  # the folder holds all three
+        for video in videos.values():
+            check_kept(out / Path(video).name)

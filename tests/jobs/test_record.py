@@ -172,7 +172,13 @@ def test_links_planted_at_predictable_temporary_names_are_never_followed(tmp_pat
         (("--fps", "nan"), "fps must be positive"),
         (("--duration", "inf"), "duration must be positive"),
         (("--cols", "0"), "--cols must be at least 1"),
-        (("--nworld", "2", "--worlds", "0,2"), r"world\(s\) \[2\] out of range"),
+        (("--nworld", "2", "--worlds", "0,2"), "--worlds: 2 is not within 0..1 (--nworld 2)"),
+        (("--nworld", "2", "--worlds", "0-1,0-1"), "--worlds names more worlds than the 2 there are"),
+        (("--fps", "1e10", "--duration", "1e300"), "is inf frames, more than the 10,000,000 one run makes"),
+        (
+            ("--width", "9000"),
+            "a 9000x480 video frame (1 world(s) of 9000x480) is more than 8192 pixels a side",
+        ),
         pytest.param(("--renderer", "batch"), "--renderer gl", marks=pytest.mark.ffmpeg),
         (("--lookat", "1,2"), "--lookat needs 3 number"),
         (("--replay", "missing.npz"), "controls file missing.npz does not exist"),
@@ -185,6 +191,16 @@ def test_bad_arguments_are_named_and_leave_nothing(tmp_path, args, message):
     assert message.replace("\\", "") in " ".join(proc.stderr.split()) or pytest.fail(proc.stderr)
     assert "recording" not in proc.stderr  # the error alone: no empty progress bar with it
     assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_a_huge_world_range_is_refused_before_it_is_built(tmp_path):
+    """High 3: `--worlds 0-99999999` built the whole range (10**8 numbers) before checking it against
+    nworld. The command runs with its memory capped, so building it would end in a MemoryError."""
+    proc = run_mjpod(
+        "record", "-m", "pendulum", "--worlds", "0-99999999", "--out", str(tmp_path / "a.mp4"), memory_mb=1024
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--worlds: 0-99999999 is not within 0..0 (--nworld 1)" in " ".join(proc.stderr.split())
 
 
 @pytest.mark.ffmpeg

@@ -40,11 +40,12 @@ def test_a_full_disk_leaves_no_file_and_says_why(tmp_path):
 
 
 def test_a_frame_larger_than_gl_allows_is_a_clear_error(tmp_path):
-    """Item 9: `--width 20000` ended in a mujoco.FatalError traceback."""
+    """Item 9: `--width 20000` ended in a mujoco.FatalError traceback. It is refused before anything
+    renders now, as a video frame larger than H.264 takes (tests/render/test_gl.py: GL's own refusal)."""
     proc = run_mjpod(
         "record", "--model", "bin", "--width", "20000", "--duration", "0.1", "--out", str(tmp_path / "w.mp4")
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "GL cannot draw 20000x480 frames" in proc.stderr and "pixels a side" in proc.stderr, proc.stderr
+    assert "a 20000x480 video frame" in proc.stderr and "8192 pixels a side" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list(tmp_path.iterdir())

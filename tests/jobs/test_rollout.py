@@ -7,8 +7,10 @@ import json
 
 import mujoco
 import numpy as np
+import pytest
 
 from mjpod.engines import EngineConfig
+from mjpod.errors import SettingError
 from mjpod.jobs import rollout
 
 SENSORED = """<mujoco model="sensored">
@@ -93,3 +95,27 @@ def test_frames_and_shards(tmp_path):
     np.testing.assert_array_equal(data["frames"][:, 0], data["frames"][:, 1])  # same state, same picture
     meta = json.loads((tmp_path / rollout.META).read_text())
     assert [s["first_sample"] for s in meta["shards"]] == [0, 2, 4]
+
+
+def test_links_planted_at_the_shard_names_are_replaced_not_followed(tmp_path):
+    """Shards and rollout.json replace whatever holds their names in one step, never writing through
+    a link planted there (a shared output folder)."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("rollout-00000.npz", rollout.META):
+        (out / name).symlink_to(victim)
+    settings = rollout.RolloutSettings(model="pendulum", duration=0.1)
+    rollout.rollout(settings, out)
+    assert victim.read_text() == "precious"
+    assert load_all(out)["qpos"].shape[0] == settings.samples
+
+
+def test_one_sample_larger_than_a_shard_is_refused_before_simulating(tmp_path):
+    settings = rollout.RolloutSettings(
+        model="pendulum", engine_config=EngineConfig(nworld=4), frames=True, width=512, height=512, shard_mb=1
+    )
+    with pytest.raises(SettingError, match=r"one sample of every world is 3\.0 MiB, more than shard_mb = 1"):
+        rollout.rollout(settings, tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -2,10 +2,11 @@
 
 import mujoco
 import numpy as np
+import pytest
 
 from mjpod import models
 from mjpod.host import sysinfo
-from mjpod.render.gl import GLInfo, GLRenderer, gl_info
+from mjpod.render.gl import GLFrameError, GLInfo, GLRenderer, gl_info
 
 
 def test_gl_info_reports_the_real_renderer():
@@ -46,3 +47,10 @@ def test_frames_larger_than_the_offscreen_buffer_are_allowed():
         frame = renderer.render(mjd)
     assert frame.shape == (800, 1600, 3)
     assert mjm.vis.global_.offwidth == 1600
+
+
+def test_a_frame_larger_than_gl_allows_is_a_clear_error():
+    """`--width 20000` ended in a mujoco.FatalError traceback (record now refuses such a video frame
+    before it renders; the renderer still says what GL takes for any caller)."""
+    with pytest.raises(GLFrameError, match=r"GL cannot draw 40000x480 frames here .* pixels a side"):
+        GLRenderer(models.load("bin").model, height=480, width=40000)

@@ -17,7 +17,7 @@ import pytest
 
 import mjpod.stream as mjstream
 from mjpod.stream.protocol import Kind, encode
-from tests.interrupted import partial
+from tests.interrupted import writing
 from tests.mp4 import decode
 from tests.stream.helpers import Mjpod, wait_for
 from tests.stream.hostile import (
@@ -86,7 +86,7 @@ def test_a_signal_ends_view_with_a_playable_file_while_the_server_is_silent(sign
     with HostileServer(box_model(), *states) as server, view(server.port, out) as proc:
         proc.wait_line("connected to")
         # the states are drawn: frames reach the file (the server then says nothing more)
-        wait_for(lambda: partial(out).exists() and partial(out).stat().st_size > 0, 60, "frames in the file")
+        wait_for(lambda: writing(out), 60, "frames in the file")
         proc.proc.send_signal(signum)
         assert exit_code(proc, timeout=15) == 0, proc.output
     frames, _ = decode(out)

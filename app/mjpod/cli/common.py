@@ -62,15 +62,21 @@ def float_list(text: str | None, option: str, size: int | None = None) -> tuple[
     return values
 
 
-def int_list(text: str, option: str) -> tuple[int, ...]:
-    """ "0", "0,3,5" or "0-3" -> world indices."""
+def int_list(text: str, option: str, below: int) -> tuple[int, ...]:
+    """ "0", "0,3,5" or "0-3" -> world indices: each range checked to lie under `below` (nworld), and
+    the count not to pass it, before it is built."""
     out: list[int] = []
     try:
         for part in (p.strip() for p in text.split(",") if p.strip()):
             lo, _, hi = part.partition("-")
-            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+            first, last = int(lo), int(hi) if hi else int(lo)
+            if not 0 <= first <= last < below:
+                raise fail(f"{option}: {part[:40]} is not within 0..{below - 1} (--nworld {below})")
+            if len(out) + last - first + 1 > below:
+                raise fail(f"{option} names more worlds than the {below} there are (--nworld)")
+            out.extend(range(first, last + 1))
     except ValueError:
-        raise fail(f"{option} takes world numbers like 0, 0,3,5 or 0-3; got {text!r}") from None
+        raise fail(f"{option} takes world numbers like 0, 0,3,5 or 0-3; got {text[:80]!r}") from None
     return tuple(out)
 
 

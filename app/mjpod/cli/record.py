@@ -77,7 +77,7 @@ def record(
         engine_config=sim.engine_config(),
         renderer=renderer,  # type: ignore[arg-type]
         camera=CameraSpec(camera, azimuth, elevation, distance, float_list(lookat, "--lookat", size=3)),
-        worlds=int_list(worlds, "--worlds"),
+        worlds=int_list(worlds, "--worlds", below=sim.nworld),
         cols=cols,
         width=width,
         height=height,

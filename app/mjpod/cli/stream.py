@@ -41,8 +41,22 @@ HostOpt = Annotated[
         help="address to bind (serve) or connect to (view); 127.0.0.1 keeps it private",
     ),
 ]
+
+
+def _tcp_port(port: int) -> int:
+    """A port number a socket takes (beyond it, binding or connecting raises deep inside)."""
+    if port > 65535:
+        raise typer.BadParameter(f"{port} is not a TCP port: ports go up to 65535")
+    return port
+
+
 PortOpt = Annotated[
-    int, typer.Option(envvar="MJSTREAM_PORT", help="TCP stream port (serve: <= 0 turns the TCP stream off)")
+    int,
+    typer.Option(
+        envvar="MJSTREAM_PORT",
+        callback=_tcp_port,
+        help="TCP stream port (serve: <= 0 turns the TCP stream off)",
+    ),
 ]
 TokenOpt = Annotated[
     str | None,
@@ -74,7 +88,10 @@ def serve(
     token: TokenOpt = None,
     web: Annotated[
         int,
-        typer.Option(help="also serve the browser view (MuJoCo Studio's web client) on this port (0: off)"),
+        typer.Option(
+            callback=_tcp_port,
+            help="also serve the browser view (MuJoCo Studio's web client) on this port (0: off)",
+        ),
     ] = 0,
     web_control: Annotated[
         bool,
@@ -96,10 +113,11 @@ def serve(
     sim = SimulationOptions.of(locals())
     config = sim.engine_config()
     token, generated = appliance_token(host, token)
-    opts = job.ServeOptions(
-        world=world, host=host, port=port, hz=hz, token=token, show_token=generated, web_port=web,
-        web_control=web_control, duration=duration, realtime=not fast, wait=wait,
-    )  # fmt: skip
+    with user_errors():
+        opts = job.ServeOptions(
+            world=world, host=host, port=port, hz=hz, token=token, show_token=generated, web_port=web,
+            web_control=web_control, duration=duration, realtime=not fast, wait=wait,
+        )  # fmt: skip
 
     def announce(banner: str) -> None:
         console.print(banner, soft_wrap=True)

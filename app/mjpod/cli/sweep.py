@@ -42,7 +42,8 @@ def sweep(
         parsed = specs.load(spec)
         jobs = grid.expand(parsed)
         folder = store.Store(out or (Path(parsed.out) if parsed.out else store.default_root(spec)))
-        done = folder.finished([j.id for j in jobs])
+        folder.check()
+        done = folder.finished({j.id: j.params for j in jobs})
         here = dry_run and address is None  # a plan for this machine: no Ray to start for it
         if no_ray or here:
             backend: runner.Backend = runner.LoopBackend()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mjpod.errors import MjpodError
+from mjpod.stream.protocol import plain_text
 from mjpod.stream.server import DEFAULT_PORT as STREAM_PORT
 
 CLOUDS = ("SECURE", "COMMUNITY", "ALL")
@@ -87,8 +88,11 @@ class PodRequest:
         if "22/tcp" not in self.ports:
             raise RunpodError("the pod needs port 22/tcp for SSH; keep it in --port")
         for port in self.ports:
-            if not re.fullmatch(r"\d{1,5}/(tcp|http)", port):
-                raise RunpodError(f"port {port!r} is not PORT/tcp or PORT/http (e.g. 22/tcp, 8080/http)")
+            number = port.partition("/")[0]
+            if not re.fullmatch(r"\d{1,5}/(tcp|http)", port) or not 0 < int(number) < 65536:
+                raise RunpodError(
+                    f"port {port!r} is not PORT/tcp or PORT/http with PORT 1..65535 (e.g. 22/tcp, 8080/http)"
+                )
         for label, value in (("name", self.name), ("image", self.image), ("gpu", self.gpu)):
             _plain(label, value)
         if not POD_NAME.fullmatch(self.name):
@@ -111,24 +115,62 @@ class Pod:
     ssh_port: int | None
 
     @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Pod:
-        ports = ((data.get("runtime") or {}).get("ports")) or []
+    def from_api(cls, data: object) -> Pod:
+        """A pod as the API describes it, every field checked: an answer of another shape (a proxy's,
+        a changed API's, a hostile one's) is a RunpodError naming what is wrong, never a traceback."""
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("id"), str)
+            or not POD_NAME.fullmatch(data["id"])
+        ):
+            raise RunpodError(
+                f"the Runpod API described a pod without an id of letters and digits: {_shown(data)}; "
+                "try again later"
+            )
+        pod_id = data["id"]
+        runtime = data.get("runtime") or {}
+        ports = (runtime.get("ports") if isinstance(runtime, dict) else runtime) or []
+        if not isinstance(ports, list) or not all(isinstance(p, dict) for p in ports):
+            raise RunpodError(
+                f"the Runpod API gave pod {_shown(pod_id)} ports that are not a list of objects: {_shown(ports)}"
+            )
         ssh = next((p for p in ports if p.get("privatePort") == 22 and p.get("isIpPublic")), None)
+        machine = data.get("machine") if isinstance(data.get("machine"), dict) else {}
+        cost = data.get("costPerHr")
         return cls(
-            id=data["id"],
-            name=data.get("name") or "",
-            status=data.get("desiredStatus") or "?",
-            image=data.get("imageName") or "",
-            gpu=((data.get("machine") or {}).get("gpuDisplayName")) or "",
-            cost_per_hr=data.get("costPerHr"),
-            ssh_host=ssh["ip"] if ssh else None,
-            ssh_port=_api_port(ssh["publicPort"], data["id"]) if ssh else None,
+            id=pod_id,
+            name=_text(data.get("name"), "name", pod_id),
+            status=_text(data.get("desiredStatus"), "status", pod_id) or "?",
+            image=_text(data.get("imageName"), "image", pod_id),
+            gpu=_text(machine.get("gpuDisplayName"), "GPU", pod_id),
+            cost_per_hr=cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+            ssh_host=_text(ssh.get("ip"), "SSH address", pod_id) if ssh else None,
+            ssh_port=_api_port(ssh.get("publicPort"), pod_id) if ssh else None,
         )
+
+
+def _text(value: object, field: str, pod_id: str) -> str:
+    """A text field of an API answer, control characters escaped for the terminal ("" for none); what
+    is pasted into a shell or ~/.ssh/config is checked again there (ssh_target)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RunpodError(
+            f"the Runpod API gave pod {_shown(pod_id)} a {field} that is not text: {_shown(value)}"
+        )
+    return plain_text(value, limit=1000)
+
+
+def _shown(value: object) -> str:
+    """An API value quoted in a message: short, with control characters escaped."""
+    return plain_text(repr(value), limit=80)
 
 
 def _api_port(value: object, pod_id: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise RunpodError(f"the Runpod API gave pod {pod_id!r} an SSH port that is no number: {value!r}")
+        raise RunpodError(
+            f"the Runpod API gave pod {_shown(pod_id)} an SSH port that is no number: {_shown(value)}"
+        )
     return int(value)
 
 
@@ -231,16 +273,41 @@ class Runpod:
                 f"the request to the Runpod API at {base} failed while trying to {what} "
                 f"({type(err).__name__}: {err}); check RUNPOD_API_BASE_URL (if set) and try again"
             ) from None
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, IndexError, AttributeError) as err:
             raise RunpodError(
-                f"the Runpod API gave an unexpected answer while trying to {what} ({err!r})"
+                f"the Runpod API gave an unexpected answer while trying to {what} ({_shown(err)})"
+            ) from None
+        except RecursionError:
+            raise RunpodError(
+                f"the Runpod API answered with JSON nested too deeply to read while trying to {what}"
             ) from None
 
     def gpu_types(self) -> list[dict[str, Any]]:
-        return self._call("list GPU types", self.sdk.get_gpus)
+        """Runpod's GPU types: id, displayName (text, control characters escaped) and memoryInGb (a
+        number or None), checked, as they are printed."""
+        types = self._call("list GPU types", self.sdk.get_gpus)
+        if not isinstance(types, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("id"), str) for t in types
+        ):
+            raise RunpodError(
+                f"the Runpod API listed GPU types that are not objects with an id: {_shown(types)}"
+            )
+        return [
+            {
+                "id": plain_text(t["id"]),
+                "displayName": plain_text(t.get("displayName") or ""),
+                "memoryInGb": t["memoryInGb"] if isinstance(t.get("memoryInGb"), int | float) else None,
+            }
+            for t in types
+        ]
 
     def pods(self) -> list[Pod]:
-        return [Pod.from_api(p) for p in self._call("list your pods", self.sdk.get_pods)]
+        pods = self._call("list your pods", self.sdk.get_pods)
+        if not isinstance(pods, list):
+            raise RunpodError(
+                f"the Runpod API listed your pods as something else than a list: {_shown(pods)}"
+            )
+        return [Pod.from_api(p) for p in pods]
 
     def pod(self, pod_id: str) -> Pod:
         _plain("pod id", pod_id)
@@ -298,6 +365,10 @@ class Runpod:
                 f"Runpod has no GPU type {req.gpu!r}: `mjpod runpod gpus` lists the ids "
                 "(e.g. 'NVIDIA GeForce RTX 4090', 'NVIDIA H100 80GB HBM3')"
             ) from None
+        if not isinstance(data, dict):
+            raise RunpodError(
+                f"the Runpod API answered the new pod with something else than an object: {_shown(data)}"
+            )
         return Pod.from_api({**data, "name": req.name, "desiredStatus": "CREATED"})
 
     def wait_for_ssh(

@@ -17,6 +17,7 @@ CtrlMode = Literal["zero", "noise", "hold"]
 # comfree's per-step contact gains (docs/comfree.md): the defaults of every entry point
 COMFREE_STIFFNESS = 0.2
 COMFREE_DAMPING = 0.001
+SEED_MAX = 2**31 - 1  # the Warp engines pass the seed to their kernels as an int32
 
 
 def contact_gains(values: float | Sequence[float], name: str) -> tuple[float, ...]:
@@ -54,6 +55,8 @@ class EngineConfig:
             raise SettingError(f"nworld must be at least 1, got {self.nworld}")
         if self.ctrl not in ("zero", "noise", "hold"):
             raise SettingError(f"ctrl must be zero, noise or hold, got {self.ctrl!r}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise SettingError(f"seed must be between 0 and {SEED_MAX}, got {self.seed}")
         contact_gains(self.comfree_stiffness, "comfree_stiffness")
         contact_gains(self.comfree_damping, "comfree_damping")
 

@@ -13,7 +13,6 @@ import datetime
 import json
 import math
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -23,13 +22,15 @@ import mujoco
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from mjpod import __version__, models, render, video
+from mjpod import __version__, files, models, render, video
 from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.jobs.replay import ControlReplay
-from mjpod.jobs.simulation import make_engine, steps_before_frame
+from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 from mjpod.render import grid
+
+MAX_SIDE = 8192  # pixels a side of a video frame (H.264's largest level); one world's image as well
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,17 +113,8 @@ class Recording:
     def write_sidecar(self) -> Path:
         """Write the JSON beside the video, whole or not at all (VideoError saying why)."""
         path = self.sidecar_path()
-        # a new name, created only if nothing is there (O_EXCL, O_NOFOLLOW): never a link planted at it
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
-            try:
-                with open(fd, "w") as file:
-                    file.write(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-                os.replace(tmp, path)
-            except OSError:
-                tmp.unlink(missing_ok=True)
-                raise
+            files.write_text(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
         except OSError as err:
             raise video.VideoError(
                 f"cannot write {path} ({err.strerror or err}): free space or choose another --out"
@@ -190,17 +182,29 @@ def check(settings: RecordSettings) -> None:
         raise SettingError(f"fps must be positive, got {settings.fps}")
     if not (math.isfinite(settings.duration) and settings.duration > 0):
         raise SettingError(f"duration must be positive seconds, got {settings.duration}")
+    check_frames(settings.fps, settings.duration)
     if settings.cols is not None and settings.cols < 1:
         raise SettingError(
             f"--cols must be at least 1 (or left out for a near-square grid), got {settings.cols}"
         )
     if not settings.worlds:
         raise SettingError("choose at least one world to show")
+    check_frame(len(settings.worlds), settings.width, settings.height, settings.cols)
     bad = [w for w in settings.worlds if not 0 <= w < settings.engine_config.nworld]
     if bad:
         raise SettingError(
             f"world(s) {bad} out of range: --nworld {settings.engine_config.nworld} gives worlds "
             f"0..{settings.engine_config.nworld - 1}"
+        )
+
+
+def check_frame(worlds: int, width: int, height: int, cols: int | None = None) -> None:
+    """Refuse a video frame (`worlds` tiles of width x height) more than MAX_SIDE pixels a side."""
+    rows, cols = grid.layout(worlds, cols)
+    if max(cols * width, rows * height) > MAX_SIDE:
+        raise SettingError(
+            f"a {cols * width}x{rows * height} video frame ({worlds} world(s) of {width}x{height}) is more "
+            f"than {MAX_SIDE} pixels a side: show fewer worlds or make them smaller"
         )
 
 

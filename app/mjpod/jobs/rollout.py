@@ -27,13 +27,15 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from mjpod import __version__, models, render
+from mjpod import __version__, files, models, render
 from mjpod.engines import DEFAULT_ENGINE, Engine, EngineConfig
-from mjpod.jobs.simulation import make_engine, steps_before_frame
+from mjpod.errors import SettingError
+from mjpod.jobs.simulation import check_frames, make_engine, steps_before_frame
 from mjpod.render import camera as cameras
 
 FORMAT = "mjpod-rollout/1"
 META = "rollout.json"
+Shapes = dict[str, tuple[tuple[int, ...], type]]  # one sample's arrays: name -> (shape, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +69,7 @@ class RolloutResult:
 class _Shards:
     """Buffers samples and writes a shard each time `per_shard` are in."""
 
-    def __init__(self, folder: Path, shapes: dict[str, tuple[tuple[int, ...], type]], per_shard: int) -> None:
+    def __init__(self, folder: Path, shapes: Shapes, per_shard: int) -> None:
         self.folder, self.shapes, self.per_shard = folder, shapes, per_shard
         self.buffers = {k: np.empty((per_shard, *s), d) for k, (s, d) in shapes.items()}
         self.filled, self.first = 0, 0
@@ -84,29 +86,51 @@ class _Shards:
         if not self.filled:
             return
         name = f"rollout-{len(self.written):05d}.npz"
-        np.savez(self.folder / name, **{k: b[: self.filled] for k, b in self.buffers.items()})
+        with files.replacing(self.folder / name, "wb") as f:
+            np.savez(f, **{k: b[: self.filled] for k, b in self.buffers.items()})
         self.written.append({"file": name, "first_sample": self.first, "samples": self.filled})
         self.first += self.filled
         self.filled = 0
 
 
-def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
-    """Simulate and write the shards and rollout.json into `folder` (which must exist)."""
-    loaded = models.load(settings.model)
-    mjm = loaded.model
-    cam = cameras.resolve(mjm, cameras.CameraSpec(settings.camera)) if settings.frames else None
-    nworld = settings.engine_config.nworld
-    shapes: dict[str, tuple[tuple[int, ...], type]] = {
+def sample_shapes(
+    mjm: mujoco.MjModel, nworld: int, sensors: bool, frames: bool, height: int, width: int
+) -> Shapes:
+    """The arrays of one sample, as the module docstring lists them."""
+    shapes: Shapes = {
         "time": ((), np.float64),
         "qpos": ((nworld, mjm.nq), np.float32),
         "qvel": ((nworld, mjm.nv), np.float32),
         "ctrl": ((nworld, mjm.nu), np.float32),
     }
-    if settings.sensors:
+    if sensors:
         shapes["sensordata"] = ((nworld, mjm.nsensordata), np.float32)
-    if settings.frames:
-        shapes["frames"] = ((nworld, settings.height, settings.width, 3), np.uint8)
-    per_sample = sum(np.dtype(d).itemsize * math.prod(s) for s, d in shapes.values())
+    if frames:
+        shapes["frames"] = ((nworld, height, width, 3), np.uint8)
+    return shapes
+
+
+def sample_bytes(shapes: Shapes, shard_mb: float) -> int:
+    """The bytes of one sample; a SettingError when one is larger than a shard may be (shards are
+    written whole, one sample at least, so `shard_mb` would not bound them)."""
+    size = sum(np.dtype(d).itemsize * math.prod(s) for s, d in shapes.values())
+    if size > shard_mb * 2**20:
+        raise SettingError(
+            f"one sample of every world is {size / 2**20:.1f} MiB, more than shard_mb = {shard_mb:g}: "
+            "raise shard_mb, or lower nworld (or the frame size)"
+        )
+    return size
+
+
+def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
+    """Simulate and write the shards and rollout.json into `folder` (which must exist)."""
+    check_frames(settings.rate, settings.duration, "samples")
+    loaded = models.load(settings.model)
+    mjm = loaded.model
+    nworld = settings.engine_config.nworld
+    shapes = sample_shapes(mjm, nworld, settings.sensors, settings.frames, settings.height, settings.width)
+    per_sample = sample_bytes(shapes, settings.shard_mb)
+    cam = cameras.resolve(mjm, cameras.CameraSpec(settings.camera)) if settings.frames else None
     per_shard = max(1, min(settings.samples, int(settings.shard_mb * 2**20 // per_sample)))
     shards = _Shards(folder, shapes, per_shard)
     timestep = float(mjm.opt.timestep)
@@ -133,7 +157,7 @@ def rollout(settings: RolloutSettings, folder: Path) -> RolloutResult:
     shards.flush()
     wall = time.perf_counter() - start
     meta = _meta(settings, loaded, mjm, device, steps, shapes, shards.written, gains)
-    (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
+    files.write_text(folder / META, json.dumps(meta, indent=2) + "\n")
     written = [s["file"] for s in shards.written]
     size = sum((folder / f).stat().st_size for f in written)
     return RolloutResult(settings.samples, steps, written, size, wall)
@@ -143,7 +167,7 @@ def _sample(
     engine: Engine,
     mjd: mujoco.MjData,
     sim_time: float,
-    shapes: dict[str, tuple[tuple[int, ...], type]],
+    shapes: Shapes,
     renderer: render.WorldRenderer | None,
 ) -> dict[str, np.ndarray]:
     """Every world's state now, through the engine interface (copied into one MjData at a time), and

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 from collections.abc import Callable
 
@@ -41,6 +42,14 @@ class ServeOptions:
     duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
     realtime: bool = True
     wait: bool = False  # hold the simulation until the first TCP client (as a seed script's start())
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.duration) and self.duration >= 0):
+            raise SettingError(
+                f"--duration is simulated seconds, or 0 to run until Ctrl-C; got {self.duration}"
+            )
+        if not (math.isfinite(self.hz) and self.hz >= 0):
+            raise SettingError(f"--hz is states a second at most, or 0 for no cap; got {self.hz}")
 
 
 def run(

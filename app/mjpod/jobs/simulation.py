@@ -7,11 +7,15 @@ the same way everywhere: which engine, on which model, and why.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 
 from mjpod import models
 from mjpod.engines import ENGINES, Engine, EngineConfig, make
 from mjpod.errors import MjpodError, SettingError
+
+MAX_FRAMES = 10_000_000  # frames (or samples) of one run: 3.8 days of video at 30 fps; more is a typo
 
 
 def start(spec: str, engine: str, config: EngineConfig) -> tuple[models.LoadedModel, Engine]:
@@ -28,6 +32,17 @@ def make_engine(model_name: str, mjm: mujoco.MjModel, engine: str, config: Engin
         return make(engine, mjm, config)
     except (ValueError, RuntimeError) as err:
         raise MjpodError(f"cannot start {engine} on {model_name}: {err}") from None
+
+
+def check_frames(rate: float, duration: float, what: str = "frames") -> None:
+    """Refuse a rate and duration whose frame count is not finite or beyond MAX_FRAMES (a product that
+    overflows would otherwise fail at the first frame, or never end)."""
+    count = rate * duration
+    if not (math.isfinite(count) and count <= MAX_FRAMES):
+        raise SettingError(
+            f"{rate:g} {what} a second for {duration:g} s is {count:g} {what}, more than the "
+            f"{MAX_FRAMES:,} one run makes: shorten the duration or lower the rate"
+        )
 
 
 def steps_before_frame(k: int, rate: float, timestep: float) -> int:

@@ -59,6 +59,9 @@ def test_sweep_spreads_survives_a_dead_node_and_skips_finished_jobs(cluster, tmp
     # meanwhile, from a worker node, a driver with a wrong token: token authentication must refuse it
     argv = [sys.executable, "-m", "mjpod", "sweep", str(spec), "--dry-run", "--address", cluster.address]
     intruder = cluster.popen(1, argv, env={"RAY_AUTH_TOKEN": "not-the-cluster-token"})
+    # and one with no token at all (nor a ~/.ray/auth_token): a message, not Ray's traceback
+    (tmp_path / "home").mkdir()
+    tokenless = cluster.popen(1, ["env", "-u", "RAY_AUTH_TOKEN", f"HOME={tmp_path / 'home'}", *argv])
     victim = cluster.ip(2)
     deadline = time.monotonic() + 120
     while started_on(out, victim, "record") is None:  # the longest jobs: seconds each on a CPU
@@ -75,6 +78,8 @@ def test_sweep_spreads_survives_a_dead_node_and_skips_finished_jobs(cluster, tmp
     assert intruder.returncode == 2 and f"cannot join the Ray cluster at {cluster.address}" in refused, (
         refused
     )
+    refused, _ = tokenless.communicate(timeout=240)
+    assert tokenless.returncode == 2 and "needs its token, and none is set here" in " ".join(refused.split())
 
     rows = results.check_finished(out)
     by_id = {r["id"]: r for r in rows}

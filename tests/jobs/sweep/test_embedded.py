@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -17,9 +18,9 @@ import psutil
 from tests.jobs.sweep import results, specs
 
 
-def start(spec: Path, out: Path, *args: str) -> subprocess.Popen:
+def start(spec: Path, out: Path, *args: str, **more: str) -> subprocess.Popen:
     """`mjpod sweep` in its own session, so a Ctrl-C can go to its whole process group as a terminal's would."""
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"COLUMNS": "200"}
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"COLUMNS": "200"} | more
     return subprocess.Popen(
         [sys.executable, "-m", "mjpod", "sweep", str(spec), "--out", str(out), *args],
         stdout=subprocess.PIPE,
@@ -51,8 +52,10 @@ def is_loopback(address: str) -> bool:
 
 
 def test_embedded_sweep_runs_the_cluster_sweep_listening_on_loopback_only(tmp_path):
-    spec, out = specs.write(tmp_path), tmp_path / "out"
-    driver = start(spec, out)
+    """And its token file is its owner's alone (Low: Ray wrote ~/.ray/auth_token readable by every user)."""
+    spec, out, home = specs.write(tmp_path), tmp_path / "out", tmp_path / "home"
+    home.mkdir()
+    driver = start(spec, out, HOME=str(home))
     seen: dict[str, set[str]] = {}
     root = psutil.Process(driver.pid)
     while driver.poll() is None:  # look while Ray and its workers are up
@@ -66,6 +69,9 @@ def test_embedded_sweep_runs_the_cluster_sweep_listening_on_loopback_only(tmp_pa
     assert not exposed, f"listening beyond 127.0.0.1: {exposed}"
     rows = results.check_finished(out)
     assert {r["node"] for r in rows if r["node"]} == {"127.0.0.1"}
+    token = home / ".ray" / "auth_token"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and len(token.read_text()) == 64
+    assert stat.S_IMODE(token.parent.stat().st_mode) == 0o700
 
 
 RECORDS_ONLY = """

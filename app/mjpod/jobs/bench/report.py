@@ -3,6 +3,7 @@ figures beside their targets."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -11,11 +12,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from mjpod import files
 from mjpod.errors import SettingError
 from mjpod.jobs.bench import targets
 from mjpod.jobs.bench.types import BenchResult, Row
 
 NOTE_WIDTH = 30  # longer notes become numbered footnotes under the table, so every row stays one line
+RESULT_BYTES = 32 << 20  # a result file: a full GPU run is a few hundred KB
+MAX_PANELS = 12  # physics panels in the plot, one per model; the JSON has every model
+MAX_ROWS = 500  # lines of a console table (a full GPU run has a few hundred); the JSON has them all
 
 
 def table(result: BenchResult, rows: list[Row] | None = None) -> Table:
@@ -35,7 +40,8 @@ def table(result: BenchResult, rows: list[Row] | None = None) -> Table:
         "note",
     ):
         t.add_column(col, justify="right" if col in ("nworld", "value", "contacts") else "left")
-    for r in result.rows if rows is None else rows:
+    rows = result.rows if rows is None else rows
+    for r in rows[:MAX_ROWS]:
         size = f"{r.width}x{r.height}" if r.width else ""
         t.add_row(
             r.section,
@@ -49,8 +55,13 @@ def table(result: BenchResult, rows: list[Row] | None = None) -> Table:
             "" if r.contacts is None else f"{r.contacts:,.0f}",  # per world: how dense the figure was
             _note(r.note or "", footnotes),
         )
-    t.caption = "\n".join(f"[{n}] {text}" for text, n in footnotes.items()) or None
+    lines = [f"[{n}] {text}" for text, n in footnotes.items()] + _left_out(len(rows), "figures")
+    t.caption = "\n".join(lines) or None
     return t
+
+
+def _left_out(count: int, what: str) -> list[str]:
+    return [f"... and {count - MAX_ROWS} more {what} in the JSON"] if count > MAX_ROWS else []
 
 
 def _note(note: str, footnotes: dict[str, int]) -> str:
@@ -82,15 +93,19 @@ def named(stem: Path) -> dict[str, Path]:
     }
 
 
-def load(path: Path) -> BenchResult | None:
-    """The result a JSON file holds; None when there is no such file."""
+def load(path: Path, follow: bool = True) -> BenchResult | None:
+    """The result a JSON file holds (a regular file of at most RESULT_BYTES; `follow=False`: not a link,
+    for the file bench --append reads back); None when there is none."""
     try:
-        return BenchResult.from_json(json.loads(path.read_text()))
+        data = files.read_bytes(path, RESULT_BYTES, "the bench result", follow)
+        return BenchResult.from_json(json.loads(data))
     except FileNotFoundError:
         return None
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        if isinstance(err, files.FileRefused):
+            raise
         raise SettingError(
-            f"{path} is not a bench result mjpod can read ({type(err).__name__}: {err}); "
+            f"{path} is not a bench result mjpod can read ({type(err).__name__}: {files.short(str(err))}); "
             "move it away, or write to another --out"
         ) from None
 
@@ -103,8 +118,11 @@ def write(result: BenchResult, console: Console, out: Path) -> dict[str, Path]:
     result.save(written["json"])
     plot(result, written["plot"])
     if console.record:
-        with written["log"].open("a" if result.config.append else "w") as f:
-            f.write(console.export_text(clear=False))
+        earlier = ""
+        if result.config.append:  # the transcript grows; rewritten whole, as every file here
+            with contextlib.suppress(FileNotFoundError, files.FileRefused):  # a link: a fresh one
+                earlier = files.read_text(written["log"], RESULT_BYTES, "the bench transcript", follow=False)
+        files.write_text(written["log"], earlier + console.export_text(clear=False))
     else:
         del written["log"]
     return written
@@ -112,8 +130,7 @@ def write(result: BenchResult, console: Console, out: Path) -> dict[str, Path]:
 
 def write_targets(result: BenchResult, path: Path) -> Path:
     """The figures beside their targets, as markdown (what a closing note quotes)."""
-    path.write_text(targets.markdown(result))
-    return path
+    return files.write_text(path, targets.markdown(result))
 
 
 def targets_table(result: BenchResult) -> Table:
@@ -121,7 +138,9 @@ def targets_table(result: BenchResult) -> Table:
     for col in ("claim", "model", "nworld", "device", "figure", "target", "verdict"):
         t.add_column(col, justify="right" if col == "nworld" else "left")
     style = {"met": "green", "MISSED": "bold red", "reported": "cyan", "not measured": "yellow"}
-    for v in targets.read(result):
+    verdicts = targets.read(result)
+    t.caption = "\n".join(_left_out(len(verdicts), "verdicts")) or None
+    for v in verdicts[:MAX_ROWS]:
         t.add_row(
             v.claim,
             v.model,
@@ -153,7 +172,8 @@ def plot(result: BenchResult, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig = figure(result)
-    fig.savefig(path)
+    with files.replacing(path, "wb") as f:
+        fig.savefig(f, format="png")
     plt.close(fig)
 
 
@@ -161,7 +181,8 @@ def figure(result: BenchResult):
     """The plot as a matplotlib Figure (what `plot` saves)."""
     import matplotlib.pyplot as plt
 
-    models = sorted({r.model for r in result.rows if r.section in PHYSICS and r.unit == "world-steps/s"})
+    every = sorted({r.model for r in result.rows if r.section in PHYSICS and r.unit == "world-steps/s"})
+    models = every[:MAX_PANELS]
     panels = max(1, len(models)) + 1
     cols = min(3, panels)
     rows = -(-panels // cols)
@@ -190,7 +211,8 @@ def figure(result: BenchResult):
     render.set_title("batch ray tracing vs GL (flat: one GL frame)")
     for ax in flat_axes[panels:]:
         ax.set_visible(False)
-    fig.suptitle(f"mjpod bench on {where}")
+    left_out = f" ({len(every) - len(models)} more models in the table)" if len(every) > len(models) else ""
+    fig.suptitle(f"mjpod bench on {where}{left_out}")
     fig.tight_layout()
     return fig
 

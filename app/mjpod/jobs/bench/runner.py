@@ -79,7 +79,7 @@ def run(config: BenchConfig, console: Console) -> BenchResult:
 def _continue(result: BenchResult, console: Console) -> None:
     """Carry the figures already in this hardware's result file (bench --append) into `result`."""
     path = report.paths(result, result.config.out)["json"]
-    earlier = report.load(path)
+    earlier = report.load(path, follow=False)  # a link planted there is refused, never read
     if earlier is None:
         console.print(f"  appending: {path} does not exist yet; this run starts it")
         return

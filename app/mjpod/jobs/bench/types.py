@@ -9,13 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from rich.progress import Progress
 
-from mjpod import __version__, models
+from mjpod import __version__, files, models
 from mjpod.engines import ENGINES, EngineConfig
 from mjpod.errors import SettingError
 from mjpod.host.sysinfo import Host
@@ -175,10 +174,7 @@ class BenchResult:
         if path is None:
             return None
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-        os.replace(partial, path)
-        return path
+        return files.write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     def continue_from(self, earlier: BenchResult) -> None:
         """Put an earlier run's figures, warnings and skips before this run's; the file then records

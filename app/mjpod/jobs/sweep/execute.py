@@ -166,6 +166,8 @@ def run(job_id: str, params: dict[str, Any], out: str, device: str, cpus: float,
         record.update(status="failed", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
     record["wall_s"] = round(time.perf_counter() - start, 3)
     record["artifacts"] = [f"jobs/{job_id}/{f}" for f in files]
+    # what a re-run checks before it skips the job: each file still there, at the size written
+    record["artifact_bytes"] = {f: (staging / f).stat().st_size for f in files if (staging / f).is_file()}
     (staging / "started.json").unlink()
     store.publish(staging, job_id, record)
     return record

@@ -15,9 +15,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mjpod import models
+import mujoco
+
+from mjpod import files, models
+from mjpod.errors import MjpodError
+from mjpod.jobs import record, rollout, simulation
 from mjpod.jobs.sweep.keys import KEYS, RESOURCE_KEYS
 from mjpod.jobs.sweep.spec import Spec, SpecError
+from mjpod.render import camera as cameras
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,25 +63,21 @@ def job_id(params: dict[str, Any]) -> str:
 
 
 def expand(spec: Spec) -> list[Job]:
-    """Every job of the spec, in grid order, duplicates removed; checks kinds, models and worlds."""
+    """Every job of the spec, in grid order, duplicates removed. Checks what single values cannot
+    show: kinds, models, cameras, worlds, frame counts and sizes, so that no job fails for its spec."""
     combos = [
         dict(zip(grid, values, strict=True)) for grid in spec.grids for values in itertools.product(*grid.values())
     ] or [{}]  # fmt: skip
     _check_kinds(spec, combos)
     cpus = spec.resources.get("cpus", RESOURCE_KEYS["cpus"].default)
     gpus = spec.resources.get("gpus", RESOURCE_KEYS["gpus"].default)
-    loaded: dict[str, str] = {}
+    loaded: dict[str, mujoco.MjModel] = {}
     jobs: dict[str, Job] = {}
     for combo in combos:
         given = {**spec.settings, **combo}
         params = _params(given)
         params["model"] = _model(params["model"], spec, loaded)
-        worlds = params.get("worlds")
-        if worlds and max(worlds) >= params["nworld"]:
-            raise SpecError(
-                f"{spec.source}: settings.worlds {worlds} needs nworld > {max(worlds)}, but a job has "
-                f"nworld = {params['nworld']}: show fewer worlds or simulate more"
-            )
+        _check_job(params, loaded[params["model"]], spec)
         job = Job(job_id(params), params, cpus, gpus)
         jobs.setdefault(job.id, job)
     return list(jobs.values())
@@ -108,15 +109,40 @@ def _check_kinds(spec: Spec, combos: list[dict[str, Any]]) -> None:
                 )
 
 
-def _model(name: str, spec: Spec, loaded: dict[str, str]) -> str:
+def _model(name: str, spec: Spec, loaded: dict[str, mujoco.MjModel]) -> str:
     """The model spec as jobs load it (relative paths made absolute), checked by loading it once."""
     path = Path(name).expanduser()
     if not path.is_absolute() and (spec.folder / path).is_file():
         name = str((spec.folder / path).resolve())
     if name not in loaded:
         try:
-            models.load(name)
+            loaded[name] = models.load(name).model
         except models.ModelError as err:
-            raise SpecError(f"{spec.source}: model {name!r} cannot be loaded: {err}") from None
-        loaded[name] = name
+            raise SpecError(f"{spec.source}: model {files.short(name)} cannot be loaded: {err}") from None
     return name
+
+
+def _check_job(params: dict[str, Any], mjm: mujoco.MjModel, spec: Spec) -> None:
+    """What the job's own checks would refuse once it ran, refused now, naming the job's values."""
+    kind, nworld = params["kind"], params["nworld"]
+    where = f"{spec.source}: a {kind} job ({params['model']}, {params['engine']}, nworld {nworld})"
+    worlds = params.get("worlds")
+    if worlds and max(worlds) >= nworld:
+        raise SpecError(
+            f"{spec.source}: settings.worlds {files.short(worlds)} needs nworld > {max(worlds)}, but a job "
+            f"has nworld = {nworld}: show fewer worlds or simulate more"
+        )
+    try:
+        if kind == "record":
+            simulation.check_frames(params["fps"], params["duration"])
+            record.check_frame(len(worlds), params["width"], params["height"])
+        if kind == "rollout":
+            simulation.check_frames(params["rate"], params["duration"], "samples")
+            shapes = rollout.sample_shapes(
+                mjm, nworld, params["sensors"], params["frames"], params["height"], params["width"]
+            )
+            rollout.sample_bytes(shapes, params["shard_mb"])
+        if kind in ("record", "rollout") and "camera" in params:
+            cameras.resolve(mjm, cameras.CameraSpec(params["camera"]))
+    except MjpodError as err:
+        raise SpecError(f"{where}: {err}") from None

@@ -10,7 +10,8 @@ import typing
 from collections.abc import Callable
 
 from mjpod.engines import DEFAULT_ENGINE, ENGINES, EngineConfig
-from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, CtrlMode
+from mjpod.engines.base import COMFREE_DAMPING, COMFREE_STIFFNESS, SEED_MAX, CtrlMode
+from mjpod.jobs.record import MAX_SIDE
 from mjpod.render import RENDERERS
 
 KINDS = ("record", "rollout", "bench")
@@ -19,6 +20,7 @@ SCENE_KINDS = frozenset({"record", "rollout"})
 WARP_ENGINES = frozenset(e for e in ENGINES if e != "mjc")
 BENCH_SECTIONS = ("physics", "contact")
 CTRL_MODES = typing.get_args(CtrlMode)
+MAX_COUNT = 1 << 24  # nworld, buffers, steps: beyond it a job cannot run (and its id would not fit)
 
 
 def _positive(v: float) -> str | None:
@@ -26,7 +28,17 @@ def _positive(v: float) -> str | None:
 
 
 def _at_least_one(v: int) -> str | None:
-    return None if v >= 1 else "must be at least 1"
+    return None if 1 <= v <= MAX_COUNT else f"must be at least 1 and at most {MAX_COUNT}"
+
+
+def _at_least_one_core(v: float) -> str | None:
+    if math.isfinite(v) and v >= 1:
+        return None
+    return "must be at least 1: a job uses a whole core at least (Ray would pack several on one core)"
+
+
+def _seed(v: int) -> str | None:
+    return None if 0 <= v <= SEED_MAX else f"must be between 0 and {SEED_MAX}"
 
 
 def _non_negative(v: float) -> str | None:
@@ -34,7 +46,9 @@ def _non_negative(v: float) -> str | None:
 
 
 def _even_size(v: int) -> str | None:
-    return None if v >= 16 and v % 2 == 0 else "must be an even number of pixels, at least 16"
+    if 16 <= v <= MAX_SIDE and v % 2 == 0:
+        return None
+    return f"must be an even number of pixels from 16 to {MAX_SIDE}"
 
 
 def _one_of(*choices: str) -> Callable[[str], str | None]:
@@ -74,7 +88,7 @@ KEYS: dict[str, Key] = {
     "model": Key(str, None, ALL, True, "model spec: bundled scene, Menagerie robot or a path (relative to the spec)"),
     "engine": Key(str, DEFAULT_ENGINE, ALL, True, f"engine: {', '.join(ENGINES)}", _one_of(*ENGINES)),
     "nworld": Key(int, EngineConfig.nworld, ALL, True, "worlds simulated together in one job", _at_least_one),
-    "seed": Key(int, EngineConfig.seed, ALL, True, "seed of the control noise"),
+    "seed": Key(int, EngineConfig.seed, ALL, True, "seed of the control noise", _seed),
     "ctrl": Key(str, EngineConfig.ctrl, ALL, True, "controls: zero, noise or hold", _one_of(*CTRL_MODES)),
     "device": Key(
         str, "auto", ALL, True,
@@ -113,7 +127,9 @@ REQUIRED = ("kind", "model")
 
 # [resources]: what each job asks Ray for
 RESOURCE_KEYS: dict[str, Key] = {
-    "cpus": Key(float, 1.0, ALL, False, "CPU cores per job (mjc's threads follow it)", _positive),
+    "cpus": Key(
+        float, 1.0, ALL, False, "CPU cores per job, 1 or more (mjc's threads follow it)", _at_least_one_core
+    ),
     "gpus": Key(
         float, 1.0, ALL, False, "GPUs per job on cuda; a fraction packs small jobs on one GPU", _positive
     ),

@@ -7,18 +7,26 @@ queue behind. A task whose worker or node dies is retried by Ray on another node
 job that raises is recorded by the job itself and never retried.
 
 Token authentication: Ray 2.52+ checks a shared token on every RPC when RAY_AUTH_MODE=token. mjpod
-keeps it on (setdefault), for the embedded Ray (Ray writes the token to ~/.ray/auth_token) and for
-clusters (every node and the driver need the same RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH).
+keeps it on (setdefault), for the embedded Ray (its token in ~/.ray/auth_token, which mjpod makes
+readable by its owner only; Ray would leave it readable by every user) and for clusters (every node
+and the driver need the same RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH).
+
+A cluster address is tried before Ray is: nothing answering there is an error within CONNECT_S
+(Ray itself would retry for minutes, probing for other addresses of this host meanwhile).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
+from mjpod import files
 from mjpod.errors import MjpodError
 from mjpod.jobs.sweep import execute
 from mjpod.jobs.sweep.grid import Job
@@ -28,6 +36,8 @@ MAX_RETRIES = 3  # reruns of a task whose worker or node died
 WAIT_S = 0.5  # how long one wait for a finished job blocks (bounds the reaction to Ctrl-C)
 REFRESH_S = 2.0  # how often the cluster's resources are read again (nodes come and go)
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+CONNECT_S = 5.0  # how long a cluster address has to accept a connection
+GCS_PORT = 6379  # Ray's port when an address names none
 
 
 class ClusterError(MjpodError, RuntimeError):
@@ -51,6 +61,10 @@ class RayBackend:
             # keeps 127.0.0.1 for every service. Read when ray is imported, so set first.
             os.environ[LOOPBACK_ENV] = "0"
         os.environ.setdefault("RAY_AUTH_MODE", "token")
+        if self.embedded:
+            _private_token()
+        else:
+            _answers(address)
         import ray
 
         self.ray = ray
@@ -66,6 +80,11 @@ class RayBackend:
                 f"cannot join the Ray cluster at {address}: {err}. Check the address (head:6379), that this "
                 "machine reaches it over the private network, and that RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
                 "holds the cluster's token"
+            ) from None
+        except ray.exceptions.AuthenticationError:
+            raise ClusterError(
+                f"the Ray cluster at {address} needs its token, and none is set here: export RAY_AUTH_TOKEN "
+                "(or RAY_AUTH_TOKEN_PATH naming a file) with the token every node of the cluster has"
             ) from None
         self.nodes = [n for n in ray.nodes() if n["Alive"]]
         if self.embedded:
@@ -158,6 +177,51 @@ class RayBackend:
         except self.ray.exceptions.RayError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             return pending_record(job, "failed", f"{type(err).__name__} after {MAX_RETRIES} retries: {first}")
+
+
+def _answers(address: str) -> None:
+    """Refuse a cluster address where nothing accepts a connection within CONNECT_S ("auto" is Ray's to
+    find: it reads the address of the cluster this machine is a node of)."""
+    if address == "auto":
+        return
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or "]" in port:  # no port, or only an IPv6 address's colons
+        host, port = target, str(GCS_PORT)
+    host = host.strip("[]")
+    if not (host and port.isdigit() and 0 < int(port) < 65536):
+        raise ClusterError(
+            f"--address {files.short(address)} is not HOST:PORT (e.g. 10.0.0.2:6379) or auto: check it "
+            "(or RAY_ADDRESS)"
+        )
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_S):
+            pass
+    except OSError as err:
+        raise ClusterError(
+            f"nothing answers at {address} ({err.strerror or err}): start the cluster's head there first "
+            "(`ray start --head`, scripts/ray-node.sh), or fix --address / RAY_ADDRESS (HOST:6379 of the "
+            "head, or auto on a node of the cluster)"
+        ) from None
+
+
+def _private_token() -> None:
+    """Make the embedded Ray's token file (~/.ray/auth_token) before Ray does, readable by its owner
+    only, or make an existing one so; nothing to do when the token comes from the environment."""
+    if os.environ.get("RAY_AUTH_MODE") != "token" or {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(
+        os.environ
+    ):
+        return
+    path = Path.home() / ".ray" / "auth_token"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        if not path.is_symlink() and path.stat().st_uid == os.getuid():
+            path.chmod(0o600)
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))  # what Ray would write: 256 random bits as hex
 
 
 def _fits(request: dict[str, float], used: dict[str, float], totals: dict[str, float]) -> bool:

@@ -5,6 +5,7 @@ Both are tables the command prints; results.csv (store.write_table) holds everyt
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,14 @@ TABLE_ROWS = 40  # the console shows this many jobs; results.csv has them all
 
 
 def plan(jobs: list[Job], done: dict[str, Any], has_gpus: bool, root: Path, where: str) -> Group:
-    """One line per job: the id (kind-model-engine-nworld-seed-hash), gains, device, what it asks for
-    (on a cluster with or without GPUs, as `has_gpus` says) and whether it is `done` already."""
+    """One line per job, for the first TABLE_ROWS: the id (kind-model-engine-nworld-seed-hash), gains,
+    device, what it asks for (on a cluster with or without GPUs, as `has_gpus` says) and whether it is
+    `done` already; then what the rest hold, counted."""
     header = f"{len(jobs)} jobs -> {root} ({len(done)} already done); resources on {where}:"
     table = Table(box=None, pad_edge=False)
     for col in ("job", "gains", "device", "cpus", "gpus", "state"):
         table.add_column(col, no_wrap=col == "job")
-    for job in jobs:
+    for job in jobs[:TABLE_ROWS]:
         request = job.request(has_gpus)
         gains = [job.params.get(k) for k in ("comfree_stiffness", "comfree_damping")]
         table.add_row(
@@ -35,7 +37,16 @@ def plan(jobs: list[Job], done: dict[str, Any], has_gpus: bool, root: Path, wher
             f"{request['GPU']:g}",
             "done" if job.id in done else "to run",
         )
-    return Group(header, table)
+    rest = jobs[TABLE_ROWS:]
+    if not rest:
+        return Group(header, table)
+    kinds = Counter(f"{j.kind} on {j.params['engine']}" for j in rest)
+    ready = sum(j.id in done for j in rest)
+    more = (
+        f"... and {len(rest)} more ({', '.join(f'{n} {k}' for k, n in kinds.most_common())}; "
+        f"{len(rest) - ready} to run, {ready} done)"
+    )
+    return Group(header, table, more)
 
 
 def results(outcome: Outcome) -> Table:

@@ -108,7 +108,7 @@ def run(
     """Run the jobs not yet done; returns every job's record and writes results.csv."""
     with store.lock():
         store.clear_staging()
-        done = store.finished([j.id for j in jobs])
+        done = store.finished({j.id: j.params for j in jobs})
         records: dict[str, dict[str, Any]] = {i: r | {"reused": True} for i, r in done.items()}
         todo = [j for j in jobs if j.id not in done]
         last_table = [0.0]
