@@ -18,7 +18,7 @@ def test_stream_section_rows(tmp_path):
     # fmt: on
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(next(tmp_path.glob("*.json")).read_text())
-    assert not [w for w in data["warnings"] if "stream" in w]
+    assert not (warned := [w for w in data["warnings"] if "stream" in w]), warned
     rows = {r["unit"]: r for r in data["results"] if r["section"] == "stream"}
     expected = {
         "steps/s, 0 clients", "steps/s, 1 client", "steps/s, 4 clients", "steps/s, 1 client + 1 stalled",
