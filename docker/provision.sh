@@ -9,7 +9,8 @@
 #     test    what the test suite adds (make test runs run and test): OpenSSH server and client,
 #             tini and tmux (the entrypoint run as in a container, with a job in tmux), headless
 #             Chromium, a virtual X server for the window tests (xvfb, and xauth for its cookie;
-#             screenshots are Xvfb's own framebuffer file, so no screenshot tool)
+#             screenshots are Xvfb's own framebuffer file, so no screenshot tool), ss (iproute2:
+#             which addresses a server listens on)
 #     image   the appliance image: GL/EGL, OpenSSH, tini, tmux, make, git (no browser: tests only;
 #             Python comes from the base or from uv)
 #     docker  make test-image: a Docker engine (Debian's docker.io, unless a dockerd is installed),
@@ -40,7 +41,7 @@ browser=()
 case "$role" in
   run) packages=(python3 python3-venv ca-certificates make procps "${gl[@]}") ;;
   test)
-    packages=(openssh-server openssh-client tini tmux xvfb xauth)
+    packages=(openssh-server openssh-client tini tmux xvfb xauth iproute2)
     browser=(chromium chromium-driver)
     ;;
   # sshd for VS Code Remote-SSH, the client for tunnels, tini as PID 1, procps for the entrypoint,

@@ -172,8 +172,7 @@ class Served:
     @property
     def url(self) -> str | None:
         """The browser view, when one is served (`web_port`)."""
-        web = self.options.web_port
-        return f"http://{self.options.web_host}:{web}/" if web > 0 else None
+        return srv.browser_url(self.options) if self.options.web_port > 0 else None
 
     def stop(self) -> None:
         self._stop.set()
@@ -201,7 +200,7 @@ def serve(
     """Serve `model` in the background as `mjpod serve` does (127.0.0.1 unless `host` says otherwise).
 
     Settings by name, with the command's defaults: port, web_port (0: no browser view), world, hz,
-    duration (simulated seconds; 0: until stop), token, host, web_host, realtime; and the engine's.
+    duration (simulated seconds; 0: until stop), token, host, web_control, realtime; and the engine's.
     """
     options, config = _split(settings, (srv.ServeOptions, EngineConfig))
     return Served(model, engine, EngineConfig(**config), srv.ServeOptions(**options))

@@ -22,8 +22,6 @@ def test_bad_input_names_the_problem_and_the_fix():
     assert proc.returncode == 2 and "--world 3 is out of range" in proc.stderr
     proc = run_mjpod("serve", "--model", "pendulum", "--port", "0")
     assert proc.returncode == 2 and "nothing to serve" in proc.stderr
-    proc = run_mjpod("serve", "--web-size", "big")
-    assert proc.returncode == 2 and "WIDTHxHEIGHT" in proc.stderr
     proc = run_mjpod("view", DISPLAY="", WAYLAND_DISPLAY="")
     assert proc.returncode == 2 and "--record out.mp4" in proc.stderr and "--web" in proc.stderr
     proc = run_mjpod("view", "--record", "/no/such/dir/x.mp4")
@@ -93,6 +91,7 @@ def test_help_renders_for_both_commands():
         assert proc.returncode == 0 and "--port" in proc.stdout and "MJSTREAM_PORT" in proc.stdout, (
             proc.stderr
         )
+    assert "--web-control" in run_mjpod("serve", "--help").stdout
 
 
 def test_stream_script_takes_its_ports_from_the_environment():

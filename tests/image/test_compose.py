@@ -5,6 +5,7 @@ command is COMPOSE (Compose v2's `docker compose`, or Debian's docker-compose 1.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import urllib.request
@@ -28,8 +29,10 @@ def compose(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def fetch(url: str) -> bytes | None:
+    """The body, following redirects and keeping cookies as a browser does; None on any error."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with opener.open(url, timeout=10) as response:
             return response.read()
     except OSError:
         return None
@@ -93,12 +96,18 @@ def test_compose_up_ssh_jobs_serve_and_down_without_a_gpu(docker_env, image, tmp
         assert not compose(env, "ps", "-q").stdout.strip()
         serve = compose(env, "--profile", "serve", "up", "-d", "serve")
         assert serve.returncode == 0, serve.stdout + serve.stderr
-        frame = wait_for(
-            lambda: fetch(f"http://127.0.0.1:{env['MJPOD_WEB_PORT']}/frame.jpg"),
-            120,
-            "the browser view's frame",
+        # the container listens beyond its loopback, so it made a token and printed the link, as Jupyter
+        link = wait_for(
+            lambda: re.search(
+                r"http://127\.0\.0\.1:8080/\?token=[\w-]+", compose(env, "logs", "serve").stdout
+            ),
+            180,
+            "the ready link in the serve log",
         )
-        assert frame[:2] == b"\xff\xd8"  # a JPEG rendered in the container
+        web = f"http://127.0.0.1:{env['MJPOD_WEB_PORT']}/"
+        assert fetch(web) is None  # 403 without the token
+        page = wait_for(lambda: fetch(web + link.group(0).rsplit("/", 1)[1]), 120, "the browser view's page")
+        assert b"MuJoCo Web Viewer" in page  # Studio's web client, served through mjpod's gate
     finally:
         compose(env, "--profile", "serve", "down", "-v", "--remove-orphans")
     assert not compose(env, "ps", "-q").stdout.strip()

@@ -30,11 +30,11 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> obje
 
 
 class Mjpod:
-    """`python -m mjpod ARGS` in the background, its output collected line by line."""
+    """`python -m mjpod ARGS` (or another `module`) in the background, its output collected line by line."""
 
-    def __init__(self, *args: str, **env: str) -> None:
+    def __init__(self, *args: str, module: str = "mjpod", **env: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mjpod", *args],
+            [sys.executable, "-m", module, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

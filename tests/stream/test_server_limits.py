@@ -1,9 +1,9 @@
 """A real `mjpod serve --web` against peers that hold connections, trickle, nest or forge: every wait
-has a deadline, threads stay bounded, and nothing a peer sends reaches a log line or a browser raw."""
+has a deadline, threads stay bounded, and nothing a peer sends reaches a log line or a browser raw.
+(The browser view's gate on its own: test_web_gate.py.)"""
 
 import http.client
 import os
-import select
 import socket
 import threading
 import time
@@ -12,23 +12,19 @@ import pytest
 
 import mjpod.stream as mjstream
 from mjpod.stream.protocol import MAX_MODEL, Kind, encode, read_message
-from tests.stream.helpers import Mjpod, free_port, wait_for
+from tests.stream.helpers import Mjpod, free_port
 from tests.stream.hostile import raw_message
 
-STREAM_PENDING, WEB_CONNECTIONS = (
-    32,
-    32,
-)  # the server's caps (StreamServer max_pending, WebView max_connections)
+STREAM_PENDING = 32  # StreamServer's max_pending
 
 
 @pytest.fixture(scope="module")
 def served():
     port, web = free_port(), free_port()
     # fmt: off
-    proc = Mjpod("serve", "--model", "box_drop", "--port", str(port), "--web", str(web), "--web-size", "64x48",
-                 "--hz", "30")
+    proc = Mjpod("serve", "--model", "box_drop", "--port", str(port), "--web", str(web), "--hz", "30")
     # fmt: on
-    proc.wait_line("browser view on")
+    proc.wait_line("browser view on", timeout=180)
     yield proc, port, web
     assert proc.stop() == 0, proc.output
 
@@ -44,30 +40,18 @@ def still_serving(port: int) -> None:
 
 def test_threads_stay_bounded_however_many_connections_wait(served):
     """Item 2: each connection held a thread, without limit, on both ports. Now hellos being read are
-    capped (the rest wait in the backlog) and the browser view answers 503 beyond its cap."""
+    capped (the rest wait in the backlog), and the browser view's connections share one event loop."""
     proc, port, web = served
     before = threads(proc.proc.pid)
-    browsers = [socket.create_connection(("127.0.0.1", web), timeout=10) for _ in range(WEB_CONNECTIONS + 28)]
+    browsers = [socket.create_connection(("127.0.0.1", web), timeout=10) for _ in range(100)]
     held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(STREAM_PENDING + 13)]
-    replies: dict[int, bytes] = {}
-
-    def turned_away() -> int:
-        for i, s in enumerate(browsers):
-            if i not in replies and select.select([s], [], [], 0)[0]:
-                replies[i] = s.recv(64)
-        return sum(reply.startswith(b"HTTP/1.0 503") for reply in replies.values())
-
     try:
-        wait_for(lambda: turned_away() >= 28, 60, "the browsers over the cap to be answered 503")
         time.sleep(1.0)  # time for a thread-per-connection server to show it (an upper bound: never too soon)
-        grown, refused = threads(proc.proc.pid) - before, turned_away()
+        grown = threads(proc.proc.pid) - before
     finally:
         for s in held + browsers:
             s.close()
-    assert grown <= STREAM_PENDING + WEB_CONNECTIONS + 2, (
-        f"{grown} threads for {len(held) + len(browsers)} connections"
-    )
-    assert refused == 28
+    assert grown <= STREAM_PENDING + 2, f"{grown} threads for {len(held) + len(browsers)} connections"
     still_serving(port)
 
 
@@ -138,7 +122,7 @@ def test_a_client_name_cannot_forge_log_lines_or_reach_the_terminal(served):
 def status_for_host(web: int, host: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", web, timeout=30)
     try:
-        conn.putrequest("GET", "/status.json", skip_host=True)
+        conn.putrequest("GET", "/", skip_host=True)
         conn.putheader("Host", host)
         conn.endheaders()
         return conn.getresponse().status
@@ -153,19 +137,3 @@ def test_without_a_token_the_browser_view_answers_only_to_addresses(served):
     assert status_for_host(web, f"127.0.0.1:{web}") == 200
     assert status_for_host(web, f"localhost:{web}") == 200
     assert status_for_host(web, f"[::1]:{web}") == 200
-
-
-def test_serving_beyond_loopback_without_a_token_warns():
-    """Item 5: `--host 0.0.0.0` (as the image does) with no token gave no warning; now both the stream
-    and the browser view say so, and a token silences them."""
-    for env, warned in (({}, True), ({"MJSTREAM_TOKEN": "t0k"}, False)):
-        port, web = free_port(), free_port()
-        # fmt: off
-        with Mjpod("serve", "--model", "box_drop", "--host", "0.0.0.0", "--port", str(port), "--web", str(web),
-                   "--web-size", "64x48", **env) as proc:
-            # fmt: on
-            proc.wait_line("browser view on")
-            time.sleep(0.5)
-        for what in ("the stream", "the browser view"):
-            assert (f"{what} listens on 0.0.0.0" in proc.output) is warned, proc.output
-        assert ("without a token" in proc.output) is warned

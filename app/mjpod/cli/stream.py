@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ from mjpod.cli.common import (
 )
 from mjpod.engines import DEFAULT_ENGINE, EngineConfig
 from mjpod.models import DEFAULT_MODEL
+from mjpod.stream.net import is_loopback
 from mjpod.stream.server import DEFAULT_HOST, DEFAULT_PORT
 
 HostOpt = Annotated[
@@ -61,7 +63,10 @@ PortOpt = Annotated[
 ]
 TokenOpt = Annotated[
     str | None,
-    typer.Option(envvar="MJSTREAM_TOKEN", help="shared token clients must present (prefer the env var)"),
+    typer.Option(
+        envvar="MJSTREAM_TOKEN",
+        help="shared token clients must present; required beyond loopback (prefer the env var)",
+    ),
 ]
 LocalOpt = Annotated[
     str | None, typer.Option("--local", help="no server: simulate this model here and show it")
@@ -85,13 +90,21 @@ def serve(
     world: Annotated[int, typer.Option(help="which world to stream")] = 0,
     host: HostOpt = DEFAULT_HOST,
     port: PortOpt = DEFAULT_PORT,
-    hz: Annotated[float, typer.Option(help="states (and browser frames) per second at most")] = 60.0,
+    hz: Annotated[float, typer.Option(help="states per second at most, to viewers and browsers")] = 60.0,
     token: TokenOpt = None,
     web: Annotated[
-        int, typer.Option(callback=_tcp_port, help="also serve the browser view on this port (0: off)")
+        int,
+        typer.Option(
+            callback=_tcp_port,
+            help="also serve the browser view (MuJoCo Studio's web client) on this port (0: off)",
+        ),
     ] = 0,
-    web_size: Annotated[str, typer.Option(help="browser view frame size, WIDTHxHEIGHT")] = "640x480",
-    camera: Annotated[str, typer.Option(help="browser view camera: name or id (-1: free camera)")] = "-1",
+    web_control: Annotated[
+        bool,
+        typer.Option(
+            "--web-control", help="browsers may pause, reset, perturb and set controls (default: spectators)"
+        ),
+    ] = False,
     duration: Annotated[float, typer.Option(help="simulated seconds to run (0: until Ctrl-C)")] = 0.0,
     fast: Annotated[bool, typer.Option("--fast", help="as fast as possible instead of real time")] = False,
     wait: Annotated[
@@ -105,11 +118,12 @@ def serve(
     log_to_stderr()
     sim = SimulationOptions.of(locals())
     config = sim.engine_config()
+    token, generated = appliance_token(host, token)
     with user_errors():
         opts = job.ServeOptions(
-            world=world, host=host, port=port, hz=hz, token=token, web_port=web, web_host=host,
-            web_size=frame_size(web_size, "--web-size"), camera=int(camera) if camera.lstrip("-").isdigit() else camera,
-            duration=duration, realtime=not fast, wait=wait, policy=sim.policy, policy_hz=sim.policy_hz,
+            world=world, host=host, port=port, hz=hz, token=token, show_token=generated, web_port=web,
+            web_control=web_control, duration=duration, realtime=not fast, wait=wait, policy=sim.policy,
+            policy_hz=sim.policy_hz,
         )  # fmt: skip
 
     def announce(banner: str) -> None:
@@ -125,6 +139,15 @@ def serve(
         f"done: {stats.steps} steps ({stats.sim_time:.2f} s simulated) in {stats.wall:.2f} s, "
         f"{stats.steps_per_second:,.0f} steps/s"
     )
+
+
+def appliance_token(host: str, token: str | None) -> tuple[str | None, bool]:
+    """The token to serve with, and whether it was generated here. Beyond loopback a token is required;
+    inside the appliance container (which listens on its interfaces because Docker publishes the ports
+    on the host's 127.0.0.1) one is generated for the run and printed, as Jupyter does."""
+    if token or is_loopback(host) or not os.environ.get("MJPOD_IN_CONTAINER"):
+        return token or None, False
+    return secrets.token_urlsafe(18), True
 
 
 def view(

@@ -115,8 +115,15 @@ class Engine(abc.ABC):
         self.set_ctrl(host)
 
     @abc.abstractmethod
+    def copy_world(self, i: int, mjd: mujoco.MjData) -> mujoco.MjData:
+        """Copy world i's state (time, qpos, qvel, act, ctrl, mocap, applied forces) into `mjd`, no more:
+        the cheap part of `get_world`, for callers that run mj_forward elsewhere or not at all."""
+
     def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
         """Copy world i's state into `mjd` (a new one if None) and run mj_forward, so it can be drawn."""
+        mjd = self.copy_world(i, mjd if mjd is not None else mujoco.MjData(self.mjm))
+        mujoco.mj_forward(self.mjm, mjd)
+        return mjd
 
     def observe(self, sensors: bool = True) -> dict[str, np.ndarray]:
         """Every world's state now as (nworld, n) arrays: qpos, qvel, ctrl, and with `sensors` the
@@ -134,7 +141,22 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def reset(self) -> None:
-        """Back to the initial state (the keyframe when there is one)."""
+        """Back to the initial state (the keyframe when there is one); held controls and forces end."""
+
+    # One world steered from outside (the browser view's --web-control): each call takes effect at
+    # the next step and lasts until changed or until that world is reset.
+
+    @abc.abstractmethod
+    def reset_world(self, i: int) -> None:
+        """World i alone back to the initial state; its held controls and applied forces end."""
+
+    @abc.abstractmethod
+    def hold_ctrl(self, i: int, ctrl: np.ndarray) -> None:
+        """World i's actuators take `ctrl` (nu,) and keep it: no noise or zeroing for that world."""
+
+    @abc.abstractmethod
+    def apply_force(self, i: int, xfrc: np.ndarray) -> None:
+        """Apply `xfrc` (nbody, 6: force, torque at each body's center of mass) to world i's bodies."""
 
     def close(self) -> None:
         """Release threads or device memory early; the engine is unusable afterwards."""
@@ -159,6 +181,17 @@ class Engine(abc.ABC):
     def gains(self, world: int) -> tuple[float, float] | None:
         """The contact gains (stiffness, damping) world `world` runs with, for engines that take them."""
         return None
+
+    def _world(self, i: int) -> int:
+        if not 0 <= i < self.nworld:
+            raise IndexError(f"world {i} out of range: this engine has {self.nworld} world(s)")
+        return i
+
+    def _row(self, name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != shape or not np.all(np.isfinite(values)):
+            raise ValueError(f"{name} must be finite with shape {shape}; got shape {values.shape}")
+        return values
 
     def _ctrl_rows(self, ctrl: np.ndarray) -> np.ndarray:
         ctrl = np.asarray(ctrl, dtype=np.float64)

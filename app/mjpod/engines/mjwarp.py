@@ -31,9 +31,12 @@ def _ctrl_noise(
     ctrlrange: wp.array2d(dtype=wp.float32),
     half: wp.array(dtype=wp.float32),
     center: wp.array(dtype=wp.float32),
+    held: wp.array(dtype=wp.int32),
     ctrl: wp.array2d(dtype=wp.float32),
 ):
     world, act = wp.tid()
+    if held[world] != 0:  # hold_ctrl set this world's controls: they stay
+        return
     state = wp.rand_init(seed, (counter[0] * ctrl.shape[0] + world) * ctrl.shape[1] + act)
     u = wp.randf(state)
     c = decay * ctrl[world, act] + (1.0 - decay) * center[act] + scale * half[act] * (2.0 * u - 1.0)
@@ -53,9 +56,12 @@ def _ctrl_noise_on_action(
     half: wp.array(dtype=wp.float32),
     action: wp.array2d(dtype=wp.float32),
     noise: wp.array2d(dtype=wp.float32),
+    held: wp.array(dtype=wp.int32),
     ctrl: wp.array2d(dtype=wp.float32),
 ):
     world, act = wp.tid()
+    if held[world] != 0:  # hold_ctrl set this world's controls: they stay
+        return
     state = wp.rand_init(seed, (counter[0] * ctrl.shape[0] + world) * ctrl.shape[1] + act)
     u = wp.randf(state)
     n = decay * noise[world, act] + scale * half[act] * (2.0 * u - 1.0)
@@ -64,6 +70,13 @@ def _ctrl_noise_on_action(
     if limited[act] != 0:
         c = wp.clamp(c, ctrlrange[act, 0], ctrlrange[act, 1])
     ctrl[world, act] = c
+
+
+@wp.kernel
+def _ctrl_zero(held: wp.array(dtype=wp.int32), ctrl: wp.array2d(dtype=wp.float32)):
+    world, act = wp.tid()
+    if held[world] == 0:
+        ctrl[world, act] = 0.0
 
 
 @wp.kernel
@@ -125,7 +138,10 @@ class MjWarpEngine(Engine):
             self._action = wp.clone(self.d.ctrl) if self._on_action else None
             self._noise = wp.zeros_like(self.d.ctrl) if self._on_action else None
             self._nonfinite = wp.zeros(1, dtype=wp.int32)
+            self._held = wp.zeros(self.nworld, dtype=wp.int32)  # 1: hold_ctrl set the world's controls
         self._observed: dict[str, wp.array] = {}  # device_arrays' buffers
+        self._held_host = np.zeros(self.nworld, dtype=np.int32)
+        self._forces = False  # whether apply_force was ever called (copy_world then reads them back)
         self._decay, self._scale = noise_coefficients(self.timestep, config.noise_std, config.noise_rate)
 
     def _put_model(self) -> mjw.Model:
@@ -156,8 +172,8 @@ class MjWarpEngine(Engine):
         return self.config.ctrl == "noise" and self.config.noise_on_action
 
     def _one_step(self) -> None:
-        if self.config.ctrl == "zero":
-            self.d.ctrl.zero_()
+        if self.config.ctrl == "zero" and self.mjm.nu:
+            wp.launch(_ctrl_zero, dim=(self.nworld, self.mjm.nu), inputs=[self._held], outputs=[self.d.ctrl])
         elif self.config.ctrl == "noise" and self.mjm.nu:
             shared = [
                 self._counter,
@@ -166,11 +182,12 @@ class MjWarpEngine(Engine):
                 self._scale,
                 self._limited,
                 self._ctrlrange,
+                self._half,
             ]
             if self._on_action:  # zero-mean noise on top of the action
-                kernel, inputs = _ctrl_noise_on_action, [*shared, self._half, self._action, self._noise]
+                kernel, inputs = _ctrl_noise_on_action, [*shared, self._action, self._noise, self._held]
             else:  # hovering around the keyframe's ctrl, as mjwarp-testspeed
-                kernel, inputs = _ctrl_noise, [*shared, self._half, self._center]
+                kernel, inputs = _ctrl_noise, [*shared, self._center, self._held]
             wp.launch(kernel, dim=(self.nworld, self.mjm.nu), inputs=inputs, outputs=[self.d.ctrl])
             wp.launch(_advance, dim=1, inputs=[self._counter])
         self._physics_step()
@@ -255,11 +272,50 @@ class MjWarpEngine(Engine):
             if self._on_action and self.mjm.nu:
                 wp.copy(self._action, self.d.ctrl)
                 self._noise.zero_()
+            self._set_held(slice(None), 0)
 
-    def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
-        if not 0 <= i < self.nworld:
-            raise IndexError(f"world {i} out of range: this engine has {self.nworld} world(s)")
-        mjd = mjd if mjd is not None else mujoco.MjData(self.mjm)
+    def reset_world(self, i: int) -> None:
+        self._world(i)
+        with wp.ScopedDevice(self._device):
+            key = self.config.keyframe
+            if key is not None and self.mjm.nkey > 0:
+                keys = np.full(self.nworld, -1, dtype=np.int32)  # -1: that world is left alone
+                keys[i] = key
+                mjw.reset_data_keyframe(self.m, self.d, wp.array(keys, dtype=wp.int32))
+            else:
+                mask = np.zeros(self.nworld, dtype=bool)
+                mask[i] = True
+                mjw.reset_data(self.m, self.d, reset=wp.array(mask, dtype=bool))
+            if self._on_action and self.mjm.nu:  # the action under the noise starts again too
+                nu = self.mjm.nu
+                wp.copy(self._action, self.d.ctrl, dest_offset=i * nu, src_offset=i * nu, count=nu)
+                wp.copy(self._noise, wp.zeros(nu, dtype=wp.float32), dest_offset=i * nu, count=nu)
+            self._set_held(i, 0)
+
+    def hold_ctrl(self, i: int, ctrl: np.ndarray) -> None:
+        ctrl = self._row("ctrl", ctrl, (self.mjm.nu,))
+        self._world(i)
+        with wp.ScopedDevice(self._device):
+            if self.mjm.nu:
+                src = wp.array(ctrl.astype(np.float32), dtype=wp.float32)
+                wp.copy(self.d.ctrl, src, dest_offset=i * self.mjm.nu, count=self.mjm.nu)
+            self._set_held(i, 1)
+
+    def apply_force(self, i: int, xfrc: np.ndarray) -> None:
+        xfrc = self._row("xfrc", xfrc, (self.mjm.nbody, 6))
+        self._world(i)
+        with wp.ScopedDevice(self._device):
+            src = wp.array(xfrc.astype(np.float32), dtype=wp.spatial_vector)
+            wp.copy(self.d.xfrc_applied, src, dest_offset=i * self.mjm.nbody, count=self.mjm.nbody)
+        self._forces = True
+
+    def _set_held(self, worlds: int | slice, value: int) -> None:
+        """Mark worlds held (or not) on the host and the device; the captured graph reads the same array."""
+        self._held_host[worlds] = value
+        self._held.assign(self._held_host)
+
+    def copy_world(self, i: int, mjd: mujoco.MjData) -> mujoco.MjData:
+        self._world(i)
         d = self.d
         mjd.time = float(d.time[i : i + 1].numpy()[0])
         if self.mjm.nq:  # Warp cannot slice a zero-width row: a scene with no joints has none
@@ -273,7 +329,8 @@ class MjWarpEngine(Engine):
         if self.mjm.nmocap:
             mjd.mocap_pos[:] = d.mocap_pos[i].numpy()
             mjd.mocap_quat[:] = d.mocap_quat[i].numpy()
-        mujoco.mj_forward(self.mjm, mjd)
+        if self._forces:
+            mjd.xfrc_applied[:] = d.xfrc_applied[i].numpy()
         return mjd
 
     def contact_counts(self) -> tuple[float, float]:

@@ -1,8 +1,10 @@
-"""`mjpod serve`: a headless simulation whose chosen world streams over TCP and, optionally, to a browser.
+"""`mjpod serve`: a headless simulation whose chosen world streams over TCP and, optionally, to browsers.
 
 `run` starts the model and engine and says what runs (the banner); `serve` streams a running engine.
 Data flows one way: engine -> `get_world` into a host MjData at the frame rate -> the shared feed ->
-TCP clients and the browser view. Nothing downstream can slow or reach back into the engine.
+TCP clients; and the worlds a browser looks at -> the browser view (MuJoCo Studio's web client).
+Nothing downstream can slow the engine; the one way back is --web-control, whose requests the
+stepping loop carries out between steps (simloop.Steering).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mjpod.render import egl
 from mjpod.stream import simloop
 from mjpod.stream.feed import StateFeed
 from mjpod.stream.server import DEFAULT_PORT, Server
+from mjpod.stream.simloop import Steering
 
 log = logging.getLogger("mjpod.stream")
 
@@ -34,10 +37,9 @@ class ServeOptions:
     port: int = DEFAULT_PORT  # <= 0: no TCP stream (the browser view alone)
     hz: float = 60.0
     token: str | None = None
+    show_token: bool = False  # the token was generated for this run: the banner prints it
     web_port: int = 0  # > 0: also serve the browser view there
-    web_host: str = "127.0.0.1"
-    web_size: tuple[int, int] = (480, 640)  # height, width
-    camera: int | str = -1
+    web_control: bool = False  # browsers may pause, reset, perturb and set controls (else spectators)
     duration: float = 0.0  # simulated seconds; 0: until Ctrl-C
     realtime: bool = True
     wait: bool = False  # hold the simulation until the first TCP client (as a seed script's start())
@@ -72,16 +74,28 @@ def run(
 
 
 def banner(lm: LoadedModel, engine: Engine, opts: ServeOptions) -> str:
-    """One line: what runs, which world streams (with its comfree gains), and where to watch it."""
+    """What runs, which world streams (with its comfree gains), and where to watch it (with the token
+    when it was generated for this run, as Jupyter prints its URL)."""
     gains = engine.gains(opts.world)  # comfree: which stiffness and damping the streamed world runs
     host, port, web = opts.host, opts.port, opts.web_port
+    viewer_env = f"MJSTREAM_TOKEN={opts.token} " if opts.show_token else ""
+    mode = "control" if opts.web_control else "spectators"
     return (
         f"mjpod serve: {lm.name} on {engine.name} ({engine.nworld} world(s), {engine.device}), streaming world {opts.world}"
         + ("; comfree stiffness {:g}, damping {:g}".format(*gains) if gains else "")
         + (f"; policy {engine.policy.name} ({engine.policy.about})" if isinstance(engine, policies.Controlled) else "")
-        + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then mjpod view --port {port})" if port > 0 else "")
-        + (f"; browser http://{opts.web_host}:{web}/" if web > 0 else "")
+        + (f"; TCP {host}:{port} (view: ssh -L {port}:127.0.0.1:{port} HOST, then {viewer_env}mjpod view --port {port})" if port > 0 else "")
+        + (f"; browser ({mode}) {browser_url(opts)}" if web > 0 else "")
     )  # fmt: skip
+
+
+def browser_url(opts: ServeOptions) -> str:
+    """Where a browser opens the view: on this machine, or at the far end of `ssh -L` or of the port
+    Docker publishes (hence 127.0.0.1 for a server on every interface); with the token when it was
+    generated for this run."""
+    host = "127.0.0.1" if opts.host in ("0.0.0.0", "::", "") else opts.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{opts.web_port}/" + (f"?token={opts.token}" if opts.show_token else "")
 
 
 def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.Event) -> simloop.RunStats:
@@ -95,6 +109,7 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
     feed = StateFeed(hz=0, world=opts.world)  # the loop below already paces frames at opts.hz
     server = Server(lm.model, lm.name, str(lm.path), feed, opts.host, opts.port, token=opts.token)
     web = None
+    steering = Steering() if opts.web_port > 0 and opts.web_control else None
     mjd = mujoco.MjData(lm.model)
     try:
         try:
@@ -105,10 +120,9 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
             if opts.web_port > 0:
                 from mjpod.stream.web import WebView
 
-                height, width = opts.web_size
                 web = WebView(
-                    feed, lm.model, lm.name, opts.web_host, opts.web_port, token=opts.token, width=width,
-                    height=height, camera=opts.camera,
+                    lm.model, lm.name, engine=f"{engine.name} on {engine.device}", nworld=engine.nworld,
+                    host=opts.host, port=opts.web_port, token=opts.token, world=opts.world, steering=steering,
                 )  # fmt: skip
                 web.start()
         except OSError as err:
@@ -121,10 +135,19 @@ def serve(lm: LoadedModel, engine: Engine, opts: ServeOptions, stop: threading.E
                 pass
 
         def publish() -> None:
-            feed.publish(engine.get_world(opts.world, mjd))
+            if server.enabled:
+                feed.publish(engine.get_world(opts.world, mjd))
+            if web is not None:
+                web.publish(engine, {opts.world: mjd} if server.enabled else None)
 
         stats = simloop.run(
-            engine, publish, hz=opts.hz, duration=opts.duration, realtime=opts.realtime, stop=stop
+            engine,
+            publish,
+            hz=opts.hz,
+            duration=opts.duration,
+            realtime=opts.realtime,
+            stop=stop,
+            steering=steering,
         )
         feed.publish(engine.get_world(opts.world, mjd), force=True)  # the final state reaches every client
         return stats

@@ -1,5 +1,5 @@
 """What the stream server and the browser view share at the network's edge: which addresses are this
-machine's alone, the token check, the warning for a public listener without one, and the back-off
+machine's alone, the token check, the refusal to listen beyond loopback without one, and the back-off
 between failed accepts."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ import hmac
 import ipaddress
 import logging
 import urllib.parse
+
+from mjpod.errors import MjpodError
 
 log = logging.getLogger("mjpod.stream")
 
@@ -49,15 +51,18 @@ def token_matches(given: object, token: str) -> bool:
     return isinstance(given, str) and hmac.compare_digest(given.encode(), token.encode())
 
 
-def warn_if_public(what: str, host: str, port: int, token: str | None) -> None:
-    """One warning when `what` listens beyond loopback with no token: anyone who reaches it may watch."""
-    if token is None and not is_loopback(host):
-        log.warning(
-            "%s listens on %s:%d without a token: anyone who can reach that address can watch. "
-            "Set MJSTREAM_TOKEN (or --token), or bind 127.0.0.1 and use ssh -L",
-            what,
-            host,
-            port,
+class TokenRequired(MjpodError):
+    """A server would listen beyond loopback with no token; the message says how to set one."""
+
+
+def require_token(what: str, host: str, token: str | None) -> None:
+    """Refuse to listen beyond loopback without a token: anyone who reaches the address could use it."""
+    if not token and not is_loopback(host):
+        raise TokenRequired(
+            f"{what} would listen on {host} with no token, so anyone who can reach that address could"
+            " use it. Set one (export MJSTREAM_TOKEN=$(head -c 18 /dev/urandom | base64 | tr +/ -_),"
+            " or --token) and give viewers the same; or keep the default 127.0.0.1 and reach it"
+            " through ssh -L PORT:127.0.0.1:PORT"
         )
 
 

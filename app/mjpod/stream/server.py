@@ -28,7 +28,7 @@ import mujoco
 
 from mjpod.stream.feed import StateFeed
 from mjpod.stream.model_transfer import model_message
-from mjpod.stream.net import AcceptBackoff, token_matches, warn_if_public
+from mjpod.stream.net import AcceptBackoff, require_token, token_matches
 from mjpod.stream.protocol import (
     MAX_HELLO,
     POLL_STEP,
@@ -150,12 +150,12 @@ class Server:
         they join."""
         if not self.enabled or self._listener is not None:
             return
+        require_token("the stream", self.host, self.token)
         self.messages = ModelMessages(self.model, self.name, self.path)
         self._listener = socket.create_server((self.host, self.port), reuse_port=False, backlog=16)
         self._listener.settimeout(POLL_STEP)
         self._spawn(self._accept_loop, "mjstream-accept")
         log.info("streaming %s on %s:%d", plain_text(self.name), *self.address)
-        warn_if_public("the stream", self.host, self.port, self.token)
 
     def wait_for_client(self, timeout: float | None = None) -> bool:
         """Block until a client is streaming; False on timeout or when the server stops."""

@@ -1,367 +1,309 @@
-"""The browser view: frames rendered in the server process (EGL) and pushed to a page as MJPEG.
+"""The browser view (`mjpod serve --web PORT`): MuJoCo Studio's web client, fed from the engine.
 
-MJPEG over plain HTTP (`multipart/x-mixed-replace`) needs nothing on the laptop but a browser and
-passes through `ssh -L` and VS Code's port forwarding unchanged; the page uses relative URLs so it
-also works behind a path prefix. One thread owns the GL context and renders the newest state, only
-while someone is watching, at most `fps` times a second; each browser connection has its own thread,
-so a slow browser skips frames instead of holding anything up.
+The server renders nothing: the browser downloads the page, Studio's WebAssembly client and the model
+once, then receives states and draws them with WebGL2. Data flows one way:
 
-Connections are bounded: at most `max_connections` at once (the next one gets a 503), a request must
-arrive whole within REQUEST_TIMEOUT however it trickles, and without a token only requests naming the
-server by an IP address or `localhost` are answered (a web page cannot reach it by DNS rebinding).
+- the stepping loop calls `publish(engine)` at the frame rate. While a browser watches, it copies the
+  chosen world (and the worlds drawn beside it) into one latest-state slot and returns; while nobody
+  watches it returns at once. It never renders, touches the network or waits;
+- a bridge thread hands the newest state to Studio's viewer (stream/studio.py), whose server sends it
+  to the browsers through the gate (stream/web_gate.py): 127.0.0.1 unless --host, the token, limits.
+
+What a browser asks for comes back through studio.Requests to this class: by default every browser
+is a spectator (nothing reaches the engine; Pause freezes this view while the simulation runs on);
+with `control=True` (--web-control) pause, single step, reset, perturbation and actuator controls act
+on the chosen world in the engine, between steps, through a simloop.Steering.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
-import json
+import collections
+import dataclasses
 import logging
-import socket
-import sys
+import math
+import os
+import shutil
+import tempfile
 import threading
 import time
-import urllib.parse
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
+from collections.abc import Callable, Mapping
 
 import mujoco
+import numpy as np
 
-from mjpod.errors import MjpodError
-from mjpod.stream.client import apply_mjdata
-from mjpod.stream.feed import StateFeed
-from mjpod.stream.net import AcceptBackoff, named_by_address, token_matches, warn_if_public
-
-
-class WebViewError(MjpodError, RuntimeError):
-    """The browser view cannot render here (no EGL, no GPU driver); the message points at the fix."""
-
+from mjpod.engines import Engine
+from mjpod.stream.net import require_token
+from mjpod.stream.simloop import Steering
+from mjpod.stream.web_gate import WebGate
 
 log = logging.getLogger("mjpod.stream.web")
 
-BOUNDARY = "mjpodframe"
-IDLE_AFTER = 3.0  # seconds without a viewer before rendering pauses
-REQUEST_TIMEOUT = 10.0  # seconds for a connection to send its whole request
-BUSY = (
-    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
-    b"too many connections to this view; close another tab and reload\n"
-)
+RTF_WINDOW = 1.0  # wall seconds the real-time factor is measured over
+# The panel's figures are refreshed this often at most: every change of its text sends the panel's
+# draw data to the browser again (Studio's UI travels as ImGui draw lists), some tens of KB each.
+STATUS_HZ = 2.0
 
 
-class BoundedHTTPServer(ThreadingHTTPServer):
-    """A thread per connection, but at most `max_connections` of them, each with REQUEST_TIMEOUT to
-    send its request (the serving loop shuts overdue ones); an accept error backs off, not spins."""
+@dataclasses.dataclass(frozen=True)
+class _Shown:
+    """The newest copy of the worlds on show: the chosen one first, then those drawn beside it."""
 
-    daemon_threads = True
-    request_queue_size = 64  # a page opening several connections at once is not turned away by the kernel
+    seq: int
+    worlds: tuple[int, ...]
+    states: np.ndarray  # (len(worlds), size of Studio's state)
+    wall: float  # time.perf_counter() when copied
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int):
-        super().__init__(address, handler)
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._reading: dict[socket.socket, float] = {}  # connections still sending their request: deadline
-        self._reading_lock = threading.Lock()
-        self._backoff = AcceptBackoff(
-            log,
-            "browser view cannot accept connections (%s); retrying until it passes",
-            "browser view accepting connections again",
-        )
 
-    def get_request(self) -> tuple[socket.socket, tuple]:
-        try:
-            request = super().get_request()
-        except OSError as err:  # out of descriptors: socketserver would retry at once, forever
-            time.sleep(self._backoff.failed(err))
-            raise
-        self._backoff.succeeded()
-        return request
+class BrowserRequests:
+    """What mjpod does with a browser's requests (studio.ViewRequests, but for the plumbing WebView
+    adds). With a Steering (--web-control) they act on the chosen world in the engine, between steps;
+    without one (spectators) nothing reaches the engine: Pause freezes the view while the simulation
+    runs on, Step moves a frozen view to the newest state, the rest is refused with a note on the page."""
 
-    def process_request(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
-        if not self._slots.acquire(blocking=False):
-            with contextlib.suppress(OSError):
-                request.setblocking(False)
-                request.send(BUSY)  # a fresh socket's buffer takes it: this never waits
-            self.shutdown_request(request)
+    def __init__(self, steering: Steering | None, model: mujoco.MjModel, world: Callable[[], int]) -> None:
+        self.steering, self.model, self._chosen = steering, model, world
+        self.frozen = False  # a spectator paused this view
+        self.view_steps = 0  # states a frozen view may still take (Step, or another world chosen)
+        self.note = ""  # the page shows it
+        self._said: collections.Counter[str] = collections.Counter()
+
+    @property
+    def control(self) -> bool:
+        return self.steering is not None
+
+    @property
+    def paused(self) -> bool:
+        """The engine (control) or this view (spectators) is paused."""
+        return self.steering.paused if self.steering is not None else self.frozen
+
+    def pause(self, paused: bool) -> None:
+        if self.steering is not None:
+            self.steering.pause(paused)
             return
-        with self._reading_lock:
-            self._reading[request] = time.monotonic() + REQUEST_TIMEOUT
-        try:
-            super().process_request(request, client_address)
-        except BaseException:  # no thread started: give the slot back
-            self.request_read(request)
-            self._slots.release()
-            raise
+        self.frozen = paused
+        self.note = ""
+        if paused:
+            self._say("spectator: Pause froze this view; the simulation runs on")
 
-    def process_request_thread(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.request_read(request)
-            self._slots.release()
+    def single_step(self) -> None:
+        if self.steering is not None:
+            self.steering.single_step()
+        else:
+            self.view_steps += 1  # a frozen view moves on to the newest state
 
-    def request_read(self, request: socket.socket) -> bool:
-        """The request has arrived (or the connection ended): its deadline no longer applies. False
-        when the deadline had passed already (the request was cut short: it must get no answer)."""
-        with self._reading_lock:
-            return self._reading.pop(request, None) is not None
-
-    def handle_error(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
-        """A browser that went away mid-answer is no error worth a traceback."""
-        if isinstance(sys.exc_info()[1], OSError):
-            log.debug("browser %s went away: %s", client_address, sys.exc_info()[1])
+    def reset(self) -> None:
+        if self.steering is None:
+            self.refuse("reset")
             return
-        super().handle_error(request, client_address)
+        world = self._chosen()
+        self.steering.submit(lambda engine: engine.reset_world(world))
 
-    def service_actions(self) -> None:
-        """Called by serve_forever at least every poll interval: end connections past their deadline."""
-        now = time.monotonic()
-        with self._reading_lock:
-            late = [r for r, deadline in self._reading.items() if deadline < now]
-            for r in late:
-                del self._reading[r]
-        for r in late:
-            with contextlib.suppress(OSError):
-                r.shutdown(socket.SHUT_RDWR)  # the handler's read returns: its thread ends
+    def hold_ctrl(self, ctrl: np.ndarray) -> None:
+        if self.steering is None:
+            self.refuse("setting actuator controls")
+            return
+        if ctrl.shape != (self.model.nu,):
+            return
+        world = self._chosen()
+        self.steering.submit(lambda engine: engine.hold_ctrl(world, ctrl))
+
+    def apply_force(self, xfrc: np.ndarray) -> None:
+        if self.steering is None:
+            if xfrc.any():
+                self.refuse("perturbing a body")
+            return
+        if xfrc.shape != (self.model.nbody, 6):
+            return
+        world = self._chosen()
+        self.steering.submit(lambda engine: engine.apply_force(world, xfrc))
+
+    def refuse(self, what: str) -> None:
+        """Say on the page (and, the first times, in the log) what was not done and why."""
+        why = "" if self.control or ":" in what else " (spectator; serve with --web-control to allow it)"
+        self._say(f"refused: {what}{why}")
+
+    def _say(self, note: str) -> None:
+        self.note = note
+        self._said[note] += 1
+        if self._said[note] in (1, 10, 100, 1000):
+            log.info("browser view: %s (%d time(s))", note, self._said[note])
 
 
-class _LatestFrame:
-    """The newest JPEG and the figures the page shows."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.seq = -1
-        self.jpeg = b""
-        self.sim_time = 0.0
-        self.fps = 0.0
-
-
-class WebView:
-    """Serve the page, the MJPEG stream, a single frame and a status JSON for one streamed model."""
+class WebView(BrowserRequests):
+    """Studio's web viewer behind mjpod's gate, fed by `publish` from the stepping loop."""
 
     def __init__(
         self,
-        feed: StateFeed,
-        mjm: mujoco.MjModel,
+        model: mujoco.MjModel,
         name: str,
+        *,
+        engine: str,
+        nworld: int,
         host: str = "127.0.0.1",
         port: int = 8080,
-        *,
         token: str | None = None,
-        width: int = 640,
-        height: int = 480,
-        fps: float = 30.0,
-        camera: int | str = -1,
-        quality: int = 80,
-        max_connections: int = 32,
+        world: int = 0,
+        steering: Steering | None = None,
     ) -> None:
-        self.feed, self.name, self.token = feed, name, token
-        self.width, self.height, self.fps, self.camera, self.quality = width, height, fps, camera, quality
-        self._mjm = copy.deepcopy(mjm)  # the renderer enlarges the offscreen buffer of its model
-        self._frames = _LatestFrame()
+        from mjpod.stream import studio  # Studio loads its native viewer: only when a browser view runs
+
+        self.model, self.name, self.engine, self.nworld = model, name, engine, nworld
+        require_token("the browser view", host, token)
+        self.token = token
+        BrowserRequests.__init__(self, steering, model, lambda: self._worlds[0])
+        self._studio = studio
+        self._state_size = mujoco.mj_stateSize(model, studio.STATE)
+        self._scratch = mujoco.MjData(model)
+        self._worlds: tuple[int, ...] = (world,)
+        self._cond = threading.Condition()
+        self._latest: _Shown | None = None
+        self._shown: _Shown | None = None  # what the viewer has (frozen while a spectator pauses)
+        self._clock: collections.deque[tuple[float, float]] = collections.deque()
         self._stop = threading.Event()
-        self._last_viewer = -float("inf")
-        self._watchers = 0
-        self._watch_lock = threading.Lock()
-        self.renderer_name = ""
-        self.error: str | None = None
-        self._ready = threading.Event()
-        self._httpd = BoundedHTTPServer((host, port), self._handler_class(), max_connections)
-        self._threads = [
-            threading.Thread(target=self._httpd.serve_forever, name="mjpod-web-http", daemon=True),
-            threading.Thread(target=self._render_loop, name="mjpod-web-render", daemon=True),
-        ]
+        self._folder = tempfile.mkdtemp(prefix="mjpod-web-")  # mode 0700: Studio's socket is this user's
+        socket_path = os.path.join(self._folder, "studio.sock")
+        try:
+            self.gate = WebGate(host, port, socket_path, self.token)
+            try:
+                self.studio = studio.Studio(
+                    model, f"mjpod: {name}", self, lambda: self.gate.watchers > 0, socket_path
+                )
+            except BaseException:
+                self.gate.close()
+                raise
+        except BaseException:
+            self._remove_folder()
+            raise
+        self._bridge = threading.Thread(target=self._bridge_loop, name="mjpod-web-bridge", daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
-        return self._httpd.server_address[:2]  # type: ignore[return-value]
+        return self.gate.address
+
+    @property
+    def world(self) -> int:
+        return self._worlds[0]
 
     def start(self) -> None:
-        for t in self._threads:
-            t.start()
-        self._ready.wait(timeout=60)
-        if self.error:
-            self.close()
-            raise WebViewError(self.error)
-        log.info("browser view on http://%s:%d/ (GL: %s)", *self.address, self.renderer_name)
-        warn_if_public("the browser view", *self.address, self.token)
+        self.gate.start()
+        self._bridge.start()
+        log.info(
+            "browser view on http://%s:%d/ (MuJoCo Studio's web client; %s)",
+            *self.address,
+            "control" if self.control else "spectators only",
+        )
 
     def close(self) -> None:
         self._stop.set()
-        with self._frames.cond:
-            self._frames.cond.notify_all()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        for t in self._threads:
-            if t.is_alive() and t is not threading.current_thread():
-                t.join(timeout=5)
+        with self._cond:
+            self._cond.notify_all()
+        if self._bridge.is_alive():
+            self._bridge.join(timeout=10)
+        self.gate.close()
+        self.studio.close()
+        self._remove_folder()
 
-    def status(self) -> dict:
-        f = self._frames
-        return {
-            "model": self.name,
-            "time": f.sim_time,
-            "fps": round(f.fps, 1),
-            "frames": f.seq + 1,
-            "width": self.width,
-            "height": self.height,
-            "renderer": self.renderer_name,
-            "viewers": self._watchers,
-        }
+    def _remove_folder(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
 
-    # -- rendering (one thread owns the GL context) --
+    # -- the stepping loop's side --
 
-    def _watched(self) -> bool:
-        return self._watchers > 0 or time.monotonic() - self._last_viewer < IDLE_AFTER
-
-    def _render_loop(self) -> None:
-        from PIL import Image
-
-        from mjpod.render.gl import GLRenderer
-
-        try:
-            renderer = GLRenderer(self._mjm, self.height, self.width)
-        except Exception as err:  # no EGL, no GPU driver: say so once, clearly
-            self.error = f"browser view cannot render ({err}); run `mjpod doctor` for the fix"
-            self._ready.set()
+    def publish(self, engine: Engine, ready: Mapping[int, mujoco.MjData] | None = None) -> None:
+        """Copy the worlds on show into the slot, when a browser watches. `ready`: worlds already
+        copied into an MjData this frame (the TCP stream's), so they are not fetched again."""
+        if not self.gate.watchers:
             return
-        self.renderer_name = renderer.info.renderer
-        self._ready.set()
-        mjd = mujoco.MjData(self._mjm)
-        seq, stamps = -1, []
-        with renderer:
-            while not self._stop.is_set():
-                if not self._watched():
-                    self._stop.wait(0.1)
-                    continue
-                snap = self.feed.wait_newer(seq, timeout=0.25)
-                if snap is None:
-                    if seq >= 0 or self.feed.latest() is None:
-                        continue
-                    snap = self.feed.latest()  # nothing new yet: still draw what there is
-                seq = snap.seq
-                started = time.monotonic()
-                apply_mjdata(mjd, snap.as_state())
-                mujoco.mj_forward(self._mjm, mjd)
-                rgb = renderer.render(mjd, self.camera)
-                out = io.BytesIO()
-                Image.fromarray(rgb).save(out, format="JPEG", quality=self.quality)
-                stamps = [s for s in stamps if started - s < 1.0] + [started]
-                with self._frames.cond:
-                    f = self._frames
-                    f.seq, f.jpeg, f.sim_time = f.seq + 1, out.getvalue(), snap.time
-                    f.fps = (len(stamps) - 1) / (started - stamps[0]) if len(stamps) > 1 else 0.0
-                    f.cond.notify_all()
-                self._stop.wait(max(0.0, 1.0 / self.fps - (time.monotonic() - started)))
+        worlds = self._worlds
+        states = np.empty((len(worlds), self._state_size))
+        for k, w in enumerate(worlds):
+            mjd = (ready or {}).get(w)
+            if mjd is None:
+                mjd = engine.copy_world(w, self._scratch)
+            mujoco.mj_getState(self.model, mjd, states[k], self._studio.STATE)
+        with self._cond:
+            seq = self._latest.seq + 1 if self._latest else 0
+            self._latest = _Shown(seq, worlds, states, time.perf_counter())
+            self._cond.notify_all()
 
-    def _next_frame(self, after: int, timeout: float) -> tuple[int, bytes] | None:
-        f = self._frames
-        with f.cond:
-            f.cond.wait_for(lambda: f.seq > after or self._stop.is_set(), timeout)
-            return (f.seq, f.jpeg) if f.seq > after and not self._stop.is_set() else None
+    # -- the bridge thread: newest state to Studio, Studio's requests to here --
 
-    # -- HTTP --
+    def _bridge_loop(self) -> None:
+        seq, status_due = -1, 0.0
+        while not self._stop.is_set():
+            latest = self._wait_newer(seq)
+            if self._stop.is_set() or not self.gate.watchers:
+                continue
+            if latest is not None and latest.seq > seq:
+                seq = latest.seq
+                self._tick(latest)
+                if not self.frozen or self.view_steps:
+                    self.view_steps = max(0, self.view_steps - 1)
+                    self._shown = latest
+            try:
+                self.studio.handle.sync()  # the page's requests reach us here; then the state goes out
+                now = time.monotonic()
+                if now >= status_due:
+                    status_due = now + 1.0 / STATUS_HZ
+                    self.studio.handle.send_to_viewer(self._status())
+            except Exception:  # the viewer has stopped: the simulation goes on without a browser view
+                if not self._stop.is_set():
+                    log.exception("browser view: the viewer stopped; the simulation goes on")
+                return
 
-    def _authorized(self, query: dict[str, list[str]]) -> bool:
-        if self.token is None:
-            return True
-        return token_matches((query.get("token") or [""])[0], self.token)
+    def _wait_newer(self, seq: int) -> _Shown | None:
+        """The newest copy, once it is newer than `seq` (or after a short wait, so requests and the
+        panel are served while the simulation is paused)."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._stop.is_set() or (self._latest is not None and self._latest.seq > seq),
+                timeout=0.1,
+            )
+            return self._latest
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        view = self
+    def _tick(self, shown: _Shown) -> None:
+        """Measure the real-time factor of the chosen world from successive copies."""
+        t = float(shown.states[0][0])  # Studio's state starts with the time
+        if self._clock and t < self._clock[-1][1]:
+            self._clock.clear()  # a reset: start measuring again (choose() clears it for another world)
+        self._clock.append((shown.wall, t))
+        while len(self._clock) > 2 and shown.wall - self._clock[1][0] >= RTF_WINDOW:
+            self._clock.popleft()
 
-        class Handler(BaseHTTPRequestHandler):
-            server_version = "mjpod-web"
-            timeout = 30  # a browser that stops reading for this long is dropped
+    def rtf(self) -> float:
+        if len(self._clock) < 2:
+            return math.nan
+        (w0, t0), (w1, t1) = self._clock[0], self._clock[-1]
+        return (t1 - t0) / (w1 - w0) if w1 > w0 else math.nan
 
-            def log_message(self, format: str, *args: object) -> None:
-                log.debug("%s %s", self.address_string(), format % args)
+    def _status(self):
+        shown = self._shown
+        return self._studio.ViewStatus(
+            engine=self.engine,
+            nworld=self.nworld,
+            world=self.world,
+            time=float(shown.states[0][0]) if shown is not None else 0.0,
+            rtf=self.rtf(),
+            control=self.control,
+            paused=self.paused,
+            note=self.note,
+            neighbours=shown.worlds[1:] if shown is not None else (),
+            neighbour_states=shown.states[1:] if shown is not None and len(shown.worlds) > 1 else None,
+        )
 
-            def do_GET(self) -> None:
-                if not self.server.request_read(self.connection):  # type: ignore[attr-defined]
-                    self.close_connection = True  # cut at its deadline: what arrived is not a request
-                    return
-                url = urllib.parse.urlsplit(self.path)
-                if view.token is None and not named_by_address(self.headers.get("Host")):
-                    self._send(
-                        HTTPStatus.FORBIDDEN,
-                        b"this view answers only to its IP address or localhost (e.g. http://127.0.0.1:PORT/),"
-                        b" so that no web page can reach it through DNS rebinding; set MJSTREAM_TOKEN"
-                        b" (or --token) to open it under a host name\n",
-                        "text/plain",
-                    )
-                    return
-                if not view._authorized(urllib.parse.parse_qs(url.query)):
-                    self._send(
-                        HTTPStatus.FORBIDDEN,
-                        b"wrong or missing token: open /?token=YOUR_TOKEN\n",
-                        "text/plain",
-                    )
-                    return
-                route = {
-                    "/": self._page,
-                    "/index.html": self._page,
-                    "/stream.mjpg": self._mjpeg,
-                    "/frame.jpg": self._frame,
-                    "/status.json": self._status,
-                }.get(url.path)
-                if route is None:
-                    self._send(HTTPStatus.NOT_FOUND, b"not found: try /\n", "text/plain")
-                    return
-                route()
+    # -- studio.ViewRequests: called on the bridge thread, inside handle.sync() --
 
-            def _send(self, status: HTTPStatus, body: bytes, ctype: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+    def copy_state(self, data: mujoco.MjData) -> None:
+        if self._shown is not None:
+            mujoco.mj_setState(self.model, data, self._shown.states[0], self._studio.STATE)
 
-            def _page(self) -> None:
-                page = resources.files("mjpod.stream").joinpath("web_page.html").read_text()
-                self._send(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8")
+    def step_control(self):
+        return self._studio.step_control(self.paused, self.rtf())
 
-            def _status(self) -> None:
-                view._last_viewer = time.monotonic()
-                self._send(HTTPStatus.OK, json.dumps(view.status()).encode(), "application/json")
-
-            def _frame(self) -> None:
-                view._last_viewer = time.monotonic()
-                got = view._next_frame(-1, timeout=10)
-                if got is None:
-                    self._send(
-                        HTTPStatus.SERVICE_UNAVAILABLE,
-                        b"no frame yet: is the simulation running?\n",
-                        "text/plain",
-                    )
-                    return
-                self._send(HTTPStatus.OK, got[1], "image/jpeg")
-
-            def _mjpeg(self) -> None:
-                self.send_response(HTTPStatus.OK)
-                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                with view._watch_lock:
-                    view._watchers += 1
-                seq = -1
-                try:
-                    while not view._stop.is_set():
-                        got = view._next_frame(seq, timeout=1.0)
-                        if got is None:
-                            continue
-                        seq, jpeg = got
-                        head = (
-                            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                        )
-                        self.wfile.write(head.encode() + jpeg + b"\r\n")
-                        self.wfile.flush()
-                except OSError:
-                    pass  # the browser went away
-                finally:
-                    with view._watch_lock:
-                        view._watchers -= 1
-                    view._last_viewer = time.monotonic()
-
-        return Handler
+    def choose(self, world: int, neighbours: int) -> None:
+        most = min(self.studio.panel.max_neighbours, self.nworld - 1)
+        world, neighbours = world % self.nworld, max(0, min(neighbours, most))
+        self._worlds = tuple((world + k) % self.nworld for k in range(neighbours + 1))
+        self.note = ""
+        self._clock.clear()
+        if self.frozen:
+            self.view_steps += 1  # a frozen view still shows the world just picked

@@ -1,6 +1,8 @@
-"""Bench section `stream` end to end: every condition measured, and bytes/state is the real message size."""
+"""Bench section `stream` end to end: every condition measured, bytes/state is the real message size, and
+the browser view's rows come from a real headless Chromium that downloaded Studio's client."""
 
 import json
+from pathlib import Path
 
 import mujoco
 
@@ -16,11 +18,13 @@ def test_stream_section_rows(tmp_path):
     # fmt: on
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(next(tmp_path.glob("*.json")).read_text())
-    assert not [w for w in data["warnings"] if "stream" in w]
+    assert not (warned := [w for w in data["warnings"] if "stream" in w]), warned
     rows = {r["unit"]: r for r in data["results"] if r["section"] == "stream"}
     expected = {
         "steps/s, 0 clients", "steps/s, 1 client", "steps/s, 4 clients", "steps/s, 1 client + 1 stalled",
         "steps/s, 1 client + 15 stalled + 40 silent", "ms latency p50", "ms latency p99", "bytes/state",
+        "steps/s, browser view, 0 browsers", "steps/s, browser view, 1 browser", "bytes/s to 1 browser",
+        "bytes first download",
     }  # fmt: skip
     assert set(rows) == expected
     assert all(r["value"] > 0 and r["model"] == "pendulum" and r["engine"] == "mjc" for r in rows.values())
@@ -30,3 +34,5 @@ def test_stream_section_rows(tmp_path):
     feed.publish(mujoco.MjData(mjm))
     expected_size = len(feed.latest().message)
     assert abs(rows["bytes/state"]["value"] - expected_size) <= 32  # only the digits of seq and time differ
+    wasm = (Path(mujoco.__file__).parent / "studio" / "web" / "dist" / "web_client.wasm").stat().st_size
+    assert rows["bytes first download"]["value"] > wasm  # the page fetched Studio's client through the gate

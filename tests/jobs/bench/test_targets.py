@@ -92,6 +92,22 @@ def test_batch_render_is_read_at_64x64_against_testspeed_render():
     assert found[0].verdict == "MISSED"
 
 
+def test_the_browser_view_may_slow_the_simulation_by_5_percent_at_most():
+    def stream(model: str, browsers: int, value: float) -> Row:
+        unit = f"steps/s, browser view, {browsers} browser{'s' if browsers != 1 else ''}"
+        return Row("stream", model, value, unit, int(value), 1.0, engine="mjc", device="cpu")
+
+    rows = [
+        stream("bin", 0, 1000.0),
+        stream("bin", 1, 960.0),
+        stream(PANDA, 0, 500.0),
+        stream(PANDA, 1, 450.0),
+    ]
+    found = by_claim(targets.read(result(rows)))["browser view: 1 browser vs none"]
+    assert [(v.model, v.verdict) for v in found] == [("bin", "met"), (PANDA, "MISSED")]
+    assert found[0].figure == "0.960x (960 vs 1,000 steps/s, browser view, 1 browser)"
+
+
 def test_gl_figures_are_reported_and_a_claim_without_figures_says_not_measured():
     rows = [
         Row("seed", PANDA, 61.0, "frames/s", 183, 3.0, width=320, height=240, note="GL"),

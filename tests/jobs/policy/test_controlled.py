@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -18,6 +19,7 @@ PENDULUM = models.load("pendulum").model  # timestep 0.002, nq = nv = nu = 2
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 POLICIES = """
+import mujoco
 import numpy as np
 
 class Recorder:
@@ -215,3 +217,21 @@ def test_mujoco_warps_deterministic_mode_runs_and_repeats(folder):
     np.testing.assert_array_equal(first, trajectory(folder, "damp", "mjwarp", steps=10, deterministic=True))
     engine = controlled(folder, "damp", engine="mjwarp", deterministic=True).inner
     assert engine.m.opt.deterministic == 7  # mujoco_warp's DeterminismType.ALL
+
+
+@pytest.mark.parametrize("engine", ["mjc", "mjwarp"])
+def test_a_world_the_browser_steers_keeps_its_controls_over_the_policys(folder, engine):
+    """serve --web-control with --policy: the steering reaches the engine inside, a held world keeps the
+    browser's controls while the others take the policy's, and resetting that world gives it back."""
+    run = controlled(folder, "damp", engine=engine, ctrl="noise", noise_on_action=True)
+    run.step(5)
+    run.hold_ctrl(1, np.array([0.25, -0.5]))
+    run.apply_force(2, np.zeros((PENDULUM.nbody, 6)))
+    run.step(5)
+    ctrl = run.observe()["ctrl"]
+    np.testing.assert_allclose(ctrl[1], [0.25, -0.5], atol=1e-6)
+    assert not np.allclose(ctrl[0], [0.25, -0.5])
+    run.reset_world(1)
+    run.step(5)
+    assert not np.allclose(run.observe()["ctrl"][1], [0.25, -0.5])
+    assert run.copy_world(1, mujoco.MjData(PENDULUM)).time == pytest.approx(5 * PENDULUM.opt.timestep)

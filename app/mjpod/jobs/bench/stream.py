@@ -4,7 +4,9 @@ For each model, MuJoCo C steps as fast as it can and publishes every step (no ra
 case) with 0, 1 and 4 reading clients, with one reading plus one stalled client, and with one reading
 among hostile peers (15 stalled clients and 40 connections that never say hello); reading clients
 are separate processes, as real viewers are. Then states at about 200 Hz give the loopback latency from
-`publish` to a decoded state in a client (p50, p99), and the size of one STATE message.
+`publish` to a decoded state in a client (p50, p99), and the size of one STATE message. Last, the
+browser view's rows (browser_view.py): steps/s with 0 and 1 headless Chromium, bytes/s to it, and the
+size of its first download.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from rich.progress import Progress
 
 from mjpod import models
+from mjpod.jobs.bench import browser_view
 from mjpod.jobs.bench.types import BenchConfig, BenchResult, Row
 from mjpod.stream.client import StreamClient
 from mjpod.stream.feed import StateFeed
@@ -42,12 +45,16 @@ def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
     seconds = min(config.seconds, 1.0)
-    task = progress.add_task("stream", total=len(loaded) * (len(CONDITIONS) + 1))
+    task = progress.add_task("stream", total=len(loaded) * (len(CONDITIONS) + 2))
     for lm in loaded:
         try:
             _measure_model(lm, seconds, result, progress, task)
         except Exception as err:  # a port or process problem must not end the whole benchmark
             result.warnings.append(f"stream section on {lm.name} failed: {err}")
+        try:
+            browser_view.measure(lm, config.seconds, result, progress, task)
+        except Exception as err:
+            result.warnings.append(f"stream section, browser view on {lm.name} failed: {err}")
 
 
 def _measure_model(

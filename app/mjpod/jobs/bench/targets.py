@@ -3,9 +3,10 @@
 The targets are about GPUs: mjwarp within 5% of mjwarp-testspeed on the same model, nworld, nstep and
 buffers; comfree at least 2x mjwarp on a settled bin pile; batch rendering at 64x64 within 10% of
 mjwarp-testspeed --function=render; a rollout with cameras (physics, RGB-D, shards) at 8192 worlds at
-least 80% of the batch renderer's render-only figure (on a CPU the ratio is reported). The seed loop
-and GL rendering have no target (H100 and H200 have few graphics units): they are reported, as is the
-largest nworld that fits the GPU's free memory. A figure is read only from rows of the same run file.
+least 80% of the batch renderer's render-only figure (on a CPU the ratio is reported); the browser view
+slows the simulation by at most 5% with one browser watching. The seed loop and GL rendering have no
+target (H100 and H200 have few graphics units): they are reported, as is the largest nworld that fits
+the GPU's free memory. A figure is read only from rows of the same run file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ COMFREE_MIN = 2.0  # comfree at least 2x mjwarp in dense contact (the authors re
 BATCH_MIN = 0.9  # batch render within 10% of mjwarp-testspeed --function=render
 ROLLOUT_MIN = 0.8  # a rollout with cameras keeps 80% of the render-only figure (CUDA, 8192 worlds)
 ROLLOUT_NWORLD = 8192
+BROWSER_MIN = 0.95  # steps/s with one browser watching the browser view, against none: at most 5% slower
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +131,16 @@ def read(result: BenchResult) -> list[Verdict]:
         if r.section == "rollout"
         and r.unit == "world-frames/s"
         and (key := (r.model, r.nworld, r.width, r.height, r.device)) in alone
+    ]
+
+    claim = "browser view: 1 browser vs none"
+    watched = {
+        r.model: r for r in rows if r.section == "stream" and r.unit == "steps/s, browser view, 1 browser"
+    }
+    verdicts[claim] = [
+        _ratio(claim, watched[r.model], r, BROWSER_MIN, f">= {BROWSER_MIN} (at most 5% slower)")
+        for r in rows
+        if r.section == "stream" and r.unit == "steps/s, browser view, 0 browsers" and r.model in watched
     ]
 
     missing = [

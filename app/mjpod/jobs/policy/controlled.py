@@ -233,8 +233,23 @@ class Controlled(Engine):
     def set_ctrl(self, ctrl: np.ndarray) -> None:
         raise PolicyError(f"policy {self.policy.name!r} sets the controls; nothing else may")
 
+    def copy_world(self, i: int, mjd: mujoco.MjData) -> mujoco.MjData:
+        return self.inner.copy_world(i, mjd)
+
     def get_world(self, i: int, mjd: mujoco.MjData | None = None) -> mujoco.MjData:
         return self.inner.get_world(i, mjd)
+
+    # The browser view's --web-control steers one world of the inner engine: a world whose controls a
+    # browser holds keeps them over the policy's, until that world is reset.
+
+    def reset_world(self, i: int) -> None:
+        self.inner.reset_world(i)
+
+    def hold_ctrl(self, i: int, ctrl: np.ndarray) -> None:
+        self.inner.hold_ctrl(i, ctrl)
+
+    def apply_force(self, i: int, xfrc: np.ndarray) -> None:
+        self.inner.apply_force(i, xfrc)
 
     def observe(self, sensors: bool = True) -> dict[str, np.ndarray]:
         return self.inner.observe(sensors)
