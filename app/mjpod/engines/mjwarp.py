@@ -21,6 +21,32 @@ from mjpod.engines.base import (
 )
 
 
+@wp.func
+def _kick(
+    counter: wp.array(dtype=wp.int32),
+    seed: int,
+    scale: float,
+    half: wp.array(dtype=wp.float32),
+    world: int,
+    act: int,
+    nworld: int,
+    nu: int,
+) -> float:
+    """This step's uniform kick of one actuator of one world: its own random stream, per seed and step."""
+    state = wp.rand_init(seed, (counter[0] * nworld + world) * nu + act)
+    return scale * half[act] * (2.0 * wp.randf(state) - 1.0)
+
+
+@wp.func
+def _within(
+    c: float, limited: wp.array(dtype=wp.int32), ctrlrange: wp.array2d(dtype=wp.float32), act: int
+) -> float:
+    """`c` clamped to the actuator's ctrlrange when it is limited."""
+    if limited[act] != 0:
+        return wp.clamp(c, ctrlrange[act, 0], ctrlrange[act, 1])
+    return c
+
+
 @wp.kernel
 def _ctrl_noise(
     counter: wp.array(dtype=wp.int32),
@@ -37,12 +63,9 @@ def _ctrl_noise(
     world, act = wp.tid()
     if held[world] != 0:  # hold_ctrl set this world's controls: they stay
         return
-    state = wp.rand_init(seed, (counter[0] * ctrl.shape[0] + world) * ctrl.shape[1] + act)
-    u = wp.randf(state)
-    c = decay * ctrl[world, act] + (1.0 - decay) * center[act] + scale * half[act] * (2.0 * u - 1.0)
-    if limited[act] != 0:
-        c = wp.clamp(c, ctrlrange[act, 0], ctrlrange[act, 1])
-    ctrl[world, act] = c
+    kick = _kick(counter, seed, scale, half, world, act, ctrl.shape[0], ctrl.shape[1])
+    c = decay * ctrl[world, act] + (1.0 - decay) * center[act] + kick
+    ctrl[world, act] = _within(c, limited, ctrlrange, act)
 
 
 @wp.kernel
@@ -62,14 +85,11 @@ def _ctrl_noise_on_action(
     world, act = wp.tid()
     if held[world] != 0:  # hold_ctrl set this world's controls: they stay
         return
-    state = wp.rand_init(seed, (counter[0] * ctrl.shape[0] + world) * ctrl.shape[1] + act)
-    u = wp.randf(state)
-    n = decay * noise[world, act] + scale * half[act] * (2.0 * u - 1.0)
+    n = decay * noise[world, act] + _kick(
+        counter, seed, scale, half, world, act, ctrl.shape[0], ctrl.shape[1]
+    )
     noise[world, act] = n
-    c = action[world, act] + n
-    if limited[act] != 0:
-        c = wp.clamp(c, ctrlrange[act, 0], ctrlrange[act, 1])
-    ctrl[world, act] = c
+    ctrl[world, act] = _within(action[world, act] + n, limited, ctrlrange, act)
 
 
 @wp.kernel
