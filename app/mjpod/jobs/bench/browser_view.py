@@ -36,6 +36,9 @@ CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 HZ = 60.0  # states per second, mjpod serve's default
 LOAD_TIMEOUT = 300.0  # seconds for the page to download, compile and start streaming
 QUIET = 2.0  # seconds without a file downloaded: the first download is over
+# Each window lasts a second at least, whatever --seconds says: the panel refreshes at 2 Hz and the
+# bridge thread shares one CPU with the loop, so a shorter window can see no byte go out at all.
+MIN_WINDOW = 1.0
 
 
 def measure(
@@ -48,6 +51,7 @@ def measure(
             "stream: no browser-view rows: they need headless Chromium (docker/provision.sh test installs it)"
         )
         return
+    seconds = max(seconds, MIN_WINDOW)
     ours, theirs = _split_cpus()
     where = f"on CPUs {_cpus(theirs)}, the simulation on {_cpus(ours)}" if theirs else "sharing the one CPU"
     note = f"mjc, 1 world, frames at 60 Hz, as fast as it goes; the browser: headless Chromium {where}"

@@ -111,7 +111,7 @@ class _clients:
 
     def __enter__(self) -> _clients:
         host, port = self.server.address
-        cmd = [sys.executable, "-m", "mjpod.jobs.bench.stream", host, str(port)]
+        cmd = [sys.executable, "-c", DRAIN, host, str(port)]
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for _ in range(self.n)]
         for _ in range(self.stalled):
             sock = socket.socket()
@@ -183,12 +183,13 @@ def _latency(mjm: mujoco.MjModel, server: Server, seconds: float) -> tuple[np.nd
     return latencies, size, elapsed
 
 
-def _drain(host: str, port: int) -> None:
+def drain(host: str, port: int) -> None:
     """A bench client: read and check every state until the server closes."""
     with StreamClient.connect(host, port) as client:
         while client.next_state(newest=False) is not None:
             pass
 
 
-if __name__ == "__main__":
-    _drain(sys.argv[1], int(sys.argv[2]))
+# The client processes run `drain` (not `python -m` this module: the bench package imports it first,
+# and runpy warns of that on every client)
+DRAIN = "import sys; from mjpod.jobs.bench.stream import drain; drain(sys.argv[1], int(sys.argv[2]))"
