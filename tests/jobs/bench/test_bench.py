@@ -46,7 +46,7 @@ def test_json_has_every_field_and_positive_figures(bench_run, panda_available):
     rows = data["results"]
     for row in rows:
         assert row.keys() >= ROW_FIELDS
-        assert row["value"] > 0 and row["count"] > 0 and row["seconds"] > 0
+        assert row["value"] > 0 and row["count"] > 0 and row["seconds"] > 0, row
     physics = [r for r in rows if r["section"] == "physics"]
     combos = {(r["model"], r["engine"], r["nworld"]) for r in physics}
     engines = ("mjc", "mjwarp", "comfree")

@@ -15,18 +15,24 @@ simulation the others, in both conditions; a machine with one CPU shares it (the
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import dataclasses
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from rich.progress import Progress, TaskID
 
-from mjpod import engines, models
+from mjpod import engines, files, models
 from mjpod.engines import Engine, EngineConfig
 from mjpod.jobs.bench.types import BenchResult, Row
 from mjpod.stream import simloop
@@ -36,43 +42,68 @@ CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 HZ = 60.0  # states per second, mjpod serve's default
 LOAD_TIMEOUT = 300.0  # seconds for the page to download, compile and start streaming
 QUIET = 2.0  # seconds without a file downloaded: the first download is over
-# Each window lasts a second at least, whatever --seconds says: the panel refreshes at 2 Hz and the
-# bridge thread shares one CPU with the loop, so a shorter window can see no byte go out at all.
+# Each window lasts a second at least, whatever --seconds says: the panel refreshes at 2 Hz, so a
+# shorter window measures the panel's timing more than the stream (and see _watched).
 MIN_WINDOW = 1.0
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def measure(
     lm: models.LoadedModel, seconds: float, result: BenchResult, progress: Progress, task: TaskID
 ) -> None:
-    """The browser-view rows of one model (a warning instead when there is no headless Chromium)."""
+    """The browser-view rows of one model (a warning instead when there is no headless Chromium),
+    measured in a process of its own: MuJoCo Studio's native viewer does not outlive many instances in
+    one process (a segfault at the fourth or fifth), and a crash there must cost these rows only."""
     chromium = next(filter(None, map(shutil.which, CHROMIUM)), None)
     if chromium is None:
         result.warnings.append(
             "stream: no browser-view rows: they need headless Chromium (docker/provision.sh test installs it)"
         )
         return
-    seconds = max(seconds, MIN_WINDOW)
+    progress.update(task, description=f"stream {lm.name}: browser view, 0 and 1 browser")
+    with tempfile.TemporaryDirectory(prefix="mjpod-bench-browser-") as folder:
+        out = Path(folder) / "rows.json"
+        argv = [sys.executable, "-c", CHILD, lm.spec, chromium, repr(max(seconds, MIN_WINDOW)), str(out)]
+        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+        if proc.returncode != 0:  # Studio's own lines on stderr are noise unless it failed
+            tail = proc.stderr.strip().splitlines()[-5:]
+            raise RuntimeError(f"its process ended with exit code {proc.returncode}: " + " | ".join(tail))
+        for row in json.loads(out.read_text()):
+            result.add(Row(**row))
+    progress.advance(task)
+
+
+def child(spec: str, chromium: str, seconds: str, out: str) -> None:
+    """The child process: the rows of model `spec`, as JSON into file `out`."""
+    rows = _rows(models.load(spec), chromium, float(seconds))
+    files.write_text(Path(out), json.dumps([dataclasses.asdict(row) for row in rows]))
+
+
+# (run through -c, as stream.DRAIN is: runpy would warn of a module the bench package imported first)
+CHILD = "import sys; from mjpod.jobs.bench.browser_view import child; child(*sys.argv[1:])"
+
+
+def _rows(lm: models.LoadedModel, chromium: str, seconds: float) -> list[Row]:
+    """Steps/s with 0 and 1 browser, bytes/s to it and its first download (in the child process)."""
     ours, theirs = _split_cpus()
     where = f"on CPUs {_cpus(theirs)}, the simulation on {_cpus(ours)}" if theirs else "sharing the one CPU"
     note = f"mjc, 1 world, frames at 60 Hz, as fast as it goes; the browser: headless Chromium {where}"
     with _pinned(ours), engines.make("mjc", lm.model, EngineConfig()) as engine, _view(lm, engine) as web:
-        progress.update(task, description=f"stream {lm.name}: browser view, no browser")
         steps, secs = _steps(engine, web, seconds)
-        result.add(Row("stream", lm.name, steps / secs, "steps/s, browser view, 0 browsers", steps, secs,
-                       engine="mjc", device="cpu", note=note))  # fmt: skip
-        progress.update(task, description=f"stream {lm.name}: browser view, 1 browser")
+        alone = Row("stream", lm.name, steps / secs, "steps/s, browser view, 0 browsers", steps, secs,
+                    engine="mjc", device="cpu", note=note)  # fmt: skip
         with _browser(chromium, "http://{}:{}/".format(*web.address), theirs):
             first = _page_loaded(engine, web)
-            streamed, start = web.gate.bytes_out["streams"], time.perf_counter()
-            steps, secs = _steps(engine, web, seconds)
-            rate = (web.gate.bytes_out["streams"] - streamed) / (time.perf_counter() - start)
-        result.add(Row("stream", lm.name, steps / secs, "steps/s, browser view, 1 browser", steps, secs,
-                       engine="mjc", device="cpu", note=note))  # fmt: skip
-        result.add(Row("stream", lm.name, rate, "bytes/s to 1 browser", steps, secs, engine="mjc", device="cpu",
-                       note="states and Studio's UI, through the gate"))  # fmt: skip
-        result.add(Row("stream", lm.name, float(first), "bytes first download", 1, secs, engine="mjc",
-                       device="cpu", note="page, WebAssembly, assets and model bundle, through the gate"))  # fmt: skip
-    progress.advance(task)
+            steps, secs, rate = _watched(engine, web, seconds)
+    return [
+        alone,
+        Row("stream", lm.name, steps / secs, "steps/s, browser view, 1 browser", steps, secs, engine="mjc",
+            device="cpu", note=note),
+        Row("stream", lm.name, rate, "bytes/s to 1 browser", steps, secs, engine="mjc", device="cpu",
+            note="states and Studio's UI, through the gate"),
+        Row("stream", lm.name, float(first), "bytes first download", 1, secs, engine="mjc", device="cpu",
+            note="page, WebAssembly, assets and model bundle, through the gate"),
+    ]  # fmt: skip
 
 
 def _split_cpus() -> tuple[set[int], set[int]]:
@@ -129,28 +160,64 @@ def _steps(engine: Engine, web: WebView, seconds: float) -> tuple[int, float]:
     return stats.steps, stats.wall
 
 
+def _watched(engine: Engine, web: WebView, seconds: float) -> tuple[int, float, float]:
+    """Steps, wall seconds and bytes/s to the browser of `seconds` of the loop or more: windows of
+    `seconds` follow each other until the browser has received something. A page that draws in
+    software on a busy machine can go a whole window without taking a byte, and a rate of 0 would
+    say the view sends nothing, which is false."""
+    before, start = web.gate.bytes_out["streams"], time.perf_counter()
+    deadline = time.monotonic() + LOAD_TIMEOUT
+    steps, secs = _steps(engine, web, seconds)
+    while web.gate.bytes_out["streams"] == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the browser view sent headless Chromium nothing in {LOAD_TIMEOUT:g} s")
+        more, more_secs = _steps(engine, web, seconds)
+        steps, secs = steps + more, secs + more_secs
+    return steps, secs, (web.gate.bytes_out["streams"] - before) / (time.perf_counter() - start)
+
+
 @contextlib.contextmanager
 def _browser(chromium: str, url: str, cpus: set[int]) -> Iterator[None]:
     """A headless Chromium showing `url` on `cpus` (when given), with a profile of its own, until the
     block ends."""
-    with tempfile.TemporaryDirectory(prefix="mjpod-bench-chromium-") as profile:
+    # (ignore_cleanup_errors: a profile left in /tmp costs less than the rows an error would lose)
+    with tempfile.TemporaryDirectory(prefix="mjpod-bench-chromium-", ignore_cleanup_errors=True) as profile:
         # fmt: off
         proc = subprocess.Popen(
             [chromium, "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,720",
              f"--user-data-dir={profile}", "--no-first-run", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_tied(cpus),
         )
         # fmt: on
         try:
             yield
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
+
+
+def _tied(cpus: set[int]) -> Callable[[], None]:
+    """What Chromium runs before it starts: it goes on `cpus` (when given), and is sent SIGTERM if this
+    process dies first, so that a crash leaves no browser drawing for nobody on a core of its own."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # (looked up here: after the fork, only a call)
+
+    def before_exec() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return before_exec
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Chromium and every process it started: a renderer outliving the browser goes on writing to the
+    profile while it is being removed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _page_loaded(engine: Engine, web: WebView) -> int:
