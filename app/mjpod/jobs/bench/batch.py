@@ -15,6 +15,16 @@ BATCH_SIZES = ((64, 64), (240, 320))
 TESTSPEED_NWORLD = 8192  # where the batch renderer is compared with mjwarp-testspeed --function=render
 
 
+def models_with_camera(
+    section: str, loaded: list[models.LoadedModel], result: BenchResult
+) -> list[models.LoadedModel]:
+    """The models a camera section can draw; each of the others is a skip that says why."""
+    result.skipped += [
+        f"{section} {lm.name} (no model camera to render)" for lm in loaded if not lm.model.ncam
+    ]
+    return [lm for lm in loaded if lm.model.ncam]
+
+
 def run(
     config: BenchConfig, result: BenchResult, loaded: list[models.LoadedModel], progress: Progress
 ) -> None:
@@ -22,10 +32,7 @@ def run(
     if not result.warp_device:
         result.skipped.append("batch (needs a Warp engine)")
         return
-    with_camera = [lm for lm in loaded if lm.model.ncam]
-    for lm in loaded:
-        if not lm.model.ncam:
-            result.skipped.append(f"batch {lm.name} (no model camera to render)")
+    with_camera = models_with_camera("batch", loaded, result)
     sweep = nworld_sweep(config, "mjwarp", result.warp_device)
     sizes = config.sizes or BATCH_SIZES
     # compared with mjwarp-testspeed at 8192 worlds, or at the largest nworld of a sweep that stops short

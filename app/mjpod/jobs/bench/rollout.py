@@ -33,10 +33,7 @@ def run(
     if not result.warp_device:
         result.skipped.append("rollout (needs a Warp engine)")
         return
-    with_camera = [lm for lm in loaded if lm.model.ncam]
-    for lm in loaded:
-        if not lm.model.ncam:
-            result.skipped.append(f"rollout {lm.name} (no model camera to render)")
+    with_camera = batch.models_with_camera("rollout", loaded, result)
     sweep = nworld_sweep(config, "mjwarp", result.warp_device)
     sizes = config.sizes or ROLLOUT_SIZES
     task = progress.add_task("rollout with cameras", total=len(with_camera) * len(sizes) * len(sweep))
