@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.mp4 import decode
 
-# a recording long enough to be stopped midway
-LONG_RECORD = ["--model", "pendulum", "--duration", "120", "--fps", "10", "--width", "160", "--height", "120"]
+# a recording that is always stopped midway, on any machine: 100,000 frames
+LONG_RECORD = ["--model", "pendulum", "--duration", "1e4", "--fps", "10", "--width", "160", "--height", "120"]
 
 
 def partial(video: Path) -> str:

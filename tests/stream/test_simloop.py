@@ -98,6 +98,7 @@ def test_after_a_pause_the_loop_does_not_race_to_catch_up():
         wait_for(lambda: run.time() > paused_at, 30, "time to run again")
         time.sleep(0.3)
         simulated, wall = run.time() - paused_at, time.perf_counter() - resumed
-        assert simulated <= wall + 0.1, f"{simulated:.2f} s simulated in {wall:.2f} s after the pause"
+        # (the bug steps the whole 1.5 s pause at once; half of it leaves room for a stalled thread)
+        assert simulated <= wall + 0.75, f"{simulated:.2f} s simulated in {wall:.2f} s after the pause"
     finally:
         run.close()
