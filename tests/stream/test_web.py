@@ -173,14 +173,18 @@ def centroid_x(mask: np.ndarray) -> float:
     return float(np.nonzero(mask)[1].mean())
 
 
-def keys(driver, *pressed: str) -> None:
-    """Key presses on the canvas (focused by a click in the 3D view), each held half a second: Studio's
-    UI sees the keyboard's state as often as the page sends it, and a slow page sends it seldom."""
+@contextlib.contextmanager
+def held(driver, key: str):
+    """A key held down on the canvas (focused by a click in the 3D view) until the block has seen what
+    it does: Studio's UI reads the keyboard's state once per page frame, and a slow page draws one
+    seldom, so a press of a set length can fall between two frames. None of these keys repeats."""
     canvas = driver.find_element("id", "canvas")
-    chain = ActionChains(driver).move_to_element_with_offset(canvas, *VIEW_CENTER).click().pause(1.0)
-    for key in pressed:
-        chain = chain.key_down(key).pause(0.5).key_up(key).pause(1.0)
-    chain.perform()
+    focus = ActionChains(driver).move_to_element_with_offset(canvas, *VIEW_CENTER).click().pause(1.0)
+    focus.key_down(key).perform()
+    try:
+        yield
+    finally:
+        ActionChains(driver).key_up(key).pause(1.0).perform()
 
 
 def open_page(driver, served: "Served", query: str = "") -> np.ndarray:
@@ -196,14 +200,14 @@ def test_the_page_draws_the_scene_and_the_world_picker_switches_worlds(browser, 
     """The model's own colour on the page (not a blank or an error page); PageDown shows world 1,
     whose box rests on the other side (+x, right on the screen), PageUp world 0 again."""
     world0 = open_page(browser, spectated)
-    keys(browser, Keys.PAGE_DOWN)
-    world1 = until(
-        lambda: m if centroid_x(m := settled(browser)) > centroid_x(world0) + 40 else None,
-        120,
-        "world 1's box, to the right of world 0's",
-    )
-    keys(browser, Keys.PAGE_UP)
-    wait_for(lambda: abs(centroid_x(settled(browser)) - centroid_x(world0)) < 10, 120, "world 0 again")
+    with held(browser, Keys.PAGE_DOWN):
+        world1 = until(
+            lambda: m if centroid_x(m := settled(browser)) > centroid_x(world0) + 40 else None,
+            120,
+            "world 1's box, to the right of world 0's",
+        )
+    with held(browser, Keys.PAGE_UP):
+        wait_for(lambda: abs(centroid_x(settled(browser)) - centroid_x(world0)) < 10, 120, "world 0 again")
     assert world1.sum() > 400
 
 
@@ -259,10 +263,10 @@ def _spectator_attempts(browser, spectated: Served) -> None:
     open_page(browser, spectated)
     browser.set_script_timeout(60)
     start = time.monotonic()
-    keys(browser, " ")
-    spectated.proc.wait_line("Pause froze this view", timeout=120)
-    keys(browser, " ", Keys.BACKSPACE)
-    spectated.proc.wait_line("refused: reset", timeout=120)
+    with held(browser, " "):
+        spectated.proc.wait_line("Pause froze this view", timeout=120)
+    with held(browser, Keys.BACKSPACE):
+        spectated.proc.wait_line("refused: reset", timeout=120)
     assert drop_a_model(browser).startswith("closed")
     spectated.proc.wait_line("model upload", timeout=60)
     seen = spectated.since(start)
@@ -274,22 +278,22 @@ def _spectator_attempts(browser, spectated: Served) -> None:
 def test_with_web_control_pause_stops_the_engine_and_reset_resets_it(browser, controlled):
     open_page(browser, controlled)
     wait_for(lambda: controlled.states and controlled.states[-1][1] > 2.0, 120, "two simulated seconds")
-    keys(browser, " ")
 
     def paused() -> bool:  # the engine's time stood still over the last wall second of states
         recent = controlled.since(time.monotonic() - 1.0)
         return len(recent) > 5 and recent[0][1] == recent[-1][1]
 
-    wait_for(paused, 120, "the engine to pause")
-    held = controlled.states[-1][1]
+    with held(browser, " "):
+        wait_for(paused, 120, "the engine to pause")
+    stood = controlled.states[-1][1]
     time.sleep(1.0)  # a wall second in which a running engine steps (a lower bound: never too short)
-    assert controlled.states[-1][1] == held, "the engine's time went on while paused"
-    keys(browser, " ")
-    wait_for(lambda: controlled.states[-1][1] > held + 0.5, 60, "time to run again after Run")
+    assert controlled.states[-1][1] == stood, "the engine's time went on while paused"
+    with held(browser, " "):
+        wait_for(lambda: controlled.states[-1][1] > stood + 0.5, 60, "time to run again after Run")
     before = controlled.states[-1][1]
     start = time.monotonic()
-    keys(browser, Keys.BACKSPACE)
-    wait_for(lambda: any(t < before - 0.5 for _, t, _ in controlled.since(start)), 60, "the reset")
+    with held(browser, Keys.BACKSPACE):
+        wait_for(lambda: any(t < before - 0.5 for _, t, _ in controlled.since(start)), 60, "the reset")
 
 
 def test_without_the_token_the_page_and_its_websockets_are_refused(browser):

@@ -235,9 +235,11 @@ class WorldPanel(plugin.ViewerPlugin):
         status = self.status
         if status is None:
             return
-        if imgui.IsKeyPressed(imgui.Key.PageDown):
+        # One world a press, as Studio's own shortcuts act (no repeat): a key held a little long on a
+        # slow page would skip worlds (type the number to jump). test_web.held relies on it.
+        if imgui.IsKeyPressed(imgui.Key.PageDown, repeat=False):
             self._choose((status.world + 1) % status.nworld, self._neighbours)
-        elif imgui.IsKeyPressed(imgui.Key.PageUp):
+        elif imgui.IsKeyPressed(imgui.Key.PageUp, repeat=False):
             self._choose((status.world - 1) % status.nworld, self._neighbours)
         self._draw_neighbours(status)
 
