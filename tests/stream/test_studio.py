@@ -1,6 +1,8 @@
 """What a browser's UI sends to the simulation side goes through mjpod's filter, never to Studio's own
 handlers: a real ViewerHandle on Studio's in-process channels, messages sent from the viewer's end."""
 
+import subprocess
+import sys
 import threading
 import types
 
@@ -126,3 +128,34 @@ def test_the_worlds_beside_the_chosen_one_are_drawn_in_a_grid_without_their_floo
     status = studio.ViewStatus("mjc on cpu", 3, 0, 0.0, 1.0, False, False, "", (), None)
     panel._draw_neighbours(status)
     assert panel.viewer.extra_geoms == []
+
+
+# Four browser views one after another in one process (as the bench and a notebook open them), and each
+# one's leftovers collected while the next draws for a browser: freed by a collection, a closed
+# viewer's ImGui context took the drawing one's place in the middle of a frame (a segfault).
+ONE_AFTER_ANOTHER = """
+import gc
+import shutil
+from mjpod import engines, models
+from mjpod.engines import EngineConfig
+from mjpod.jobs.bench import browser_view as bv
+lm = models.load("pendulum")
+chromium = next(filter(None, map(shutil.which, bv.CHROMIUM)))
+gc.disable()  # the closed view's reference cycles wait for the collections below
+for view in range(4):
+    with engines.make("mjc", lm.model, EngineConfig()) as engine, bv._view(lm, engine) as web:
+        with bv._browser(chromium, "http://{}:{}/".format(*web.address), set()):
+            bv._page_loaded(engine, web)
+            for _ in range(3):
+                gc.collect()
+                bv._steps(engine, web, 0.2)
+    print("view", view, "closed", flush=True)
+"""
+
+
+def test_a_closed_viewer_is_freed_before_the_next_one_draws():
+    proc = subprocess.run(
+        [sys.executable, "-c", ONE_AFTER_ANOTHER], capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == [word for view in "0123" for word in ("view", view, "closed")]

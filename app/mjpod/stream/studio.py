@@ -379,6 +379,11 @@ def run_viewer(viewer: viewer_protocol.Viewer, watching: Callable[[], bool]) -> 
         raise
     finally:
         viewer.close()
+        # Its native UI (an ImGui context, which ImGui keeps current process-wide) is freed here, on
+        # this thread as it ends, not by a later collection of the viewer's reference cycles on some
+        # thread while another viewer of this process draws (a segfault; the bench and a notebook
+        # open one after another). Studio 4.0.0 keeps it in `_headless_ui`.
+        vars(viewer).pop("_headless_ui", None)
 
 
 class Studio:
