@@ -52,8 +52,8 @@ def measure(
     lm: models.LoadedModel, seconds: float, result: BenchResult, progress: Progress, task: TaskID
 ) -> None:
     """The browser-view rows of one model (a warning instead when there is no headless Chromium),
-    measured in a process of its own: MuJoCo Studio's native viewer does not outlive many instances in
-    one process (a segfault at the fourth or fifth), and a crash there must cost these rows only."""
+    measured in a process of its own: a crash in Studio's native viewer (one segfaulted at the fourth
+    or fifth view of a process, before stream/studio.py freed each closed one) costs these rows only."""
     chromium = next(filter(None, map(shutil.which, CHROMIUM)), None)
     if chromium is None:
         result.warnings.append(
