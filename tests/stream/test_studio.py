@@ -1,6 +1,7 @@
 """What a browser's UI sends to the simulation side goes through mjpod's filter, never to Studio's own
 handlers: a real ViewerHandle on Studio's in-process channels, messages sent from the viewer's end."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -154,8 +155,11 @@ for view in range(4):
 
 
 def test_a_closed_viewer_is_freed_before_the_next_one_draws():
+    # (MUJOCO_GL left out: nothing here draws on the server, and EGL's software renderer in a fresh
+    # process slowed this machine's browser view to a stall, which is the bench's matter, not this test's)
+    env = {k: v for k, v in os.environ.items() if k != "MUJOCO_GL"}
     proc = subprocess.run(
-        [sys.executable, "-c", ONE_AFTER_ANOTHER], capture_output=True, text=True, timeout=900
+        [sys.executable, "-c", ONE_AFTER_ANOTHER], capture_output=True, text=True, timeout=900, env=env
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == [word for view in "0123" for word in ("view", view, "closed")]

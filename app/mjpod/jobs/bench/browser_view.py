@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from rich.progress import Progress, TaskID
 
-from mjpod import engines, files, models
+from mjpod import engines, models
 from mjpod.engines import Engine, EngineConfig
 from mjpod.jobs.bench.types import BenchResult, Row
 from mjpod.stream import simloop
@@ -51,9 +47,7 @@ PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 def measure(
     lm: models.LoadedModel, seconds: float, result: BenchResult, progress: Progress, task: TaskID
 ) -> None:
-    """The browser-view rows of one model (a warning instead when there is no headless Chromium),
-    measured in a process of its own: a crash in Studio's native viewer (one segfaulted at the fourth
-    or fifth view of a process, before stream/studio.py freed each closed one) costs these rows only."""
+    """The browser-view rows of one model (a warning instead when there is no headless Chromium)."""
     chromium = next(filter(None, map(shutil.which, CHROMIUM)), None)
     if chromium is None:
         result.warnings.append(
@@ -61,30 +55,13 @@ def measure(
         )
         return
     progress.update(task, description=f"stream {lm.name}: browser view, 0 and 1 browser")
-    with tempfile.TemporaryDirectory(prefix="mjpod-bench-browser-") as folder:
-        out = Path(folder) / "rows.json"
-        argv = [sys.executable, "-c", CHILD, lm.spec, chromium, repr(max(seconds, MIN_WINDOW)), str(out)]
-        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-        if proc.returncode != 0:  # Studio's own lines on stderr are noise unless it failed
-            tail = proc.stderr.strip().splitlines()[-5:]
-            raise RuntimeError(f"its process ended with exit code {proc.returncode}: " + " | ".join(tail))
-        for row in json.loads(out.read_text()):
-            result.add(Row(**row))
+    for row in _rows(lm, chromium, max(seconds, MIN_WINDOW)):
+        result.add(row)
     progress.advance(task)
 
 
-def child(spec: str, chromium: str, seconds: str, out: str) -> None:
-    """The child process: the rows of model `spec`, as JSON into file `out`."""
-    rows = _rows(models.load(spec), chromium, float(seconds))
-    files.write_text(Path(out), json.dumps([dataclasses.asdict(row) for row in rows]))
-
-
-# (run through -c, as stream.DRAIN is: runpy would warn of a module the bench package imported first)
-CHILD = "import sys; from mjpod.jobs.bench.browser_view import child; child(*sys.argv[1:])"
-
-
 def _rows(lm: models.LoadedModel, chromium: str, seconds: float) -> list[Row]:
-    """Steps/s with 0 and 1 browser, bytes/s to it and its first download (in the child process)."""
+    """Steps/s with 0 and 1 browser, bytes/s to it and its first download."""
     ours, theirs = _split_cpus()
     where = f"on CPUs {_cpus(theirs)}, the simulation on {_cpus(ours)}" if theirs else "sharing the one CPU"
     note = f"mjc, 1 world, frames at 60 Hz, as fast as it goes; the browser: headless Chromium {where}"
