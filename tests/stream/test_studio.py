@@ -134,9 +134,26 @@ def test_the_worlds_beside_the_chosen_one_are_drawn_in_a_grid_without_their_floo
 # Four browser views one after another in one process (as the bench and a notebook open them), and each
 # one's leftovers collected while the next draws for a browser: freed by a collection, a closed
 # viewer's ImGui context took the drawing one's place in the middle of a frame (a segfault).
+# And each view's web server stops late, after the next viewer drew (or 10 s), past the 5 s Studio
+# waits for a viewer thread to end, as on a busy machine: when a viewer was built before the closed
+# one's thread had ended, that context was torn down while the new one drew (CI: ImGui errors; here:
+# a segfault at the second view).
 ONE_AFTER_ANOTHER = """
 import gc
 import shutil
+import threading
+from mujoco.studio import web_viewer
+from mujoco.studio.web import web_server
+built = threading.Event()
+init, stop = web_viewer.WebViewer.__init__, web_server.WebServer.stop
+def init_then_say(viewer, *args, **kwargs):
+    init(viewer, *args, **kwargs)
+    built.set()
+def late_stop(server, reason=""):
+    built.clear()
+    built.wait(10)
+    stop(server, reason)
+web_viewer.WebViewer.__init__, web_server.WebServer.stop = init_then_say, late_stop
 from mjpod import engines, models
 from mjpod.engines import EngineConfig
 from mjpod.jobs.bench import browser_view as bv

@@ -45,6 +45,7 @@ log = logging.getLogger("mjpod.stream.web")
 STUDIO_VERSION = "4.0.0"  # the mujoco-studio release this wrapping was read against and tested with
 STATE = int(mujoco.mjtState.mjSTATE_INTEGRATION)  # what Studio's state payload carries
 IDLE_POLL = 0.1  # seconds between looks for a browser while none is connected
+VIEWER_END_TIMEOUT = 300.0  # seconds close() waits for the viewer thread (Studio's own wait is 5 s)
 MAX_NEIGHBOURS = 15  # worlds drawn beside the chosen one, at most (and within Studio's extra geoms)
 
 
@@ -410,7 +411,10 @@ class Studio:
         config = viewer_protocol.ViewerConfig(title=title, gfx="web")
         viewer_plugins: list[Any] = [studio_app.App(), self.panel]
 
+        self._viewer_thread: threading.Thread | None = None
+
         def target(endpoint: Any) -> None:
+            self._viewer_thread = threading.current_thread()
             with _listening_on(self._sock):
                 viewer = web_viewer.WebViewer(config, endpoint, model=model, plugins=viewer_plugins)
             run_viewer(viewer, self._watching)
@@ -437,10 +441,25 @@ class Studio:
                     time.sleep(0.05)
         raise StudioError(f"MuJoCo Studio's web viewer did not start within {timeout:g} s")
 
+    def _wait_viewer_ended(self) -> None:
+        """Until the viewer thread has freed its UI: a viewer built sooner would draw while that ImGui
+        context is torn down (Studio's close waits 5 s, which a busy machine can exceed)."""
+        thread = self._viewer_thread
+        if thread is None:
+            return
+        thread.join(VIEWER_END_TIMEOUT)
+        if thread.is_alive():
+            log.warning(
+                "MuJoCo Studio's viewer thread did not end within %g s; a browser view opened next in this "
+                "process may draw wrongly (restart the process to be sure)",
+                VIEWER_END_TIMEOUT,
+            )
+
     def close(self) -> None:
         self.closing.set()
         with contextlib.suppress(Exception):
             self.handle.close()
+        self._wait_viewer_ended()
         self._sock.close()
         with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
