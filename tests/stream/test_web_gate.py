@@ -131,6 +131,22 @@ def test_with_a_token_every_request_needs_it(upstream, monkeypatch):
             assert ws.recv(timeout=30) == b"hello"
 
 
+def test_a_files_answer_ends_its_connection_so_no_browser_sends_another_request_down_it(upstream):
+    """Studio's server answers one request per connection without saying so: a page whose browser sent
+    its next file request down a used connection got no answer until the idle cut, and stayed blank."""
+    with gate(upstream, token=None) as g:
+        conn = http.client.HTTPConnection(*g.address, timeout=60)
+        try:
+            for path in ("/web_client.js", "/assets/pbr.filamat"):
+                conn.request("GET", path)
+                response = conn.getresponse()
+                assert response.getheader("Connection") == "close", response.getheaders()
+                assert response.read() == b"file " + path.encode()
+        finally:
+            conn.close()
+    assert upstream.requests == ["/web_client.js", "/assets/pbr.filamat"]
+
+
 def test_model_uploads_posts_and_bodies_never_pass(upstream):
     with gate(upstream) as g:
         jar = get(g, "/?token=" + TOKEN).getheader("Set-Cookie").split(";")[0]

@@ -159,6 +159,14 @@ def response(status: int, reason: str, body: str, headers: dict[str, str] | None
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
+def closing(head: bytes) -> bytes:
+    """An HTTP answer's head that says its connection ends with it. Studio's server answers one request
+    per connection without saying so: a browser that sent its next request down the same connection
+    waited for the idle cut, and the page stayed half loaded (blank)."""
+    lines = [line for line in head[:-4].split(b"\r\n") if not line.lower().startswith(b"connection:")]
+    return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n"
+
+
 class WebGate:
     """The web port: checks each request and passes the good ones to Studio's Unix socket."""
 
@@ -380,6 +388,13 @@ class WebGate:
     async def _studio_to_browser(
         self, up: asyncio.StreamReader, writer: asyncio.StreamWriter, last: list[float], kind: str
     ) -> None:
+        if kind != "streams":  # a file: its answer's head says the connection ends with it
+            try:
+                head = closing(await up.readuntil(b"\r\n\r\n"))
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            self.bytes_out[kind] += len(head)
+            writer.write(head)
         while data := await up.read(65536):
             last[0] = time.monotonic()
             self.bytes_out[kind] += len(data)
