@@ -134,10 +134,10 @@ def test_the_worlds_beside_the_chosen_one_are_drawn_in_a_grid_without_their_floo
 # Four browser views one after another in one process (as the bench and a notebook open them), and each
 # one's leftovers collected while the next draws for a browser: freed by a collection, a closed
 # viewer's ImGui context took the drawing one's place in the middle of a frame (a segfault).
-# And each view's web server stops late, after the next viewer drew (or 10 s), past the 5 s Studio
-# waits for a viewer thread to end, as on a busy machine: when a viewer was built before the closed
-# one's thread had ended, that context was torn down while the new one drew (CI: ImGui errors; here:
-# a segfault at the second view).
+# And each view's web server stops late, once the next viewer is built (or after 10 s), past the 5 s
+# Studio waits for a viewer thread to end, as on a busy machine: when a viewer was built before the
+# closed one's thread had ended, that context was torn down under the new one (CI: ImGui errors; here,
+# without the wait: the third view's page never loaded; a plain 8 s late stop segfaulted instead).
 ONE_AFTER_ANOTHER = """
 import gc
 import shutil
