@@ -179,4 +179,8 @@ def test_a_closed_viewer_is_freed_before_the_next_one_draws():
         [sys.executable, "-c", ONE_AFTER_ANOTHER], capture_output=True, text=True, timeout=900, env=env
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split() == [word for view in "0123" for word in ("view", view, "closed")]
+    # ImGui's own "[imgui-error] ... font atlas is not built" lines may come from Studio at a viewer's first
+    # frame, the first view of the process included (CI saw them before "view 0 closed"): Studio's, not
+    # one view's leftovers; what this test guards is that every view closes, in order, with no crash
+    closed = [line for line in proc.stdout.splitlines() if not line.startswith("[")]
+    assert closed == [f"view {view} closed" for view in range(4)], proc.stdout[-3000:]
